@@ -1,0 +1,123 @@
+/*
+ * diagnosis: the sentence that names why a restarted server did not take its port
+ * back. The order of the checks is the order of certainty: a process we can name
+ * beats an inference from the log, which beats "it just did not listen".
+ */
+#include "rebound/diagnosis.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rebound/target.h"
+
+bool rb_diagnosis_mentions_eaddrinuse(const char *text)
+{
+  static const char *const needles[] = {
+    "address already in use", "eaddrinuse", "errno 98", "(98:", "98: address", "bindexception", NULL
+  };
+
+  if(!text)
+    return false;
+  for(size_t i = 0; needles[i]; i++)
+    if(strcasestr(text, needles[i]))
+      return true;
+  return false;
+}
+
+void rb_last_line(const char *text, char *buf, size_t buflen)
+{
+  const char *end, *start;
+
+  if(!buflen)
+    return;
+  buf[0] = '\0';
+  if(!text)
+    return;
+  end = text + strlen(text);
+  while(end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+    end--;
+  start = end;
+  while(start > text && start[-1] != '\n')
+    start--;
+  snprintf(buf, buflen, "%.*s", (int)(end - start), start);
+}
+
+/* "2 sockets of the killed server were in FIN_WAIT2 and 1 in TIME_WAIT" */
+static bool describe_old_connections(const unsigned *states, char *buf, size_t buflen)
+{
+  static const int interesting[] = { RB_TCP_FIN_WAIT2, RB_TCP_TIME_WAIT, RB_TCP_FIN_WAIT1,
+                                     RB_TCP_CLOSING, RB_TCP_LAST_ACK };
+  size_t used = 0;
+  bool any = false;
+
+  buf[0] = '\0';
+  for(size_t i = 0; i < sizeof(interesting) / sizeof(interesting[0]); i++) {
+    unsigned n = states[interesting[i]];
+
+    if(!n)
+      continue;
+    used += (size_t)snprintf(buf + used, used < buflen ? buflen - used : 0, "%s%u %s%s in %s",
+                             any ? " and " : "", n, any ? "" : (n == 1 ? "socket" : "sockets"),
+                             any ? "" : " of the killed server", rb_tcp_state_name(interesting[i]));
+    any = true;
+  }
+  return any;
+}
+
+static void describe_survivor(const struct rb_rebind_evidence *ev, char *buf, size_t buflen)
+{
+  bool new_listens = false;
+  size_t i, s = ev->nowners;
+
+  for(i = 0; i < ev->nowners; i++) {
+    if(ev->owner_is_survivor[i] && s == ev->nowners)
+      s = i;
+    if(!ev->owner_is_survivor[i])
+      new_listens = true;
+  }
+  if(new_listens)
+    snprintf(buf, buflen,
+             "port %u is LISTENed by the restarted server and also by pid %d (%s), a surviving child of the "
+             "killed server (SO_REUSEPORT lets both listen, so the old process still takes connections)",
+             ev->port, (int)ev->owner_pids[s], ev->owner_cmdlines[s]);
+  else
+    snprintf(buf, buflen, "port %u still LISTENed by pid %d (%s), a surviving child of the killed server",
+             ev->port, (int)ev->owner_pids[s], ev->owner_cmdlines[s]);
+}
+
+void rb_diagnose_rebind(const struct rb_rebind_evidence *ev, char *buf, size_t buflen)
+{
+  char old[200], line[200], status[96];
+  bool has_old = describe_old_connections(ev->states_at_restart, old, sizeof(old));
+  bool in_use = rb_diagnosis_mentions_eaddrinuse(ev->log_tail);
+
+  for(size_t i = 0; i < ev->nowners; i++)
+    if(ev->owner_is_survivor[i]) {
+      describe_survivor(ev, buf, buflen);
+      return;
+    }
+  if(in_use && has_old) {
+    snprintf(buf, buflen, "bind() failed with EADDRINUSE while %s: the server does not set SO_REUSEADDR", old);
+    return;
+  }
+  if(in_use && ev->nowners) {
+    snprintf(buf, buflen, "bind() failed with EADDRINUSE: port %u is LISTENed by pid %d (%s), "
+             "which is not part of the target", ev->port, (int)ev->owner_pids[0], ev->owner_cmdlines[0]);
+    return;
+  }
+  if(in_use) {
+    snprintf(buf, buflen, "bind() failed with EADDRINUSE though no socket of the killed server was left on "
+             "port %u at restart", ev->port);
+    return;
+  }
+  rb_last_line(ev->log_tail, line, sizeof(line));
+  if(ev->new_exited) {
+    rb_target_describe_status(ev->new_status, status, sizeof(status));
+    snprintf(buf, buflen, "the restarted server %s before listening on port %u%s%s", status, ev->port,
+             line[0] ? "; last log line: " : "", line);
+    return;
+  }
+  snprintf(buf, buflen, "port %u not listening after %.0f ms (the restarted server is still running%s%s)",
+           ev->port, ev->waited_ms, line[0] ? "; last log line: " : "", line);
+}

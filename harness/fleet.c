@@ -1,0 +1,2 @@
+/* placeholder until the fleet module lands */
+typedef int rb_placeholder_fleet;

@@ -1,0 +1,933 @@
+/*
+ * scenario: option table, INI loading through libinih, [global] inheritance,
+ * ${var} expansion and validation. See include/rebound/scenario.h.
+ *
+ * libinih does the key = value splitting; a line reader of our own feeds it so
+ * that we know the current line number (inih's handler is not told it in Debian's
+ * build), can refuse over-long lines and binary content with a clear message
+ * instead of inih's silent truncation, and can check section headers (duplicate,
+ * empty, unterminated), which inih never shows to the handler.
+ */
+#include "rebound/scenario.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rebound/clock.h"
+#include "rebound/probe.h"
+
+#define MAX_LINE 4096               /* longest accepted line, bytes */
+#define MAX_FILE (4 * 1024 * 1024)  /* largest accepted scenario file */
+#define MAX_EXPANSION (256 * 1024)  /* longest expanded value: guards ${a}${a} bombs */
+#define MAX_DEPTH 16                /* nesting of ${key} references */
+#define MAX_SECTIONS 256
+#define MAX_PUBLISHERS 100000
+
+static bool check_fault(const char *value, char *why, size_t whylen);
+static bool check_ready(const char *value, char *why, size_t whylen);
+
+static const char *const fault_words[] = { "sigkill", "sigkill-main", "sigterm", "hang", NULL };
+static const char *const fault_at_words[] = { "publishing", "idle", "handshake", "random", NULL };
+static const char *const expect_words[] = { "pass", "fail", NULL };
+
+/* Per-key validators for strings with a grammar of their own. */
+static bool (*const string_checks[RB_OPT__COUNT])(const char *, char *, size_t) = {
+  [RB_OPT_FAULT] = check_fault,
+  [RB_OPT_READY] = check_ready,
+};
+
+#define OFF(field) offsetof(struct rb_scenario, field)
+
+const struct rb_option rb_options[RB_OPT__COUNT] = {
+  [RB_OPT_COMMAND] = { "command", RB_OPT_STRING, NULL,
+    "shell command that starts the target in the foreground (/bin/sh -c, own session; use exec)", 0, NULL, 0 },
+  [RB_OPT_RESTART_COMMAND] = { "restart_command", RB_OPT_STRING, "${command}",
+    "command used for restarts, if different", 0, NULL, 0 },
+  [RB_OPT_HOST] = { "host", RB_OPT_STRING, "127.0.0.1", "where the target listens", 0, NULL, 0 },
+  [RB_OPT_PORT_KEY] = { "port", RB_OPT_PORT, "1935",
+    "the RTMP port that must be rebound (auto = a free loopback port)", OFF(port), NULL, 0 },
+  [RB_OPT_HTTP_PORT] = { "http_port", RB_OPT_PORT, NULL,
+    "a second port for the target's HTTP side (stats, API), for use as ${http_port}; auto allowed",
+    OFF(http_port), NULL, 0 },
+  [RB_OPT_APP] = { "app", RB_OPT_STRING, "live", "RTMP application", 0, NULL, 0 },
+  [RB_OPT_STREAM] = { "stream", RB_OPT_STRING, "rebound-${client}",
+    "stream name pattern; ${client} is the client index", 0, NULL, 0 },
+  [RB_OPT_URL] = { "url", RB_OPT_STRING, "rtmp://${host}:${port}/${app}",
+    "base URL of the application (rtmps://, rtmpt://, librtmp options after a space)", 0, NULL, 0 },
+  [RB_OPT_CONFIG_TEMPLATE] = { "config_template", RB_OPT_STRING, NULL,
+    "file rendered with ${var} expansion into ${run_dir} before each start; its path is ${config}", 0, NULL, 0 },
+  [RB_OPT_READY] = { "ready", RB_OPT_STRING, "listen",
+    "listen (socket table shows LISTEN), tcp, rtmp (full handshake), or an http:// URL (2xx)", 0, NULL, 0 },
+  [RB_OPT_READY_TIMEOUT] = { "ready_timeout", RB_OPT_DURATION, "10s", "time allowed for the first start",
+    OFF(ready_timeout_ns), NULL, 0 },
+  [RB_OPT_FAULT] = { "fault", RB_OPT_STRING, "sigkill",
+    "sigkill (whole tree), sigkill-main (main process only), sigterm (then SIGKILL after grace), "
+    "hang (SIGSTOP for hang_for, then SIGKILL), exec:CMD", 0, NULL, 0 },
+  [RB_OPT_FAULT_AT] = { "fault_at", RB_OPT_ENUM, "publishing",
+    "publishing, idle, handshake (clients mid-handshake), random (seeded)", OFF(fault_at), fault_at_words, 0 },
+  [RB_OPT_GRACE] = { "grace", RB_OPT_DURATION, "5s", "with sigterm: time before SIGKILL", OFF(grace_ns), NULL, 0 },
+  [RB_OPT_HANG_FOR] = { "hang_for", RB_OPT_DURATION, "2s", "with hang: how long the target stays stopped",
+    OFF(hang_for_ns), NULL, 0 },
+  [RB_OPT_CYCLES] = { "cycles", RB_OPT_UINT, "10", "kill/restart cycles", OFF(cycles), NULL, 1000000 },
+  [RB_OPT_DURATION_KEY] = { "duration", RB_OPT_DURATION, "0", "stop after this long as well (0 = no bound)",
+    OFF(duration_ns), NULL, 0 },
+  [RB_OPT_PUBLISHERS] = { "publishers", RB_OPT_UINT, "1", "clients that publish (each its own stream)",
+    OFF(publishers), NULL, MAX_PUBLISHERS },
+  [RB_OPT_PLAYERS] = { "players", RB_OPT_UINT, "0",
+    "clients that play the publishers' streams and check sequence numbers", OFF(players), NULL, MAX_PUBLISHERS },
+  [RB_OPT_HOLDERS] = { "holders", RB_OPT_UINT, "2",
+    "connections that go idle and stay open across the fault (the classic rebind bug's condition)",
+    OFF(holders), NULL, MAX_PUBLISHERS },
+  [RB_OPT_PUBLISH_FOR] = { "publish_for", RB_OPT_DURATION, "1s", "steady publishing before the fault",
+    OFF(publish_for_ns), NULL, 0 },
+  [RB_OPT_REBIND_TIMEOUT] = { "rebind_timeout", RB_OPT_DURATION, "5s", "restart -> port LISTENing again",
+    OFF(rebind_timeout_ns), NULL, 0 },
+  [RB_OPT_RECONNECT_TIMEOUT] = { "reconnect_timeout", RB_OPT_DURATION, "10s",
+    "restart -> every client publishing/playing again", OFF(reconnect_timeout_ns), NULL, 0 },
+  [RB_OPT_STAT_URL] = { "stat_url", RB_OPT_STRING, NULL,
+    "HTTP stats page fetched after publishing (nginx-rtmp /stat, SRS /api/v1/streams, ...)", 0, NULL, 0 },
+  [RB_OPT_STAT_EXPECT] = { "stat_expect", RB_OPT_STRING, "${stream}", "text each stream must show on stat_url",
+    0, NULL, 0 },
+  [RB_OPT_MEDIA] = { "media", RB_OPT_STRING, NULL,
+    "FLV file to publish instead of the built-in H.264+AAC clip", 0, NULL, 0 },
+  [RB_OPT_SEED] = { "seed", RB_OPT_U64, "1", "seed for every random choice; printed, so a failure can be replayed",
+    OFF(seed), NULL, 0 },
+  [RB_OPT_MAX_REBIND_MS] = { "max_rebind_ms", RB_OPT_MS, "0", "threshold on rebind p99 in ms (0 = off)",
+    OFF(max_rebind_ns), NULL, 0 },
+  [RB_OPT_MAX_RECONNECT_MS] = { "max_reconnect_ms", RB_OPT_MS, "0", "threshold on reconnect p99 in ms (0 = off)",
+    OFF(max_reconnect_ns), NULL, 0 },
+  [RB_OPT_EXPECT] = { "expect", RB_OPT_ENUM, "pass",
+    "pass, or fail for a known server bug (XFAIL: stays visible without failing the run; a pass is XPASS)",
+    OFF(expect), expect_words, 0 },
+};
+
+/* Built-in variables, besides the keys themselves. */
+static const char *const builtin_names[] = {
+  "port", "host", "http_port", "run_dir", "scenario_dir", "cycle", "client", "config", "name", NULL
+};
+
+const struct rb_option *rb_option_find(const char *name)
+{
+  for(size_t i = 0; i < RB_OPT__COUNT; i++)
+    if(!strcmp(rb_options[i].name, name))
+      return &rb_options[i];
+  return NULL;
+}
+
+const char *rb_fault_name(enum rb_fault_kind kind)
+{
+  if(kind == RB_FAULT_EXEC)
+    return "exec";
+  if((size_t)kind < sizeof(fault_words) / sizeof(fault_words[0]) - 1)
+    return fault_words[kind];
+  return "?";
+}
+
+/* ---- growable string ------------------------------------------------------ */
+
+struct sbuf {
+  char *data;
+  size_t len, cap;
+  bool overflow;
+};
+
+static bool sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+  if(b->len + n + 1 > MAX_EXPANSION) {
+    b->overflow = true;
+    return false;
+  }
+  if(b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 64;
+    char *p;
+
+    while(cap < b->len + n + 1)
+      cap *= 2;
+    p = realloc(b->data, cap);
+    if(!p)
+      return false;
+    b->data = p;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return true;
+}
+
+/* ---- ${var} syntax -------------------------------------------------------- */
+
+static bool is_known_name(const char *name, size_t len)
+{
+  for(size_t i = 0; builtin_names[i]; i++)
+    if(strlen(builtin_names[i]) == len && !strncmp(builtin_names[i], name, len))
+      return true;
+  for(size_t i = 0; i < RB_OPT__COUNT; i++)
+    if(strlen(rb_options[i].name) == len && !strncmp(rb_options[i].name, name, len))
+      return true;
+  return false;
+}
+
+/* Check that every ${...} in text is terminated and names something known.
+   `$${` is an escaped literal `${` (for shell variables in commands). */
+static bool check_refs(const char *text, char *why, size_t whylen)
+{
+  for(const char *p = text; (p = strchr(p, '$')); ) {
+    if(p[1] == '$' && p[2] == '{') {
+      p += 3;
+      continue;
+    }
+    if(p[1] != '{') {
+      p++;
+      continue;
+    }
+    const char *name = p + 2;
+    const char *end = strchr(name, '}');
+    if(!end) {
+      snprintf(why, whylen, "unterminated ${ in '%.40s'", p);
+      return false;
+    }
+    if(!is_known_name(name, (size_t)(end - name))) {
+      snprintf(why, whylen, "unknown variable ${%.*s} (see 'rebound keys')", (int)(end - name), name);
+      return false;
+    }
+    p = end + 1;
+  }
+  return true;
+}
+
+/* ---- expansion ------------------------------------------------------------ */
+
+static rb_err expand_into(const struct rb_scenario *sc, const char *text,
+                          const struct rb_scenario_vars *vars, int depth, struct sbuf *out,
+                          char *msg, size_t msglen);
+
+static rb_err expand_builtin(const struct rb_scenario *sc, const char *name,
+                             const struct rb_scenario_vars *vars, int depth, struct sbuf *out,
+                             bool *found, char *msg, size_t msglen)
+{
+  char num[32];
+
+  *found = true;
+  if(!strcmp(name, "port") && sc->port) {
+    snprintf(num, sizeof(num), "%u", (unsigned)sc->port);
+    sbuf_add(out, num, strlen(num));
+  }
+  else if(!strcmp(name, "http_port") && sc->http_port) {
+    snprintf(num, sizeof(num), "%u", (unsigned)sc->http_port);
+    sbuf_add(out, num, strlen(num));
+  }
+  else if(!strcmp(name, "scenario_dir"))
+    sbuf_add(out, sc->scenario_dir, strlen(sc->scenario_dir));
+  else if(!strcmp(name, "name"))
+    sbuf_add(out, sc->name, strlen(sc->name));
+  else if(!strcmp(name, "run_dir") || !strcmp(name, "config") || !strcmp(name, "cycle") ||
+          !strcmp(name, "client")) {
+    const char *s = NULL;
+
+    if(vars && !strcmp(name, "run_dir"))
+      s = vars->run_dir;
+    else if(vars && !strcmp(name, "config"))
+      s = vars->config;
+    else if(vars && !strcmp(name, "cycle")) {
+      snprintf(num, sizeof(num), "%u", vars->cycle);
+      s = num;
+    }
+    else if(vars && !strcmp(name, "client") && vars->client >= 0) {
+      snprintf(num, sizeof(num), "%d", vars->client);
+      s = num;
+    }
+    if(!s)
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "${%s} is not available here", name);
+    sbuf_add(out, s, strlen(s));
+  }
+  else if(!strcmp(name, "port") || !strcmp(name, "http_port")) {
+    /* auto port not chosen yet, or http_port never set */
+    const struct rb_option *o = rb_option_find(name);
+    const char *raw = sc->raw[o - rb_options];
+
+    if(!raw || !strcmp(raw, "auto"))
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "${%s} has no value here", name);
+    return expand_into(sc, raw, vars, depth + 1, out, msg, msglen);
+  }
+  else
+    *found = false;
+  return RB_OK;
+}
+
+static rb_err expand_into(const struct rb_scenario *sc, const char *text,
+                          const struct rb_scenario_vars *vars, int depth, struct sbuf *out,
+                          char *msg, size_t msglen)
+{
+  rb_err err = RB_OK;
+  const char *p = text;
+
+  if(depth > MAX_DEPTH)
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "${...} references nest too deep (a loop?)");
+  while(*p) {
+    const char *dollar = strchr(p, '$');
+    char name[64];
+    const char *end;
+    bool found;
+
+    if(!dollar) {
+      sbuf_add(out, p, strlen(p));
+      break;
+    }
+    sbuf_add(out, p, (size_t)(dollar - p));
+    if(dollar[1] == '$' && dollar[2] == '{') {
+      sbuf_add(out, "${", 2);
+      p = dollar + 3;
+      continue;
+    }
+    if(dollar[1] != '{') {
+      sbuf_add(out, "$", 1);
+      p = dollar + 1;
+      continue;
+    }
+    end = strchr(dollar + 2, '}');
+    if(!end || (size_t)(end - dollar - 2) >= sizeof(name))
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "unterminated or overlong ${ in '%.40s'", dollar);
+    memcpy(name, dollar + 2, (size_t)(end - dollar - 2));
+    name[end - dollar - 2] = '\0';
+    p = end + 1;
+    err = expand_builtin(sc, name, vars, depth, out, &found, msg, msglen);
+    if(err)
+      return err;
+    if(!found) {
+      const struct rb_option *o = rb_option_find(name);
+
+      if(!o)
+        return rb_fail(msg, msglen, RB_ERR_SCENARIO, "unknown variable ${%s}", name);
+      if(sc->raw[o - rb_options]) {
+        err = expand_into(sc, sc->raw[o - rb_options], vars, depth + 1, out, msg, msglen);
+        if(err)
+          return err;
+      }
+    }
+    if(out->overflow)
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "expanded value longer than %d bytes", MAX_EXPANSION);
+  }
+  if(!out->data && !sbuf_add(out, "", 0))
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+  if(out->overflow)
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "expanded value longer than %d bytes", MAX_EXPANSION);
+  return RB_OK;
+}
+
+rb_err rb_scenario_expand(const struct rb_scenario *sc, const char *text,
+                          const struct rb_scenario_vars *vars, char **out, char *msg, size_t msglen)
+{
+  struct sbuf b = { 0 };
+  rb_err err = expand_into(sc, text ? text : "", vars, 0, &b, msg, msglen);
+
+  if(err) {
+    free(b.data);
+    *out = NULL;
+    return err;
+  }
+  *out = b.data;
+  return RB_OK;
+}
+
+rb_err rb_scenario_expand_key(const struct rb_scenario *sc, enum rb_opt_id id,
+                              const struct rb_scenario_vars *vars, char **out, char *msg, size_t msglen)
+{
+  return rb_scenario_expand(sc, sc->raw[id], vars, out, msg, msglen);
+}
+
+/* ---- typed values --------------------------------------------------------- */
+
+static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+  uint64_t v = 0;
+
+  if(!*s)
+    return false;
+  for(; *s; s++) {
+    if(*s < '0' || *s > '9')
+      return false;
+    if(v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+      return false;
+    v = v * 10 + (uint64_t)(*s - '0');
+  }
+  if(v > max)
+    return false;
+  *out = v;
+  return true;
+}
+
+static bool check_fault(const char *value, char *why, size_t whylen)
+{
+  if(!strncmp(value, "exec:", 5)) {
+    if(!value[5]) {
+      snprintf(why, whylen, "fault exec: needs a command (exec:CMD)");
+      return false;
+    }
+    return true;
+  }
+  for(size_t i = 0; fault_words[i]; i++)
+    if(!strcmp(value, fault_words[i]))
+      return true;
+  snprintf(why, whylen, "bad fault '%.60s': expected sigkill, sigkill-main, sigterm, hang or exec:CMD", value);
+  return false;
+}
+
+static bool check_ready(const char *value, char *why, size_t whylen)
+{
+  enum rb_ready_kind kind;
+
+  /* A URL may still hold ${...} here; the prefix is what decides its kind. */
+  if(!strncmp(value, "http://", 7) || !strncmp(value, "https://", 8) || rb_ready_parse(value, &kind))
+    return true;
+  snprintf(why, whylen, "bad ready '%.60s': expected listen, tcp, rtmp or an http:// URL", value);
+  return false;
+}
+
+/* Parse the (already expanded) value of option o into sc. */
+static bool parse_typed(struct rb_scenario *sc, const struct rb_option *o, const char *v,
+                        char *why, size_t whylen)
+{
+  char *field = (char *)sc + o->offset;
+  uint64_t u;
+  int64_t ns;
+
+  switch(o->type) {
+  case RB_OPT_STRING:
+    return true;
+  case RB_OPT_UINT:
+    if(!parse_uint(v, o->max, &u)) {
+      snprintf(why, whylen, "bad value '%.60s' for %s: expected a whole number from 0 to %" PRIu64,
+               v, o->name, o->max);
+      return false;
+    }
+    *(unsigned *)(void *)field = (unsigned)u;
+    return true;
+  case RB_OPT_U64:
+    if(!parse_uint(v, UINT64_MAX, &u)) {
+      snprintf(why, whylen, "bad value '%.60s' for %s: expected a whole number below 2^64", v, o->name);
+      return false;
+    }
+    *(uint64_t *)(void *)field = u;
+    return true;
+  case RB_OPT_DURATION:
+  case RB_OPT_MS:
+    if(o->type == RB_OPT_MS && parse_uint(v, INT64_MAX / RB_NS_PER_MS, &u))
+      ns = (int64_t)u * RB_NS_PER_MS;
+    else if(!rb_duration_parse(v, &ns)) {
+      snprintf(why, whylen, "bad duration '%.60s' for %s: use e.g. 250ms, 2s, 1m", v, o->name);
+      return false;
+    }
+    *(int64_t *)(void *)field = ns;
+    return true;
+  case RB_OPT_PORT: {
+    bool *is_auto = o->offset == OFF(port) ? &sc->port_auto : &sc->http_port_auto;
+
+    if(!strcmp(v, "auto")) {
+      *(uint16_t *)(void *)field = 0;
+      *is_auto = true;
+      return true;
+    }
+    if(!parse_uint(v, 65535, &u) || u == 0) {
+      snprintf(why, whylen, "bad port '%.60s' for %s: expected 1 to 65535 or auto", v, o->name);
+      return false;
+    }
+    *(uint16_t *)(void *)field = (uint16_t)u;
+    *is_auto = false;
+    return true;
+  }
+  case RB_OPT_ENUM:
+    for(size_t i = 0; o->words[i]; i++)
+      if(!strcmp(v, o->words[i])) {
+        *(int *)(void *)field = (int)i;
+        return true;
+      }
+    snprintf(why, whylen, "bad value '%.60s' for %s: expected one of", v, o->name);
+    for(size_t i = 0; o->words[i]; i++) {
+      size_t len = strlen(why);
+      snprintf(why + len, whylen - len, "%s %s", i ? "," : "", o->words[i]);
+    }
+    return false;
+  }
+  return false;
+}
+
+/* Validate one raw value at load time: ${} syntax, and the typed parse when the
+   value holds no ${...} (those are parsed after inheritance, in finalize). */
+static bool validate_value(const struct rb_option *o, const char *value, char *why, size_t whylen)
+{
+  struct rb_scenario scratch = { 0 };
+
+  if(!check_refs(value, why, whylen))
+    return false;
+  if(strstr(value, "${"))
+    return true;
+  if(o->type == RB_OPT_STRING) {
+    size_t id = (size_t)(o - rb_options);
+
+    return !string_checks[id] || string_checks[id](value, why, whylen);
+  }
+  return parse_typed(&scratch, o, value, why, whylen);
+}
+
+/* ---- loading -------------------------------------------------------------- */
+
+struct section {
+  char *name;
+  int line;
+  char *raw[RB_OPT__COUNT];
+  int raw_line[RB_OPT__COUNT];
+};
+
+struct loader {
+  const char *file;
+  const char *text;
+  size_t len, pos;
+  int line;
+  bool failed;
+  int fail_line;
+  char why[512];
+  struct section sections[MAX_SECTIONS];
+  size_t nsections;
+  struct section *current;
+};
+
+static bool fail_at(struct loader *ld, int line, const char *fmt, const char *arg, int num)
+{
+  ld->failed = true;
+  ld->fail_line = line;
+  snprintf(ld->why, sizeof(ld->why), fmt, arg, num);
+  return false;
+}
+
+static struct section *find_section(struct loader *ld, const char *name)
+{
+  for(size_t i = 0; i < ld->nsections; i++)
+    if(!strcmp(ld->sections[i].name, name))
+      return &ld->sections[i];
+  return NULL;
+}
+
+static bool valid_section_char(char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '_' || c == '-' || c == '.';
+}
+
+/* A [section] header line: check it and open the section. */
+static bool open_section(struct loader *ld, const char *p)
+{
+  const char *close = strchr(p, ']');
+  char name[128];
+  size_t n;
+  struct section *s;
+
+  if(!close)
+    return fail_at(ld, ld->line, "unterminated section header (missing ']')%s", "", 0);
+  for(const char *q = close + 1; *q && *q != '\n' && *q != '\r'; q++)
+    if(*q != ' ' && *q != '\t')
+      return fail_at(ld, ld->line, "unexpected text after section header%s", "", 0);
+  n = (size_t)(close - p - 1);
+  if(n == 0)
+    return fail_at(ld, ld->line, "empty section name []%s", "", 0);
+  if(n >= sizeof(name))
+    return fail_at(ld, ld->line, "section name too long%s", "", 0);
+  memcpy(name, p + 1, n);
+  name[n] = '\0';
+  for(size_t i = 0; i < n; i++)
+    if(!valid_section_char(name[i]))
+      return fail_at(ld, ld->line, "bad section name [%s]: use letters, digits, '-', '_' and '.'", name, 0);
+  if((s = find_section(ld, name)))
+    return fail_at(ld, ld->line, "duplicate section [%s] (first at line %d)", name, s->line);
+  if(ld->nsections == MAX_SECTIONS)
+    return fail_at(ld, ld->line, "too many sections (more than %s%d)", "", MAX_SECTIONS);
+  s = &ld->sections[ld->nsections++];
+  s->name = strdup(name);
+  s->line = ld->line;
+  ld->current = s;
+  return s->name != NULL;
+}
+
+/* inih's line source: one line per call, so ld->line is the line being parsed. */
+static char *read_line(char *str, int num, void *stream)
+{
+  struct loader *ld = stream;
+  const char *start, *nl, *p;
+  size_t n;
+
+  if(ld->failed || ld->pos >= ld->len)
+    return NULL;
+  start = ld->text + ld->pos;
+  nl = memchr(start, '\n', ld->len - ld->pos);
+  n = nl ? (size_t)(nl - start) + 1 : ld->len - ld->pos;
+  ld->line++;
+  for(size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)start[i];
+
+    if(c < 0x20 && c != '\t' && c != '\r' && c != '\n') {
+      fail_at(ld, ld->line, "binary content (byte 0x%s%02x): not a scenario file", "", c);
+      return NULL;
+    }
+  }
+  if(n + 1 > (size_t)num || n > MAX_LINE) {
+    fail_at(ld, ld->line, "line too long (more than %s%d bytes)", "", MAX_LINE);
+    return NULL;
+  }
+  memcpy(str, start, n);
+  str[n] = '\0';
+  ld->pos += n;
+  for(p = str; *p == ' ' || *p == '\t'; p++)
+    ;
+  if(*p == '[' && !open_section(ld, p))
+    return NULL;
+  return str;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+  struct loader *ld = user;
+  const struct rb_option *o;
+  struct section *s = ld->current;
+  char why[400];
+  size_t id;
+
+  if(ld->failed)
+    return 0;
+  if(!s || strcmp(s->name, section))
+    return fail_at(ld, ld->line, "key '%s' outside a section: put it under [global] or [NAME]", name, 0);
+  if(!(o = rb_option_find(name))) {
+    snprintf(why, sizeof(why), "unknown key '%.60s' (see 'rebound keys')", name);
+    return fail_at(ld, ld->line, "%s", why, 0);
+  }
+  id = (size_t)(o - rb_options);
+  if(s->raw[id]) {
+    snprintf(why, sizeof(why), "duplicate key '%s' in [%s] (first at line %d)", name, s->name, s->raw_line[id]);
+    return fail_at(ld, ld->line, "%s", why, 0);
+  }
+  if(!validate_value(o, value, why, sizeof(why)))
+    return fail_at(ld, ld->line, "%s", why, 0);
+  if(!(s->raw[id] = strdup(value)))
+    return fail_at(ld, ld->line, "out of memory%s", "", 0);
+  s->raw_line[id] = ld->line;
+  return 1;
+}
+
+static void free_sections(struct loader *ld)
+{
+  for(size_t i = 0; i < ld->nsections; i++) {
+    free(ld->sections[i].name);
+    for(size_t k = 0; k < RB_OPT__COUNT; k++)
+      free(ld->sections[i].raw[k]);
+  }
+}
+
+static void scenario_free(struct rb_scenario *sc)
+{
+  free(sc->name);
+  free(sc->file);
+  free(sc->scenario_dir);
+  free(sc->fault_exec);
+  for(size_t k = 0; k < RB_OPT__COUNT; k++)
+    free(sc->raw[k]);
+}
+
+void rb_scenario_set_free(struct rb_scenario_set *set)
+{
+  if(!set)
+    return;
+  for(size_t i = 0; i < set->count; i++)
+    scenario_free(&set->items[i]);
+  free(set->items);
+  free(set->file);
+  memset(set, 0, sizeof(*set));
+}
+
+/* Where a value came from, for messages: "FILE:LINE", "--set" or "FILE" (default). */
+static void place(const struct rb_scenario *sc, size_t id, char *buf, size_t buflen)
+{
+  if(sc->raw_line[id] > 0)
+    snprintf(buf, buflen, "%s:%d", sc->file, sc->raw_line[id]);
+  else if(sc->raw_line[id] < 0)
+    snprintf(buf, buflen, "--set %s", rb_options[id].name);
+  else
+    snprintf(buf, buflen, "%s:%d", sc->file, sc->line);
+}
+
+/* After inheritance: expand and parse every typed value, then cross-check keys. */
+static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
+{
+  char where[300], why[400], *value = NULL;
+  rb_err err;
+
+  for(size_t id = 0; id < RB_OPT__COUNT; id++) {
+    const struct rb_option *o = &rb_options[id];
+    bool is_string = o->type == RB_OPT_STRING;
+
+    if(!sc->raw[id] || (is_string && !string_checks[id]))
+      continue;
+    place(sc, id, where, sizeof(where));
+    if(!is_string || strstr(sc->raw[id], "${")) {
+      err = rb_scenario_expand(sc, sc->raw[id], NULL, &value, why, sizeof(why));
+      if(err)
+        return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: %s: %s", where, o->name, why);
+    }
+    else
+      value = strdup(sc->raw[id]);
+    if(!value)
+      return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+    if(is_string ? !string_checks[id](value, why, sizeof(why)) : !parse_typed(sc, o, value, why, sizeof(why))) {
+      free(value);
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: %s", where, why);
+    }
+    free(value);
+    value = NULL;
+  }
+  /* fault is a string with a grammar: map it to its kind. */
+  sc->fault = RB_FAULT_SIGKILL;
+  if(!strncmp(sc->raw[RB_OPT_FAULT], "exec:", 5)) {
+    sc->fault = RB_FAULT_EXEC;
+    if(!(sc->fault_exec = strdup(sc->raw[RB_OPT_FAULT] + 5)))
+      return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+  }
+  else
+    for(int i = 0; fault_words[i]; i++)
+      if(!strcmp(sc->raw[RB_OPT_FAULT], fault_words[i]))
+        sc->fault = (enum rb_fault_kind)i;
+  if(!sc->raw[RB_OPT_COMMAND] && sc->fault != RB_FAULT_EXEC)
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO,
+                   "%s:%d: [%s] has no command (required unless fault = exec:CMD restarts an external server)",
+                   sc->file, sc->line, sc->name);
+  if(sc->players && !sc->publishers)
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s] has players but no publishers to play",
+                   sc->file, sc->line, sc->name);
+  if(sc->cycles == 0)
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s]: cycles must be at least 1",
+                   sc->file, sc->line, sc->name);
+  return RB_OK;
+}
+
+/* Apply one "KEY=VALUE" override to sc. */
+static rb_err apply_override(struct rb_scenario *sc, const char *kv, char *msg, size_t msglen)
+{
+  const char *eq = strchr(kv, '=');
+  char key[64], why[400];
+  const struct rb_option *o;
+  size_t id;
+
+  if(!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "--set %s: expected KEY=VALUE", kv);
+  memcpy(key, kv, (size_t)(eq - kv));
+  key[eq - kv] = '\0';
+  if(!(o = rb_option_find(key)))
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "--set %s: unknown key '%s' (see 'rebound keys')", kv, key);
+  if(!validate_value(o, eq + 1, why, sizeof(why)))
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "--set %s: %s", key, why);
+  id = (size_t)(o - rb_options);
+  free(sc->raw[id]);
+  if(!(sc->raw[id] = strdup(eq + 1)))
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+  sc->raw_line[id] = -1;
+  return RB_OK;
+}
+
+static bool wanted(const char *name, char *const *only)
+{
+  if(!only || !only[0])
+    return true;
+  for(size_t i = 0; only[i]; i++)
+    if(!strcmp(only[i], name))
+      return true;
+  return false;
+}
+
+static rb_err build_scenario(struct rb_scenario *sc, struct loader *ld, const struct section *global,
+                             const struct section *s, const char *dir, char *const *overrides,
+                             char *msg, size_t msglen)
+{
+  rb_err err = RB_ERR_NOMEM;
+
+  sc->name = strdup(s->name);
+  sc->file = strdup(ld->file);
+  sc->scenario_dir = strdup(dir);
+  sc->line = s->line;
+  if(!sc->name || !sc->file || !sc->scenario_dir)
+    return rb_fail(msg, msglen, err, "out of memory");
+  for(size_t id = 0; id < RB_OPT__COUNT; id++) {
+    const char *v = rb_options[id].def;
+    int line = 0;
+
+    if(global && global->raw[id]) {
+      v = global->raw[id];
+      line = global->raw_line[id];
+    }
+    if(s->raw[id]) {
+      v = s->raw[id];
+      line = s->raw_line[id];
+    }
+    if(v && !(sc->raw[id] = strdup(v)))
+      return rb_fail(msg, msglen, err, "out of memory");
+    sc->raw_line[id] = line;
+  }
+  for(size_t i = 0; overrides && overrides[i]; i++)
+    if((err = apply_override(sc, overrides[i], msg, msglen)))
+      return err;
+  return finalize(sc, msg, msglen);
+}
+
+rb_err rb_scenario_load_string(const char *text, const char *name, const char *dir,
+                               char *const *overrides, char *const *only,
+                               struct rb_scenario_set *out, char *msg, size_t msglen)
+{
+  struct loader *ld = calloc(1, sizeof(*ld));
+  const struct section *global;
+  rb_err err = RB_OK;
+  size_t want = 0;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  if(!ld)
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+  ld->file = name;
+  ld->text = text;
+  ld->len = strlen(text);
+  /* Debian's libinih exposes its build settings at run time: a heap line buffer
+     large enough for our own limit, stop at the first error, and no inline or
+     continuation-line magic that would change shell commands behind the user's back. */
+  ini_use_stack = false;
+  ini_max_line = MAX_LINE + 3;
+  ini_stop_on_first_error = true;
+  ini_allow_multiline = false;
+  ini_allow_inline_comments = false;
+  rc = ini_parse_stream(read_line, ld, on_key, ld);
+  if(ld->failed) {
+    err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: %s", name, ld->fail_line, ld->why);
+    goto out;
+  }
+  if(rc > 0) {
+    err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: syntax error: expected [section], KEY = VALUE or a comment",
+                  name, rc);
+    goto out;
+  }
+  if(rc < 0) {
+    err = rb_fail(msg, msglen, RB_ERR_NOMEM, "%s: out of memory while parsing", name);
+    goto out;
+  }
+  global = find_section(ld, "global");
+  for(size_t i = 0; i < ld->nsections; i++)
+    if(&ld->sections[i] != global && wanted(ld->sections[i].name, only))
+      want++;
+  for(size_t i = 0; only && only[i]; i++)
+    if(!find_section(ld, only[i]) || !strcmp(only[i], "global")) {
+      err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: no scenario named '%s' (--only)", name, only[i]);
+      goto out;
+    }
+  if(want == 0) {
+    err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: no scenarios: add a [NAME] section for each", name);
+    goto out;
+  }
+  out->items = calloc(want, sizeof(*out->items));
+  out->file = strdup(name);
+  if(!out->items || !out->file) {
+    err = rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  for(size_t i = 0; i < ld->nsections; i++) {
+    const struct section *s = &ld->sections[i];
+
+    if(s == global || !wanted(s->name, only))
+      continue;
+    err = build_scenario(&out->items[out->count++], ld, global, s, dir, overrides, msg, msglen);
+    if(err)
+      goto out;
+  }
+out:
+  if(err)
+    rb_scenario_set_free(out);
+  free_sections(ld);
+  free(ld);
+  return err;
+}
+
+/* 1-based line number of offset off in text. */
+static int line_of(const char *text, size_t off)
+{
+  int line = 1;
+
+  for(size_t i = 0; i < off; i++)
+    line += text[i] == '\n';
+  return line;
+}
+
+rb_err rb_scenario_load(const char *file, char *const *overrides, char *const *only,
+                        struct rb_scenario_set *out, char *msg, size_t msglen)
+{
+  rb_err err = RB_OK;
+  FILE *f = NULL;
+  char *text = NULL, *copy = NULL, dir[PATH_MAX];
+  struct stat st;
+  size_t n;
+
+  memset(out, 0, sizeof(*out));
+  if(!(f = fopen(file, "rb"))) {
+    err = rb_fail(msg, msglen, errno == ENOENT ? RB_ERR_NOT_FOUND : RB_ERR_IO, "%s: %s", file, strerror(errno));
+    goto out;
+  }
+  if(fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+    err = rb_fail(msg, msglen, RB_ERR_IO, "%s: not a regular file", file);
+    goto out;
+  }
+  if(st.st_size > MAX_FILE) {
+    err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: file too large for a scenario (%lld bytes)",
+                  file, (long long)st.st_size);
+    goto out;
+  }
+  if(!(text = malloc((size_t)st.st_size + 1))) {
+    err = rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  n = fread(text, 1, (size_t)st.st_size, f);
+  text[n] = '\0';
+  if(n == 0) {
+    err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: empty file", file);
+    goto out;
+  }
+  if(strlen(text) != n) {
+    err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: binary content (NUL byte): not a scenario file",
+                  file, line_of(text, strlen(text)));
+    goto out;
+  }
+  if(!(copy = strdup(file)) || !realpath(dirname(copy), dir)) {
+    err = rb_fail(msg, msglen, RB_ERR_IO, "%s: cannot resolve its folder", file);
+    goto out;
+  }
+  err = rb_scenario_load_string(text, file, dir, overrides, only, out, msg, msglen);
+out:
+  if(f)
+    fclose(f);
+  free(text);
+  free(copy);
+  return err;
+}
+
+void rb_scenario_print_keys(FILE *out)
+{
+  static const char *const type_names[] = {
+    [RB_OPT_STRING] = "text", [RB_OPT_UINT] = "count", [RB_OPT_U64] = "number",
+    [RB_OPT_DURATION] = "duration", [RB_OPT_MS] = "ms", [RB_OPT_PORT] = "port|auto", [RB_OPT_ENUM] = "word",
+  };
+
+  fprintf(out, "%-18s %-10s %-30s %s\n", "KEY", "TYPE", "DEFAULT", "MEANING");
+  for(size_t i = 0; i < RB_OPT__COUNT; i++)
+    fprintf(out, "%-18s %-10s %-30s %s\n", rb_options[i].name, type_names[rb_options[i].type],
+            rb_options[i].def ? rb_options[i].def : "(none)", rb_options[i].help);
+  fprintf(out, "\nVariables: ${KEY} for any key above, and ${port} ${host} ${http_port} ${run_dir} "
+               "${scenario_dir} ${cycle} ${client} ${config} ${name}.\n"
+               "Write $${X} for a literal ${X} (shell variables in commands).\n"
+               "Durations: 250ms, 2s, 1m; plain numbers are seconds.\n");
+}

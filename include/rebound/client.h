@@ -1,0 +1,102 @@
+/*
+ * client: one RTMP session on librtmp, with a deadline on every step.
+ *
+ * librtmp alone can hang forever: RTMP_Connect0 does a blocking connect() with no
+ * timeout, its per-recv timeout restarts on every byte (a peer that trickles bytes
+ * keeps it alive forever), writes raise SIGPIPE, and RTMP_ConnectStream waits for
+ * a Publish.Start that a rejecting server never sends. This module therefore:
+ *  - makes the TCP connection itself (non-blocking connect + poll) and hands the
+ *    socket to librtmp (RTMP_Connect1);
+ *  - sets SO_RCVTIMEO/SO_SNDTIMEO and sends with MSG_NOSIGNAL semantics (SIGPIPE
+ *    is also ignored process-wide by the programs);
+ *  - arms a watchdog per step that shuts the socket down when the step's overall
+ *    deadline passes, so even a trickling peer cannot stretch a step;
+ *  - reads onStatus / _error itself and surfaces the code and description.
+ *
+ * A client is used by one thread at a time, except rb_client_abort(), which any
+ * thread may call to make a blocked step return promptly.
+ */
+#ifndef REBOUND_CLIENT_H
+#define REBOUND_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rebound/error.h"
+#include "rebound/media.h"
+
+struct rb_client;
+
+struct rb_client_opts {
+  const char *url;         /* librtmp URL of the *application*: rtmp://host:port/app
+                              (rtmps://, rtmpt:// too), optionally followed by a space
+                              and librtmp options ("live=1 conn=S:x") */
+  int64_t step_timeout_ns; /* deadline for each network step (connect, handshake,
+                              connect command, createStream, publish/play); 0 = 5s */
+};
+
+/* Per-step durations of the last successful steps, in milliseconds (0 if not run). */
+struct rb_client_timings {
+  double tcp_ms;           /* TCP connect */
+  double handshake_ms;     /* RTMP C0..S2 handshake */
+  double connect_ms;       /* connect command -> _result */
+  double create_stream_ms; /* createStream -> _result */
+  double start_ms;         /* publish/play -> Publish.Start / Play.Start */
+};
+
+/* The last status the server sent (onStatus or _error), or the local reason. */
+struct rb_client_status {
+  char code[96];         /* "NetStream.Publish.BadName", "NetConnection.Connect.Rejected", ... */
+  char description[256]; /* the server's description, made printable */
+};
+
+rb_err rb_client_create(struct rb_client **out, const struct rb_client_opts *opts,
+                        char *msg, size_t msglen);
+
+/* TCP connect + handshake + NetConnection.connect to the app. */
+rb_err rb_client_connect(struct rb_client *c, char *msg, size_t msglen);
+
+/* createStream + publish(stream, "live"); returns once NetStream.Publish.Start
+   arrives. A refusal returns RB_ERR_REJECTED with rb_client_last_status() set;
+   msg then reads like "rejected: NetStream.Publish.BadName (Stream already publishing)". */
+rb_err rb_client_publish(struct rb_client *c, const char *stream, char *msg, size_t msglen);
+
+/* createStream + play(stream); returns once NetStream.Play.Start (or Play.Reset)
+   arrives. Play.StreamNotFound / Failed -> RB_ERR_REJECTED. */
+rb_err rb_client_play(struct rb_client *c, const char *stream, char *msg, size_t msglen);
+
+/* Send one media message on the published stream (bounded by the step timeout). */
+rb_err rb_client_write(struct rb_client *c, const struct rb_media_frame *frame,
+                       char *msg, size_t msglen);
+
+/* Receive the next audio/video/data message of the played stream, handling
+   control and command messages in between; bounded by deadline (absolute
+   monotonic ns). The frame's data stays valid until the next call on c.
+   A status that ends the stream (Play.Stop, UnpublishNotify) returns RB_ERR_CLOSED. */
+rb_err rb_client_read(struct rb_client *c, struct rb_media_frame *frame, int64_t deadline,
+                      char *msg, size_t msglen);
+
+/* Wait until the peer closes or resets the connection, or deadline passes,
+   without sending anything (used by idle holders). RB_ERR_CLOSED when it did,
+   RB_ERR_TIMEOUT when not. */
+rb_err rb_client_wait_closed(struct rb_client *c, int64_t deadline);
+
+/* From any thread: make a blocked step of c return promptly (shutdown(2)). */
+void rb_client_abort(struct rb_client *c);
+
+/* Close. polite = true: librtmp's RTMP_Close (deleteStream etc.). polite = false:
+   send nothing at all — drain what is readable, then close(2) — so a server side
+   that closed first stays in FIN_WAIT2/TIME_WAIT instead of being reset. */
+void rb_client_close(struct rb_client *c, bool polite);
+
+/* Close (politely if still connected) and free. NULL is fine. */
+void rb_client_destroy(struct rb_client *c);
+
+const struct rb_client_status *rb_client_last_status(const struct rb_client *c);
+const struct rb_client_timings *rb_client_last_timings(const struct rb_client *c);
+
+/* The socket, or -1. */
+int rb_client_fd(const struct rb_client *c);
+
+#endif

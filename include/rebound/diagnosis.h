@@ -1,0 +1,41 @@
+/*
+ * diagnosis: one sentence naming the cause of a failed rebind, chosen from the
+ * evidence the engine recorded. A pure function of its input, so each branch is
+ * unit-tested without starting anything.
+ */
+#ifndef REBOUND_DIAGNOSIS_H
+#define REBOUND_DIAGNOSIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rebound/sockdiag.h"
+
+struct rb_rebind_evidence {
+  uint16_t port;
+  double waited_ms;                          /* how long the rebind was waited for */
+  unsigned states_at_restart[RB_TCP_STATE_MAX]; /* snapshot right before the restart */
+  /* LISTEN owners seen when the wait ended, and whether each is a survivor of the
+     killed tree (true) or of the new generation (false). */
+  size_t nowners;
+  pid_t owner_pids[RB_SOCKDIAG_MAX_OWNERS];
+  char owner_cmdlines[RB_SOCKDIAG_MAX_OWNERS][160];
+  bool owner_is_survivor[RB_SOCKDIAG_MAX_OWNERS];
+  bool new_exited;                           /* the restarted main process ended */
+  int new_status;                            /* its wait status */
+  const char *log_tail;                      /* the restarted server's last log lines */
+};
+
+/* True when text reports EADDRINUSE ("Address already in use", "EADDRINUSE",
+   "errno 98", "(98: ", "BindException"). */
+bool rb_diagnosis_mentions_eaddrinuse(const char *text);
+
+/* Write the sentence for a failed rebind. */
+void rb_diagnose_rebind(const struct rb_rebind_evidence *ev, char *buf, size_t buflen);
+
+/* The last non-empty line of text (copied, at most buflen-1 bytes). */
+void rb_last_line(const char *text, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * probe: is the target ready?
+ *
+ * Each kind of readiness is polled at short intervals (sub-millisecond at first,
+ * backing off to a few ms) until it holds or the deadline passes; never a fixed
+ * sleep, never an unbounded wait.
+ */
+#ifndef REBOUND_PROBE_H
+#define REBOUND_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rebound/error.h"
+
+enum rb_ready_kind {
+  RB_READY_LISTEN, /* the socket table shows LISTEN on the port */
+  RB_READY_TCP,    /* a TCP connect to host:port succeeds */
+  RB_READY_RTMP,   /* a full RTMP handshake + connect succeeds on url */
+  RB_READY_HTTP    /* GET http_url answers 2xx (libcurl) */
+};
+
+struct rb_ready {
+  enum rb_ready_kind kind;
+  const char *host;     /* RB_READY_TCP */
+  uint16_t port;        /* LISTEN, TCP */
+  const char *url;      /* RB_READY_RTMP: rtmp URL of the app */
+  const char *http_url; /* RB_READY_HTTP */
+};
+
+/* Called between polls; return false to give up early (e.g. the target's main
+   process exited, or a stop was requested). May be NULL. */
+typedef bool (*rb_probe_keep_going)(void *arg);
+
+/* Poll until ready or deadline (absolute, monotonic ns). On success *ready_at
+   holds the monotonic time readiness was first observed. Returns RB_ERR_TIMEOUT
+   at the deadline, RB_ERR_INTERRUPTED if keep_going said stop. */
+rb_err rb_probe_wait(const struct rb_ready *r, int64_t deadline, rb_probe_keep_going keep_going,
+                     void *arg, int64_t *ready_at, char *msg, size_t msglen);
+
+/* One attempt of each kind, bounded by deadline. */
+bool rb_probe_listen_once(uint16_t port);
+rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char *msg, size_t msglen);
+rb_err rb_probe_http_once(const char *url, int64_t deadline, char *msg, size_t msglen);
+
+/* Parse "listen", "tcp", "rtmp" or an http:// URL; false if none of them. */
+bool rb_ready_parse(const char *text, enum rb_ready_kind *kind);
+
+/* Find a free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
+rb_err rb_probe_free_port(uint16_t *port, char *msg, size_t msglen);
+
+#endif

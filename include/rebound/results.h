@@ -1,0 +1,88 @@
+/*
+ * results: what a run found, as plain data.
+ *
+ * The engine fills these structures; report only reads them. Times are in
+ * milliseconds; a negative time means "not reached".
+ */
+#ifndef REBOUND_RESULTS_H
+#define REBOUND_RESULTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rebound/sockdiag.h"
+#include "rebound/stats.h"
+#include "rebound/target.h"
+
+enum rb_verdict {
+  RB_VERDICT_PASS,
+  RB_VERDICT_FAIL,
+  RB_VERDICT_ERROR,       /* environment error: could not even start (exit 3) */
+  RB_VERDICT_INTERRUPTED, /* SIGINT/SIGTERM */
+  RB_VERDICT_XFAIL,       /* expect = fail and it failed */
+  RB_VERDICT_XPASS        /* expect = fail and it passed */
+};
+
+#define RB_MAX_FAILURES 8
+#define RB_FAILURE_LEN 320
+#define RB_DIAGNOSIS_LEN 512
+#define RB_LOG_TAIL_LEN 2048
+
+struct rb_cycle_result {
+  unsigned index;                 /* 1-based */
+  bool pass;
+  enum rb_fault_kind fault;
+  unsigned states_at_restart[RB_TCP_STATE_MAX];
+  double ready_ms;                /* restart -> ready (= rebind_ms for ready = listen) */
+  double rebind_ms;               /* restart -> port LISTENed by the new process */
+  double reconnect_ms;            /* restart -> every publisher and player up again */
+  double stale_ms;                /* longest window a republish was refused, 0 if none */
+  unsigned publishers_ok, players_ok, holders;
+  uint64_t frames_sent, frames_received, lost_after_reconnect, gaps, duplicates;
+  double latency_p50_ms, latency_p99_ms;
+  char diagnosis[RB_DIAGNOSIS_LEN];
+  size_t nfailures;
+  char failures[RB_MAX_FAILURES][RB_FAILURE_LEN];
+  char log_path[512];             /* the restarted server's log */
+  char log_tail[RB_LOG_TAIL_LEN]; /* its last lines, when the cycle failed */
+};
+
+struct rb_scenario_result {
+  char name[128];
+  enum rb_verdict verdict;
+  bool expect_fail;
+  char error[RB_FAILURE_LEN * 2]; /* why the scenario could not run (verdict error) */
+  uint16_t port;
+  double first_ready_ms;
+  uint64_t seed;
+  size_t ncycles, cycles_planned;
+  struct rb_cycle_result *cycles;
+  struct rb_summary ready, rebind, reconnect;
+  bool exercised_classic;         /* some cycle saw FIN_WAIT2/TIME_WAIT at restart */
+  char artifacts[512];
+  char warnings[2][RB_FAILURE_LEN];
+  size_t nwarnings;
+};
+
+struct rb_run_result {
+  char scenario_file[512];
+  uint64_t seed;
+  enum rb_verdict verdict;
+  size_t nscenarios;
+  struct rb_scenario_result *scenarios;
+};
+
+/* "pass", "fail", "error", "interrupted", "xfail", "xpass" */
+const char *rb_verdict_name(enum rb_verdict v);
+
+/* Append a failure line to c (ignored past RB_MAX_FAILURES) and mark it failed. */
+void rb_cycle_add_failure(struct rb_cycle_result *c, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
+
+/* Compute the scenario's ready/rebind/reconnect summaries from its cycles. */
+void rb_scenario_result_summarize(struct rb_scenario_result *r);
+
+void rb_run_result_free(struct rb_run_result *r);
+
+#endif

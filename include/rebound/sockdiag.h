@@ -1,0 +1,75 @@
+/*
+ * sockdiag: what the kernel's socket table says about one TCP port.
+ *
+ * Reads NETLINK_SOCK_DIAG (inet_diag, IPv4 and IPv6, filtered by the local port),
+ * falling back to /proc/net/tcp and /proc/net/tcp6 when netlink is unavailable.
+ * It counts sockets whose *local* port is the target port per TCP state (the
+ * server's side of its connections and its listening socket), and maps LISTEN
+ * sockets to their owners (pid + command line) through /proc/<pid>/fd inodes.
+ *
+ * It only observes: deciding whether what it saw is a failure is the engine's job.
+ */
+#ifndef REBOUND_SOCKDIAG_H
+#define REBOUND_SOCKDIAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rebound/error.h"
+
+/* The kernel's TCP state numbers (include/net/tcp_states.h); index into counts[]. */
+enum rb_tcp_state {
+  RB_TCP_ESTABLISHED = 1,
+  RB_TCP_SYN_SENT = 2,
+  RB_TCP_SYN_RECV = 3,
+  RB_TCP_FIN_WAIT1 = 4,
+  RB_TCP_FIN_WAIT2 = 5,
+  RB_TCP_TIME_WAIT = 6,
+  RB_TCP_CLOSE = 7,
+  RB_TCP_CLOSE_WAIT = 8,
+  RB_TCP_LAST_ACK = 9,
+  RB_TCP_LISTEN = 10,
+  RB_TCP_CLOSING = 11,
+  RB_TCP_NEW_SYN_RECV = 12,
+  RB_TCP_STATE_MAX = 13 /* size of counts[] */
+};
+
+#define RB_SOCKDIAG_MAX_OWNERS 16
+
+struct rb_port_owner {
+  pid_t pid;
+  char cmdline[160]; /* /proc/<pid>/cmdline, NULs as spaces, truncated */
+};
+
+struct rb_port_snapshot {
+  uint16_t port;
+  unsigned counts[RB_TCP_STATE_MAX]; /* sockets with local port == port, per state */
+  size_t nowners;                    /* distinct processes owning a LISTEN socket */
+  struct rb_port_owner owners[RB_SOCKDIAG_MAX_OWNERS];
+};
+
+/* "LISTEN", "FIN_WAIT2", ...; "UNKNOWN" for out-of-range values. */
+const char *rb_tcp_state_name(int state);
+
+/* Take a snapshot of port. with_owners = false skips the /proc fd walk (fast path
+   used while polling). */
+rb_err rb_sockdiag_snapshot(uint16_t port, bool with_owners,
+                            struct rb_port_snapshot *out, char *msg, size_t msglen);
+
+/* Cheap check used in tight polling loops: is any socket LISTENing on port? */
+bool rb_sockdiag_is_listening(uint16_t port);
+
+/* Parse the text of /proc/net/tcp or /proc/net/tcp6 and add the sockets whose
+   local port is port to out->counts; inodes of LISTEN sockets are appended to
+   listen_inodes (up to max_inodes, count in *ninodes). Exposed for unit tests. */
+rb_err rb_sockdiag_parse_proc(const char *text, uint16_t port,
+                              struct rb_port_snapshot *out,
+                              unsigned long *listen_inodes, size_t max_inodes,
+                              size_t *ninodes);
+
+/* Write "LISTEN=1 FIN_WAIT2=2" (non-zero states only, "none" if empty). */
+void rb_sockdiag_format_counts(const struct rb_port_snapshot *s, char *buf, size_t buflen);
+
+#endif

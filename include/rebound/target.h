@@ -1,0 +1,96 @@
+/*
+ * target: the server's process tree.
+ *
+ * A target is started with `/bin/sh -c COMMAND` in a new session, its stdout and
+ * stderr appended to a log file. rebound keeps every descendant under its control,
+ * including servers that fork workers or daemonise (double fork + setsid): see
+ * target.c for how (a keeper process that is a child subreaper, so that if the
+ * harness itself is SIGKILLed the keeper notices and kills the whole tree).
+ *
+ * One struct rb_target lives for a whole scenario and across restarts: each
+ * rb_target_start() begins a new *generation*; processes of earlier generations
+ * that are still alive are "survivors" (e.g. nginx workers after the master was
+ * SIGKILLed) and can be listed and killed.
+ */
+#ifndef REBOUND_TARGET_H
+#define REBOUND_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rebound/error.h"
+
+enum rb_fault_kind {
+  RB_FAULT_SIGKILL,      /* SIGKILL every process of the current tree at once */
+  RB_FAULT_SIGKILL_MAIN, /* SIGKILL only the main process, like a crashed master */
+  RB_FAULT_SIGTERM,      /* SIGTERM the main process, SIGKILL the tree after grace */
+  RB_FAULT_HANG,         /* SIGSTOP the tree for hang_for, then SIGKILL it */
+  RB_FAULT_EXEC          /* run exec_command with /bin/sh -c and wait for it */
+};
+
+struct rb_fault {
+  enum rb_fault_kind kind;
+  int64_t grace_ns;         /* RB_FAULT_SIGTERM */
+  int64_t hang_for_ns;      /* RB_FAULT_HANG */
+  const char *exec_command; /* RB_FAULT_EXEC */
+  int64_t timeout_ns;       /* bound on the whole fault, including waiting for exit */
+};
+
+struct rb_target;
+
+struct rb_target_exit {
+  bool exited;    /* the main process of the current generation has ended */
+  int status;     /* raw wait status, valid when exited */
+  int64_t at_ns;  /* monotonic time it was reaped */
+};
+
+rb_err rb_target_create(struct rb_target **out, char *msg, size_t msglen);
+
+/* Start COMMAND (via /bin/sh -c, own session) as a new generation, output appended
+   to log_path (created; NULL = /dev/null). Extra environment "NAME=VALUE" strings
+   may be given in env (NULL-terminated, or NULL). */
+rb_err rb_target_start(struct rb_target *t, const char *command, const char *log_path,
+                       char *const *env, char *msg, size_t msglen);
+
+/* pid of the current generation's main process (the /bin/sh, or what it exec'd);
+   0 if none. */
+pid_t rb_target_main_pid(const struct rb_target *t);
+
+/* Reap without blocking; reports whether the current main process has exited. */
+void rb_target_poll_exit(struct rb_target *t, struct rb_target_exit *out);
+
+/* Every live process of the current generation (main process and descendants),
+   up to max; returns how many were written. */
+size_t rb_target_list(struct rb_target *t, pid_t *pids, size_t max);
+
+/* Is pid a live process of a generation before the current one? */
+bool rb_target_is_survivor(struct rb_target *t, pid_t pid);
+
+/* Inject a fault into the current generation; returns once the fault is complete
+   (for kill faults: the main process has been reaped) or fault->timeout_ns passed. */
+rb_err rb_target_fault(struct rb_target *t, const struct rb_fault *fault,
+                       char *msg, size_t msglen);
+
+/* SIGKILL every process of every generation and reap them, bounded by timeout_ns.
+   Safe to call repeatedly. */
+rb_err rb_target_kill_all(struct rb_target *t, int64_t timeout_ns, char *msg, size_t msglen);
+
+/* SIGKILL every process of generations before the current one. */
+rb_err rb_target_kill_survivors(struct rb_target *t, int64_t timeout_ns, char *msg, size_t msglen);
+
+/* Kill everything, then free. NULL is fine. */
+void rb_target_destroy(struct rb_target *t);
+
+/* Copy the last `lines` lines of a log file into buf (NUL-terminated, non-printable
+   bytes replaced by '?'). Empty string if the file is missing. */
+void rb_target_log_tail(const char *log_path, int lines, char *buf, size_t buflen);
+
+/* Describe a wait status: "exited with status 1", "killed by signal 9 (Killed)". */
+void rb_target_describe_status(int status, char *buf, size_t buflen);
+
+/* Read /proc/<pid>/cmdline as one line; "?" if unreadable. */
+void rb_proc_cmdline(pid_t pid, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * Tiny glue over CUnit shared by the unit test programs: a table of cases per
+ * suite, and a main() that exits non-zero when any assertion failed.
+ * (CU_get_error() only reports framework errors, not failed assertions, so a
+ * runner that returns it lets a red test pass CI; fio's runner has that bug.)
+ */
+#ifndef REBOUND_TEST_H
+#define REBOUND_TEST_H
+
+#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct rb_test_case {
+  const char *name;
+  void (*fn)(void);
+};
+
+#define RB_TEST(fn) { #fn, fn }
+#define RB_TEST_END { NULL, NULL }
+
+/* Run one suite of cases and return the process exit code. A guard alarm makes a
+   hung test die instead of hanging CI. */
+static inline int rb_test_main(const char *suite_name, const struct rb_test_case *cases)
+{
+  int failed;
+  CU_pSuite suite;
+
+  signal(SIGPIPE, SIG_IGN);
+  alarm(100);
+  if(CU_initialize_registry() != CUE_SUCCESS)
+    return 2;
+  suite = CU_add_suite(suite_name, NULL, NULL);
+  if(!suite)
+    goto error;
+  for(const struct rb_test_case *c = cases; c->name; c++)
+    if(!CU_add_test(suite, c->name, c->fn))
+      goto error;
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  if(CU_basic_run_tests() != CUE_SUCCESS)
+    goto error;
+  failed = (int)(CU_get_number_of_tests_failed() + CU_get_number_of_failures());
+  if(CU_get_number_of_tests_run() == 0)
+    failed = 1; /* a suite that runs nothing must not pass */
+  CU_cleanup_registry();
+  return failed ? 1 : 0;
+error:
+  fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+  CU_cleanup_registry();
+  return 2;
+}
+
+#endif
