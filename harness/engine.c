@@ -1,2 +1,695 @@
-/* placeholder until the engine module lands */
-typedef int rb_placeholder_engine;
+/*
+ * engine: runs one scenario's restart cycles and judges them.
+ * See include/rebound/engine.h for the cycle.
+ *
+ * Timing: every duration is a difference of CLOCK_MONOTONIC stamps taken here
+ * (restart = just before the new process is spawned), except client up times,
+ * which the fleet threads stamp the moment Publish.Start / the first frame
+ * arrives. Polling is sub-millisecond at first and backs off to 1 ms, so a
+ * fast server costs milliseconds per cycle.
+ */
+#include "rebound/engine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rebound/clock.h"
+#include "rebound/diagnosis.h"
+#include "rebound/fleet.h"
+#include "rebound/probe.h"
+#include "rebound/sockdiag.h"
+#include "rebound/target.h"
+
+#define POLL_MIN_NS (100 * 1000)
+#define POLL_MAX_NS RB_NS_PER_MS
+#define FAULT_SLACK_NS (10 * RB_NS_PER_S)
+#define CLEANUP_NS (5 * RB_NS_PER_S)
+#define STEP_TIMEOUT_NS (5 * RB_NS_PER_S)
+#define LOG_TAIL_LINES 15
+
+struct run {
+  struct rb_scenario *sc;
+  const struct rb_engine_opts *opts;
+  struct rb_scenario_result *res;
+  struct rb_target *target;
+  struct rb_fleet *fleet;
+  char run_dir[PATH_MAX];
+  char config_path[PATH_MAX];
+  struct rb_scenario_vars vars;
+  char *url;
+  char **streams;
+  enum rb_ready_kind ready_kind;
+  char *ready_http;
+  uint64_t rng;
+  int64_t started_at;
+};
+
+void rb_engine_ignore_sigpipe(void)
+{
+  signal(SIGPIPE, SIG_IGN);
+}
+
+static bool stop_requested(const struct run *r)
+{
+  return r->opts->stop && *r->opts->stop;
+}
+
+static void emit(const struct run *r, enum rb_event_kind kind, unsigned cycle, double ms,
+                 const char *detail, const struct rb_cycle_result *result)
+{
+  struct rb_event ev = { kind, r->sc->name, cycle, ms, detail, result, r->res };
+
+  if(r->opts->on_event)
+    r->opts->on_event(&ev, r->opts->event_arg);
+}
+
+static void warn(struct run *r, const char *text)
+{
+  if(r->res->nwarnings < sizeof(r->res->warnings) / sizeof(r->res->warnings[0]))
+    snprintf(r->res->warnings[r->res->nwarnings++], RB_FAILURE_LEN, "%s", text);
+  emit(r, RB_EVENT_WARNING, 0, 0, text, NULL);
+}
+
+/* xorshift64*: seeded, so `seed` replays every random choice. */
+static uint64_t next_random(struct run *r)
+{
+  r->rng ^= r->rng >> 12;
+  r->rng ^= r->rng << 25;
+  r->rng ^= r->rng >> 27;
+  return r->rng * UINT64_C(2685821657736338717);
+}
+
+/* Wait for duration unless a stop is requested; false when stopped. */
+static bool wait_for(const struct run *r, int64_t duration)
+{
+  int64_t deadline = rb_clock_deadline(duration);
+
+  while(rb_clock_now() < deadline) {
+    if(stop_requested(r))
+      return false;
+    int64_t left = deadline - rb_clock_now();
+    rb_clock_sleep(left < 20 * RB_NS_PER_MS ? left : 20 * RB_NS_PER_MS);
+  }
+  return !stop_requested(r);
+}
+
+/* ---- preparation ---------------------------------------------------------- */
+
+static rb_err make_dir(const char *path, char *msg, size_t msglen)
+{
+  char tmp[PATH_MAX];
+
+  snprintf(tmp, sizeof(tmp), "%s", path);
+  for(char *p = tmp + 1; *p; p++)
+    if(*p == '/') {
+      *p = '\0';
+      if(mkdir(tmp, 0755) && errno != EEXIST)
+        return rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", tmp, strerror(errno));
+      *p = '/';
+    }
+  if(mkdir(tmp, 0755) && errno != EEXIST)
+    return rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", tmp, strerror(errno));
+  return RB_OK;
+}
+
+/* Render config_template into the run folder as ${config}. */
+static rb_err render_config(struct run *r, char *msg, size_t msglen)
+{
+  char *path = NULL, *text = NULL, *out = NULL, *base;
+  FILE *f = NULL;
+  long size;
+  rb_err err = RB_OK;
+
+  if(!r->sc->raw[RB_OPT_CONFIG_TEMPLATE])
+    return RB_OK;
+  if((err = rb_scenario_expand_key(r->sc, RB_OPT_CONFIG_TEMPLATE, &r->vars, &path, msg, msglen)))
+    goto out;
+  if(!(f = fopen(path, "rb")) || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+    err = rb_fail(msg, msglen, RB_ERR_IO, "config_template %s: %s", path, strerror(errno));
+    goto out;
+  }
+  if(!(text = calloc(1, (size_t)size + 1)) || fread(text, 1, (size_t)size, f) != (size_t)size) {
+    err = rb_fail(msg, msglen, RB_ERR_IO, "config_template %s: cannot read", path);
+    goto out;
+  }
+  fclose(f);
+  f = NULL;
+  base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  {
+    size_t n = strlen(base) > 3 && !strcmp(base + strlen(base) - 3, ".in") ? strlen(base) - 3 : strlen(base);
+
+    if(strlen(r->run_dir) + 1 + n >= sizeof(r->config_path)) {
+      err = rb_fail(msg, msglen, RB_ERR_IO, "config path too long in %s", r->run_dir);
+      goto out;
+    }
+    memcpy(r->config_path, r->run_dir, strlen(r->run_dir));
+    r->config_path[strlen(r->run_dir)] = '/';
+    memcpy(r->config_path + strlen(r->run_dir) + 1, base, n);
+    r->config_path[strlen(r->run_dir) + 1 + n] = '\0';
+  }
+  r->vars.config = r->config_path;
+  if((err = rb_scenario_expand(r->sc, text, &r->vars, &out, msg, msglen)))
+    goto out;
+  if(!(f = fopen(r->config_path, "w")) || fputs(out, f) == EOF) {
+    err = rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", r->config_path, strerror(errno));
+    goto out;
+  }
+out:
+  if(f)
+    fclose(f);
+  free(path);
+  free(text);
+  free(out);
+  return err;
+}
+
+static rb_err pick_ports(struct run *r, char *msg, size_t msglen)
+{
+  rb_err err = RB_OK;
+
+  if(r->sc->port_auto && (err = rb_probe_free_port(&r->sc->port, msg, msglen)))
+    return err;
+  if(r->sc->http_port_auto)
+    err = rb_probe_free_port(&r->sc->http_port, msg, msglen);
+  return err;
+}
+
+/* Refuse to start when someone else LISTENs on a port of ours: exit 3, named. */
+static rb_err preflight(struct run *r, uint16_t port, char *msg, size_t msglen)
+{
+  struct rb_port_snapshot snap;
+  rb_err err;
+
+  if(!port)
+    return RB_OK;
+  if((err = rb_sockdiag_snapshot(port, true, &snap, msg, msglen)))
+    return err;
+  if(!snap.counts[RB_TCP_LISTEN])
+    return RB_OK;
+  if(snap.nowners)
+    return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "port %u is already LISTENed by pid %d (%s), which rebound "
+                   "did not start: stop it or choose another port", port, (int)snap.owners[0].pid,
+                   snap.owners[0].cmdline);
+  (void)r;
+  return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "port %u is already LISTENed by a process rebound did not "
+                 "start (not visible to this user): stop it or choose another port", port);
+}
+
+static rb_err prepare(struct run *r, char *msg, size_t msglen)
+{
+  char *ready = NULL;
+  rb_err err;
+
+  if((err = pick_ports(r, msg, msglen)))
+    return err;
+  r->res->port = r->sc->port;
+  if(r->opts->artifacts_dir)
+    snprintf(r->run_dir, sizeof(r->run_dir), "%s/%s", r->opts->artifacts_dir, r->sc->name);
+  else {
+    char tmpl[] = "/tmp/rebound-XXXXXX";
+
+    if(!mkdtemp(tmpl))
+      return rb_fail(msg, msglen, RB_ERR_IO, "cannot create a temporary folder: %s", strerror(errno));
+    snprintf(r->run_dir, sizeof(r->run_dir), "%s/%s", tmpl, r->sc->name);
+  }
+  if((err = make_dir(r->run_dir, msg, msglen)))
+    return err;
+  snprintf(r->res->artifacts, sizeof(r->res->artifacts), "%.*s", (int)sizeof(r->res->artifacts) - 1, r->run_dir);
+  r->vars.run_dir = r->run_dir;
+  r->vars.client = -1;
+  if((err = rb_scenario_expand_key(r->sc, RB_OPT_URL, &r->vars, &r->url, msg, msglen)))
+    return err;
+  if(!(r->streams = calloc(r->sc->publishers ? r->sc->publishers : 1, sizeof(*r->streams))))
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+  for(unsigned i = 0; i < r->sc->publishers; i++) {
+    r->vars.client = (int)i;
+    if((err = rb_scenario_expand_key(r->sc, RB_OPT_STREAM, &r->vars, &r->streams[i], msg, msglen)))
+      return err;
+  }
+  r->vars.client = -1;
+  if((err = rb_scenario_expand_key(r->sc, RB_OPT_READY, &r->vars, &ready, msg, msglen)))
+    return err;
+  if(!rb_ready_parse(ready, &r->ready_kind)) {
+    err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "ready: cannot use '%s'", ready);
+    free(ready);
+    return err;
+  }
+  if(r->ready_kind == RB_READY_HTTP)
+    r->ready_http = ready;
+  else
+    free(ready);
+  r->rng = r->sc->seed ? r->sc->seed : 1;
+  if((err = preflight(r, r->sc->port, msg, msglen)))
+    return err;
+  return preflight(r, r->sc->http_port, msg, msglen);
+}
+
+/* ---- target --------------------------------------------------------------- */
+
+static void log_path_for(const struct run *r, unsigned cycle, char *buf, size_t buflen)
+{
+  snprintf(buf, buflen, "%s/server-%u.log", r->run_dir, cycle);
+}
+
+/* Start generation `cycle` (0 = first start) with command or restart_command. */
+static rb_err start_target(struct run *r, unsigned cycle, int64_t *spawned_at, char *msg, size_t msglen)
+{
+  char log[PATH_MAX], *command = NULL;
+  rb_err err;
+
+  r->vars.cycle = cycle;
+  if((err = render_config(r, msg, msglen)))
+    return err;
+  if((err = rb_scenario_expand_key(r->sc, cycle ? RB_OPT_RESTART_COMMAND : RB_OPT_COMMAND, &r->vars, &command,
+                                   msg, msglen)))
+    return err;
+  log_path_for(r, cycle, log, sizeof(log));
+  *spawned_at = rb_clock_now();
+  err = rb_target_start(r->target, command, log, NULL, msg, msglen);
+  free(command);
+  return err;
+}
+
+/* keep_going for probes: the generation still has a live process (a daemonising
+   server's main process exits normally, so the main pid alone is not enough). */
+static bool target_alive(void *arg)
+{
+  struct run *r = arg;
+  pid_t pid;
+
+  if(stop_requested(r))
+    return false;
+  return rb_target_list(r->target, &pid, 1) > 0;
+}
+
+static rb_err wait_ready(struct run *r, int64_t deadline, int64_t *ready_at, char *msg, size_t msglen)
+{
+  struct rb_ready ready = {
+    .kind = r->ready_kind, .host = r->sc->raw[RB_OPT_HOST], .port = r->sc->port,
+    .url = r->url, .http_url = r->ready_http,
+  };
+
+  return rb_probe_wait(&ready, deadline, target_alive, r, ready_at, msg, msglen);
+}
+
+static void first_start_failure(struct run *r, rb_err err, const char *why, char *msg, size_t msglen)
+{
+  char tail[RB_LOG_TAIL_LEN], log[PATH_MAX], status[96] = "is still running";
+  struct rb_target_exit ex;
+
+  log_path_for(r, 0, log, sizeof(log));
+  rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
+  rb_target_poll_exit(r->target, &ex);
+  if(ex.exited)
+    rb_target_describe_status(ex.status, status, sizeof(status));
+  rb_fail(msg, msglen, err, "the target did not become ready on port %u (%s; it %s)%s%s", r->sc->port, why,
+          status, tail[0] ? "; last log lines:\n" : "", tail);
+}
+
+/* ---- one cycle ------------------------------------------------------------ */
+
+/* Classify LISTEN owners of the port into new generation / survivor / foreign. */
+static void collect_owners(struct run *r, const struct rb_port_snapshot *snap, struct rb_rebind_evidence *ev,
+                           bool *new_listens, bool *survivor_listens)
+{
+  pid_t current[256];
+  size_t ncurrent = rb_target_list(r->target, current, 256);
+
+  *new_listens = *survivor_listens = false;
+  ev->nowners = snap->nowners;
+  for(size_t i = 0; i < snap->nowners; i++) {
+    bool in_current = false;
+
+    ev->owner_pids[i] = snap->owners[i].pid;
+    snprintf(ev->owner_cmdlines[i], sizeof(ev->owner_cmdlines[i]), "%s", snap->owners[i].cmdline);
+    ev->owner_is_survivor[i] = rb_target_is_survivor(r->target, snap->owners[i].pid);
+    for(size_t k = 0; k < ncurrent; k++)
+      in_current |= current[k] == snap->owners[i].pid;
+    *new_listens |= in_current;
+    *survivor_listens |= ev->owner_is_survivor[i];
+  }
+}
+
+/* Poll until the new generation LISTENs on the port. Fills ev on the way. */
+static bool wait_rebind(struct run *r, int64_t deadline, int64_t *listen_at, struct rb_rebind_evidence *ev,
+                        bool *shared_with_survivor)
+{
+  int64_t delay = POLL_MIN_NS;
+  struct rb_port_snapshot snap;
+  struct rb_target_exit ex;
+
+  *shared_with_survivor = false;
+  for(;;) {
+    if(rb_sockdiag_is_listening(r->sc->port)) {
+      int64_t seen = rb_clock_now();
+      bool new_listens, survivor_listens;
+
+      if(rb_sockdiag_snapshot(r->sc->port, true, &snap, NULL, 0) == RB_OK) {
+        collect_owners(r, &snap, ev, &new_listens, &survivor_listens);
+        /* Owners we cannot see (another user's process) are given the benefit of the doubt. */
+        if(new_listens || (!snap.nowners && snap.counts[RB_TCP_LISTEN])) {
+          *listen_at = seen;
+          *shared_with_survivor = survivor_listens;
+          return true;
+        }
+      }
+    }
+    rb_target_poll_exit(r->target, &ex);
+    if(ex.exited && !target_alive(r)) {
+      ev->new_exited = true;
+      ev->new_status = ex.status;
+      return false;
+    }
+    if(rb_clock_now() >= deadline || stop_requested(r))
+      return false;
+    rb_clock_sleep(delay);
+    delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
+  }
+}
+
+static struct rb_fault make_fault(struct run *r, char **exec_cmd)
+{
+  struct rb_fault f = {
+    .kind = r->sc->fault, .grace_ns = r->sc->grace_ns, .hang_for_ns = r->sc->hang_for_ns,
+    .timeout_ns = r->sc->grace_ns + r->sc->hang_for_ns + FAULT_SLACK_NS,
+  };
+
+  *exec_cmd = NULL;
+  if(f.kind == RB_FAULT_EXEC && rb_scenario_expand(r->sc, r->sc->fault_exec, &r->vars, exec_cmd, NULL, 0) == RB_OK)
+    f.exec_command = *exec_cmd;
+  return f;
+}
+
+/* Bring the clients into the state fault_at asks for. */
+static void arrange_fault_moment(struct run *r, unsigned cycle)
+{
+  enum rb_fault_at at = r->sc->fault_at;
+
+  if(at == RB_FAULT_AT_RANDOM)
+    at = next_random(r) % 2 ? RB_FAULT_AT_IDLE : RB_FAULT_AT_PUBLISHING;
+  if(at == RB_FAULT_AT_HANDSHAKE && cycle == 1)
+    warn(r, "fault_at = handshake is not implemented yet: faulting while publishing instead");
+  rb_fleet_set_paused(r->fleet, at == RB_FAULT_AT_IDLE);
+}
+
+static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
+{
+  struct rb_fleet_counts counts;
+  int64_t all_up_at;
+  char why[RB_FAILURE_LEN];
+  rb_err err;
+
+  rb_fleet_set_paused(r->fleet, false);
+  err = rb_fleet_wait_up(r->fleet, restart_at, restart_at + r->sc->reconnect_timeout_ns, r->opts->stop,
+                         &all_up_at, why, sizeof(why));
+  if(!err) {
+    c->reconnect_ms = rb_clock_ms(restart_at, all_up_at);
+    emit(r, RB_EVENT_RECONNECT, c->index, c->reconnect_ms, NULL, c);
+  }
+  else if(err != RB_ERR_INTERRUPTED) {
+    rb_cycle_add_failure(c, "clients did not reconnect within %.0f ms: %s",
+                         (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, why);
+    if(!c->diagnosis[0])
+      snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", err == RB_ERR_REJECTED ?
+               "the restarted server refused the clients' republish (stale stream state?)" :
+               "the restarted server listens but the clients could not publish/play again");
+  }
+  rb_fleet_counts(r->fleet, restart_at, &counts);
+  c->publishers_ok = counts.publishers_up;
+  c->players_ok = counts.players_up;
+  c->frames_sent = counts.frames_sent;
+  c->frames_received = counts.frames_received;
+  c->gaps = counts.gaps;
+  c->duplicates = counts.duplicates;
+  c->lost_after_reconnect = counts.lost_after_reconnect;
+  c->latency_p50_ms = counts.latency_p50_ms;
+  c->latency_p99_ms = counts.latency_p99_ms;
+  c->stale_ms = counts.stale_ms_max;
+  if(c->lost_after_reconnect)
+    rb_cycle_add_failure(c, "players lost %llu frames after reconnecting",
+                         (unsigned long long)c->lost_after_reconnect);
+}
+
+static void record_rebind_failure(struct run *r, struct rb_cycle_result *c, struct rb_rebind_evidence *ev,
+                                  int64_t restart_at)
+{
+  ev->port = r->sc->port;
+  ev->waited_ms = rb_clock_ms(restart_at, rb_clock_now());
+  memcpy(ev->states_at_restart, c->states_at_restart, sizeof(c->states_at_restart));
+  rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  ev->log_tail = c->log_tail;
+  rb_diagnose_rebind(ev, c->diagnosis, sizeof(c->diagnosis));
+  rb_cycle_add_failure(c, "port %u not rebound within %.0f ms: %s", r->sc->port,
+                       (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS, c->diagnosis);
+}
+
+/* One cycle; false when the scenario cannot go on (no server to fault next). */
+static bool run_cycle(struct run *r, struct rb_cycle_result *c)
+{
+  struct rb_rebind_evidence ev;
+  struct rb_port_snapshot snap;
+  struct rb_fault fault;
+  char why[RB_FAILURE_LEN], *exec_cmd = NULL;
+  int64_t restart_at, listen_at, ready_at;
+  bool rebound, shared = false, go_on = true;
+  rb_err err;
+
+  memset(&ev, 0, sizeof(ev));
+  c->pass = true;
+  c->fault = r->sc->fault;
+  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
+  rb_fleet_reset_cycle(r->fleet);
+  if(r->sc->holders && (err = rb_fleet_connect_holders(r->fleet, rb_clock_deadline(STEP_TIMEOUT_NS), why,
+                                                      sizeof(why))))
+    rb_cycle_add_failure(c, "holders could not connect before the fault: %s", why);
+  c->holders = r->sc->holders;
+  if(!wait_for(r, r->sc->publish_for_ns))
+    goto out;
+  arrange_fault_moment(r, c->index);
+  {
+    pid_t pids[256];
+
+    (void)rb_target_list(r->target, pids, 256); /* let the target module learn every pid of the tree */
+  }
+  fault = make_fault(r, &exec_cmd);
+  emit(r, RB_EVENT_FAULT, c->index, 0, rb_fault_name(fault.kind), c);
+  if((err = rb_target_fault(r->target, &fault, why, sizeof(why))))
+    rb_cycle_add_failure(c, "fault %s did not complete: %s", rb_fault_name(fault.kind), why);
+  free(exec_cmd);
+  if(rb_sockdiag_snapshot(r->sc->port, false, &snap, NULL, 0) == RB_OK)
+    memcpy(c->states_at_restart, snap.counts, sizeof(c->states_at_restart));
+  if((err = start_target(r, c->index, &restart_at, why, sizeof(why)))) {
+    rb_cycle_add_failure(c, "restart failed: %s", why);
+    go_on = false;
+    goto out;
+  }
+  log_path_for(r, c->index, c->log_path, sizeof(c->log_path));
+  emit(r, RB_EVENT_RESTART, c->index, 0, NULL, c);
+  rebound = wait_rebind(r, restart_at + r->sc->rebind_timeout_ns, &listen_at, &ev, &shared);
+  if(stop_requested(r))
+    goto out;
+  if(!rebound || shared) {
+    record_rebind_failure(r, c, &ev, restart_at);
+    go_on = rebound;
+    if(!rebound)
+      goto out;
+  }
+  c->rebind_ms = rb_clock_ms(restart_at, listen_at);
+  emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
+  c->ready_ms = c->rebind_ms;
+  if(r->ready_kind != RB_READY_LISTEN) {
+    err = wait_ready(r, restart_at + r->sc->rebind_timeout_ns, &ready_at, why, sizeof(why));
+    if(err)
+      rb_cycle_add_failure(c, "not ready (%s) after the restart: %s", r->sc->raw[RB_OPT_READY], why);
+    else
+      c->ready_ms = rb_clock_ms(restart_at, ready_at);
+  }
+  /* The rebind has been judged: holders may go now, sending nothing. */
+  rb_fleet_release_holders(r->fleet);
+  judge_reconnect(r, c, restart_at);
+out:
+  rb_fleet_release_holders(r->fleet);
+  rb_fleet_set_paused(r->fleet, false);
+  /* No process of an earlier generation may outlive its cycle. */
+  rb_target_kill_survivors(r->target, CLEANUP_NS, NULL, 0);
+  if(!c->pass && !c->log_tail[0] && c->log_path[0])
+    rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  return go_on;
+}
+
+/* ---- scenario ------------------------------------------------------------- */
+
+static rb_err start_clients(struct run *r, char *msg, size_t msglen)
+{
+  struct rb_fleet_opts fo = {
+    .url = r->url, .streams = r->streams, .publishers = r->sc->publishers, .players = r->sc->players,
+    .holders = r->sc->holders, .step_timeout_ns = STEP_TIMEOUT_NS,
+  };
+  char *media = NULL;
+  rb_err err;
+
+  if(r->sc->raw[RB_OPT_MEDIA] && (err = rb_scenario_expand_key(r->sc, RB_OPT_MEDIA, &r->vars, &media, msg, msglen)))
+    return err;
+  fo.media_path = media;
+  err = rb_fleet_create(&r->fleet, &fo, msg, msglen);
+  free(media);
+  if(err)
+    return err == RB_ERR_NOMEM ? err : RB_ERR_SCENARIO;
+  return rb_fleet_start(r->fleet, msg, msglen);
+}
+
+/* Clients could not come up after the first start: that is the target's failure
+   (e.g. every publish rejected), recorded as a failed first cycle. */
+static void first_clients_failure(struct run *r, rb_err err, const char *why)
+{
+  struct rb_cycle_result *c = &r->res->cycles[r->res->ncycles++];
+
+  c->index = 1;
+  c->fault = r->sc->fault;
+  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
+  rb_cycle_add_failure(c, "clients could not publish/play after the first start: %s", why);
+  snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", err == RB_ERR_REJECTED ?
+           "the server refused the clients before any fault: see the status code" :
+           "the server started but the clients could not publish/play on it");
+  log_path_for(r, 0, c->log_path, sizeof(c->log_path));
+  rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
+}
+
+static void check_thresholds(struct run *r)
+{
+  struct rb_scenario_result *res = r->res;
+
+  if(r->sc->max_rebind_ns && res->rebind.count &&
+     res->rebind.p99 > (double)r->sc->max_rebind_ns / RB_NS_PER_MS) {
+    snprintf(res->error, sizeof(res->error), "rebind p99 %.1f ms exceeds max_rebind_ms %.0f", res->rebind.p99,
+             (double)r->sc->max_rebind_ns / RB_NS_PER_MS);
+    res->verdict = RB_VERDICT_FAIL;
+  }
+  if(r->sc->max_reconnect_ns && res->reconnect.count &&
+     res->reconnect.p99 > (double)r->sc->max_reconnect_ns / RB_NS_PER_MS) {
+    size_t used = strlen(res->error);
+
+    snprintf(res->error + used, sizeof(res->error) - used, "%sreconnect p99 %.1f ms exceeds max_reconnect_ms %.0f",
+             used ? "; " : "", res->reconnect.p99, (double)r->sc->max_reconnect_ns / RB_NS_PER_MS);
+    res->verdict = RB_VERDICT_FAIL;
+  }
+}
+
+static void finish(struct run *r)
+{
+  struct rb_scenario_result *res = r->res;
+  bool failed = false;
+
+  for(size_t i = 0; i < res->ncycles; i++) {
+    failed |= !res->cycles[i].pass;
+    for(int s = RB_TCP_FIN_WAIT1; s <= RB_TCP_TIME_WAIT; s++)
+      res->exercised_classic |= res->cycles[i].states_at_restart[s] > 0;
+  }
+  rb_scenario_result_summarize(res);
+  if(res->verdict == RB_VERDICT_PASS && failed)
+    res->verdict = RB_VERDICT_FAIL;
+  if(res->verdict == RB_VERDICT_PASS)
+    check_thresholds(r);
+  if(r->sc->holders && res->ncycles && !res->exercised_classic && res->verdict != RB_VERDICT_INTERRUPTED)
+    warn(r, "no FIN_WAIT2/TIME_WAIT socket was seen at any restart: this run did not exercise the classic "
+            "rebind bug");
+  if(res->expect_fail && res->verdict == RB_VERDICT_FAIL)
+    res->verdict = RB_VERDICT_XFAIL;
+  else if(res->expect_fail && res->verdict == RB_VERDICT_PASS)
+    res->verdict = RB_VERDICT_XPASS;
+}
+
+static rb_err run_cycles(struct run *r)
+{
+  struct rb_scenario_result *res = r->res;
+
+  for(unsigned i = 1; i <= r->sc->cycles; i++) {
+    struct rb_cycle_result *c = &res->cycles[res->ncycles];
+    bool go_on;
+
+    if(stop_requested(r))
+      return RB_ERR_INTERRUPTED;
+    if(r->sc->duration_ns && rb_clock_now() - r->started_at >= r->sc->duration_ns)
+      break;
+    c->index = i;
+    go_on = run_cycle(r, c);
+    res->ncycles++;
+    if(stop_requested(r))
+      return RB_ERR_INTERRUPTED;
+    emit(r, RB_EVENT_CYCLE_END, i, 0, NULL, c);
+    if(!go_on)
+      break;
+  }
+  return RB_OK;
+}
+
+rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opts *opts,
+                              struct rb_scenario_result *res)
+{
+  struct run r = { .sc = sc, .opts = opts, .res = res };
+  char msg[RB_FAILURE_LEN * 2] = "";
+  int64_t spawned_at, ready_at, all_up_at;
+  rb_err err;
+
+  memset(res, 0, sizeof(*res));
+  snprintf(res->name, sizeof(res->name), "%s", sc->name);
+  res->seed = sc->seed;
+  res->expect_fail = sc->expect == RB_EXPECT_FAIL;
+  res->cycles_planned = sc->cycles;
+  if(!(res->cycles = calloc(sc->cycles, sizeof(*res->cycles)))) {
+    err = rb_fail(msg, sizeof(msg), RB_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  if((err = prepare(&r, msg, sizeof(msg))) || (err = rb_target_create(&r.target, msg, sizeof(msg))))
+    goto out;
+  emit(&r, RB_EVENT_SCENARIO_START, 0, sc->port, r.run_dir, NULL);
+  r.started_at = rb_clock_now();
+  if((err = start_target(&r, 0, &spawned_at, msg, sizeof(msg)))) {
+    err = err == RB_ERR_SCENARIO ? err : RB_ERR_SPAWN;
+    goto out;
+  }
+  if((err = wait_ready(&r, spawned_at + sc->ready_timeout_ns, &ready_at, msg, sizeof(msg)))) {
+    if(err != RB_ERR_INTERRUPTED || !stop_requested(&r)) {
+      first_start_failure(&r, RB_ERR_SPAWN, msg, msg, sizeof(msg));
+      err = RB_ERR_SPAWN;
+    }
+    goto out;
+  }
+  res->first_ready_ms = rb_clock_ms(spawned_at, ready_at);
+  emit(&r, RB_EVENT_READY, 0, res->first_ready_ms, NULL, NULL);
+  if((err = start_clients(&r, msg, sizeof(msg))))
+    goto out;
+  err = rb_fleet_wait_up(r.fleet, 0, rb_clock_deadline(sc->reconnect_timeout_ns), opts->stop, &all_up_at, msg,
+                         sizeof(msg));
+  if(err && err != RB_ERR_INTERRUPTED) {
+    first_clients_failure(&r, err, msg);
+    msg[0] = '\0';
+    err = RB_OK;
+  }
+  else if(!err)
+    err = run_cycles(&r);
+out:
+  rb_fleet_destroy(r.fleet);
+  rb_target_destroy(r.target);
+  if(err == RB_ERR_INTERRUPTED)
+    res->verdict = RB_VERDICT_INTERRUPTED;
+  else if(err) {
+    res->verdict = RB_VERDICT_ERROR;
+    snprintf(res->error, sizeof(res->error), "%s", msg);
+  }
+  finish(&r);
+  emit(&r, RB_EVENT_SCENARIO_END, 0, 0, NULL, NULL);
+  free(r.url);
+  for(unsigned i = 0; r.streams && i < sc->publishers; i++)
+    free(r.streams[i]);
+  free(r.streams);
+  free(r.ready_http);
+  return err;
+}

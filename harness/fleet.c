@@ -1,2 +1,592 @@
-/* placeholder until the fleet module lands */
-typedef int rb_placeholder_fleet;
+/*
+ * fleet: publisher and player threads that keep reconnecting, and the idle holders.
+ * See include/rebound/fleet.h.
+ *
+ * Each thread owns its rb_client; the fleet mutex guards the shared record of every
+ * member (up/down, timestamps, counters) and the pointer to its current client, so
+ * rb_fleet_stop() can abort a step that is blocked in librtmp. Waits are timed
+ * condition waits on a CLOCK_MONOTONIC condvar: a stop wakes every thread at once,
+ * and nothing ever sleeps past a deadline.
+ */
+#include "rebound/fleet.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rebound/client.h"
+#include "rebound/clock.h"
+#include "rebound/media.h"
+#include "rebound/stats.h"
+
+#define THREAD_STACK (256 * 1024)
+#define BACKOFF_MIN (5 * RB_NS_PER_MS)
+#define BACKOFF_MAX (200 * RB_NS_PER_MS)
+#define JOIN_TIMEOUT (10 * RB_NS_PER_S)
+
+struct member {
+  struct rb_fleet *fleet;
+  unsigned index;
+  bool is_player;
+  const char *stream;
+  pthread_t thread;
+  bool started;
+  struct rb_client *client;      /* current session's client, for abort */
+  /* guarded by fleet->lock */
+  bool up;
+  int64_t up_at;
+  int64_t refused_since;
+  double stale_ms_max;
+  bool last_rejected;
+  char last_error[256];
+  uint64_t frames_sent, frames_received;
+  struct rb_media_verifier *verifier; /* players */
+};
+
+struct rb_fleet {
+  struct rb_fleet_opts opts;
+  char *url;
+  pthread_mutex_t lock;
+  pthread_cond_t changed;        /* stop, pause, a member came up */
+  bool stopping;
+  bool paused;
+  size_t nmembers;
+  struct member *members;
+  size_t nholders;
+  struct rb_client **holders;
+};
+
+/* ---- waiting -------------------------------------------------------------- */
+
+static void to_timespec(int64_t ns, struct timespec *ts)
+{
+  ts->tv_sec = (time_t)(ns / RB_NS_PER_S);
+  ts->tv_nsec = (long)(ns % RB_NS_PER_S);
+}
+
+/* Wait on f->changed until deadline; called with f->lock held. */
+static void wait_until_locked(struct rb_fleet *f, int64_t deadline)
+{
+  struct timespec ts;
+
+  to_timespec(deadline, &ts);
+  pthread_cond_timedwait(&f->changed, &f->lock, &ts);
+}
+
+/* Sleep until deadline unless the fleet stops; true if still running. */
+static bool pause_until(struct rb_fleet *f, int64_t deadline)
+{
+  bool running;
+
+  pthread_mutex_lock(&f->lock);
+  while(!f->stopping && rb_clock_now() < deadline)
+    wait_until_locked(f, deadline);
+  running = !f->stopping;
+  pthread_mutex_unlock(&f->lock);
+  return running;
+}
+
+static bool is_stopping(struct rb_fleet *f)
+{
+  bool stopping;
+
+  pthread_mutex_lock(&f->lock);
+  stopping = f->stopping;
+  pthread_mutex_unlock(&f->lock);
+  return stopping;
+}
+
+/* Block while paused (fault_at = idle); false once stopping. */
+static bool wait_while_paused(struct rb_fleet *f)
+{
+  bool running;
+
+  pthread_mutex_lock(&f->lock);
+  while(f->paused && !f->stopping)
+    wait_until_locked(f, rb_clock_now() + 50 * RB_NS_PER_MS);
+  running = !f->stopping;
+  pthread_mutex_unlock(&f->lock);
+  return running;
+}
+
+/* ---- member bookkeeping --------------------------------------------------- */
+
+static void set_client(struct member *m, struct rb_client *c)
+{
+  pthread_mutex_lock(&m->fleet->lock);
+  m->client = c;
+  pthread_mutex_unlock(&m->fleet->lock);
+}
+
+static void mark_down(struct member *m, rb_err err, const char *why)
+{
+  struct rb_fleet *f = m->fleet;
+
+  pthread_mutex_lock(&f->lock);
+  m->up = false;
+  m->last_rejected = err == RB_ERR_REJECTED;
+  if(m->last_rejected && !m->refused_since)
+    m->refused_since = rb_clock_now();
+  snprintf(m->last_error, sizeof(m->last_error), "%s", why);
+  pthread_mutex_unlock(&f->lock);
+}
+
+static void mark_up(struct member *m)
+{
+  struct rb_fleet *f = m->fleet;
+  int64_t now = rb_clock_now();
+
+  pthread_mutex_lock(&f->lock);
+  m->up = true;
+  m->up_at = now;
+  m->last_rejected = false;
+  m->last_error[0] = '\0';
+  if(m->refused_since) {
+    double stale = rb_clock_ms(m->refused_since, now);
+
+    if(stale > m->stale_ms_max)
+      m->stale_ms_max = stale;
+    m->refused_since = 0;
+  }
+  pthread_cond_broadcast(&f->changed);
+  pthread_mutex_unlock(&f->lock);
+}
+
+/* Open a client for m and run connect; the caller destroys it. */
+static rb_err open_session(struct member *m, struct rb_client **out, char *msg, size_t msglen)
+{
+  struct rb_client_opts o = { .url = m->fleet->url, .step_timeout_ns = m->fleet->opts.step_timeout_ns };
+  rb_err err;
+
+  *out = NULL;
+  if((err = rb_client_create(out, &o, msg, msglen)))
+    return err;
+  set_client(m, *out);
+  if(is_stopping(m->fleet))
+    return RB_ERR_INTERRUPTED;
+  return rb_client_connect(*out, msg, msglen);
+}
+
+static void close_session(struct member *m, struct rb_client *c, bool polite)
+{
+  set_client(m, NULL);
+  if(c) {
+    rb_client_close(c, polite);
+    rb_client_destroy(c);
+  }
+}
+
+/* ---- publisher ------------------------------------------------------------ */
+
+static rb_err send_headers(struct rb_client *c, struct rb_media_source *src, char *msg, size_t msglen)
+{
+  struct rb_media_frame headers[8];
+  size_t n = rb_media_headers(src, headers, 8);
+  rb_err err = RB_OK;
+
+  for(size_t i = 0; i < n && !err; i++)
+    err = rb_client_write(c, &headers[i], msg, msglen);
+  return err;
+}
+
+/* One publishing session: connect, publish, send paced media until an error or stop. */
+static rb_err publish_session(struct member *m, struct rb_media_source *src, uint64_t *seq,
+                              char *msg, size_t msglen)
+{
+  struct rb_fleet *f = m->fleet;
+  struct rb_client *c = NULL;
+  struct rb_media_frame frame;
+  int64_t start;
+  bool is_video;
+  rb_err err;
+
+  if((err = open_session(m, &c, msg, msglen)) || (err = rb_client_publish(c, m->stream, msg, msglen)))
+    goto out;
+  mark_up(m);
+  rb_media_rebase(src, 0);
+  if((err = send_headers(c, src, msg, msglen)))
+    goto out;
+  start = rb_clock_now();
+  while(wait_while_paused(f)) {
+    int64_t due = start + (int64_t)rb_media_next_timestamp(src) * RB_NS_PER_MS;
+
+    if(!pause_until(f, due))
+      break;
+    if((err = rb_media_next(src, *seq, rb_clock_now(), &frame, &is_video, msg, msglen)))
+      goto out;
+    if((err = rb_client_write(c, &frame, msg, msglen)))
+      goto out;
+    if(is_video)
+      (*seq)++;
+    pthread_mutex_lock(&f->lock);
+    m->frames_sent++;
+    pthread_mutex_unlock(&f->lock);
+  }
+  err = RB_ERR_INTERRUPTED;
+out:
+  /* A failed session's peer is gone or hostile: close without sending into it. */
+  close_session(m, c, err == RB_ERR_INTERRUPTED);
+  return err;
+}
+
+/* ---- player --------------------------------------------------------------- */
+
+static rb_err play_session(struct member *m, bool reconnect, char *msg, size_t msglen)
+{
+  struct rb_fleet *f = m->fleet;
+  struct rb_client *c = NULL;
+  struct rb_media_frame frame;
+  bool seen = false;
+  rb_err err;
+
+  if((err = open_session(m, &c, msg, msglen)) || (err = rb_client_play(c, m->stream, msg, msglen)))
+    goto out;
+  if(reconnect) {
+    pthread_mutex_lock(&f->lock);
+    rb_media_verifier_mark_reconnect(m->verifier);
+    pthread_mutex_unlock(&f->lock);
+  }
+  while(!is_stopping(f)) {
+    uint64_t before;
+
+    err = rb_client_read(c, &frame, rb_clock_deadline(f->opts.step_timeout_ns), msg, msglen);
+    if(err)
+      goto out;
+    pthread_mutex_lock(&f->lock);
+    before = m->verifier->received;
+    rb_media_verifier_feed(m->verifier, &frame, rb_clock_now());
+    m->frames_received = m->verifier->received;
+    pthread_mutex_unlock(&f->lock);
+    /* Up means media flows again, not merely that Play.Start arrived. */
+    if(!seen && m->verifier->received > before) {
+      seen = true;
+      mark_up(m);
+    }
+  }
+  err = RB_ERR_INTERRUPTED;
+out:
+  close_session(m, c, err == RB_ERR_INTERRUPTED);
+  return err;
+}
+
+/* ---- threads -------------------------------------------------------------- */
+
+static void *member_main(void *arg)
+{
+  struct member *m = arg;
+  struct rb_fleet *f = m->fleet;
+  struct rb_media_source *src = NULL;
+  int64_t backoff = BACKOFF_MIN;
+  uint64_t seq = 0;
+  unsigned sessions = 0;
+  char msg[256];
+  rb_err err;
+
+  if(!m->is_player && (err = rb_media_source_open(&src, f->opts.media_path, msg, sizeof(msg)))) {
+    mark_down(m, err, msg);
+    return NULL;
+  }
+  while(!is_stopping(f)) {
+    msg[0] = '\0';
+    err = m->is_player ? play_session(m, sessions > 0, msg, sizeof(msg))
+                       : publish_session(m, src, &seq, msg, sizeof(msg));
+    sessions++;
+    if(err == RB_ERR_INTERRUPTED && is_stopping(f))
+      break;
+    mark_down(m, err, msg[0] ? msg : rb_strerror(err));
+    /* A session that got up resets the backoff; repeated failures double it. */
+    backoff = m->up_at && rb_clock_now() - m->up_at < BACKOFF_MAX ? backoff : BACKOFF_MIN;
+    if(!pause_until(f, rb_clock_now() + backoff))
+      break;
+    backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+  }
+  rb_media_source_close(src);
+  return NULL;
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, char *msg, size_t msglen)
+{
+  struct rb_fleet *f = calloc(1, sizeof(*f));
+  struct rb_media_source *probe = NULL;
+  pthread_condattr_t attr;
+  rb_err err = RB_OK;
+
+  *out = NULL;
+  if(!f)
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+  f->opts = *opts;
+  pthread_mutex_init(&f->lock, NULL);
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&f->changed, &attr);
+  pthread_condattr_destroy(&attr);
+  f->url = strdup(opts->url);
+  f->nmembers = opts->publishers + opts->players;
+  f->members = calloc(f->nmembers ? f->nmembers : 1, sizeof(*f->members));
+  f->holders = calloc(opts->holders ? opts->holders : 1, sizeof(*f->holders));
+  if(!f->url || !f->members || !f->holders) {
+    err = rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  for(size_t i = 0; i < f->nmembers; i++) {
+    struct member *m = &f->members[i];
+
+    m->fleet = f;
+    m->is_player = i >= opts->publishers;
+    m->index = (unsigned)(m->is_player ? i - opts->publishers : i);
+    m->stream = opts->streams[m->is_player ? m->index % opts->publishers : m->index];
+    if(m->is_player && !(m->verifier = malloc(sizeof(*m->verifier)))) {
+      err = rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+      goto out;
+    }
+    if(m->verifier)
+      rb_media_verifier_init(m->verifier);
+  }
+  /* Check the media once here, so a bad file is a scenario error, not N thread errors. */
+  if(opts->publishers && (err = rb_media_source_open(&probe, opts->media_path, msg, msglen)))
+    goto out;
+  rb_media_source_close(probe);
+out:
+  if(err)
+    rb_fleet_destroy(f);
+  else
+    *out = f;
+  return err;
+}
+
+rb_err rb_fleet_start(struct rb_fleet *f, char *msg, size_t msglen)
+{
+  pthread_attr_t attr;
+  rb_err err = RB_OK;
+
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, THREAD_STACK);
+  for(size_t i = 0; i < f->nmembers; i++) {
+    if(pthread_create(&f->members[i].thread, &attr, member_main, &f->members[i])) {
+      err = rb_fail(msg, msglen, RB_ERR_SYSTEM, "cannot start client thread %zu of %zu", i + 1, f->nmembers);
+      break;
+    }
+    f->members[i].started = true;
+  }
+  pthread_attr_destroy(&attr);
+  return err;
+}
+
+static void describe_member(const struct member *m, char *buf, size_t buflen)
+{
+  snprintf(buf, buflen, "%s %u (%s): %s", m->is_player ? "player" : "publisher", m->index, m->stream,
+           m->last_error[0] ? m->last_error : "not up yet");
+}
+
+/* Merge every player's latency ring into p50/p99. Called with the lock held. */
+static void latency_locked(struct rb_fleet *f, struct rb_fleet_counts *out)
+{
+  size_t total = 0, n = 0;
+  double *all;
+  struct rb_summary s;
+
+  for(size_t i = 0; i < f->nmembers; i++)
+    if(f->members[i].verifier)
+      total += f->members[i].verifier->nlatencies;
+  if(!total || !(all = malloc(total * sizeof(*all))))
+    return;
+  for(size_t i = 0; i < f->nmembers; i++) {
+    const struct rb_media_verifier *v = f->members[i].verifier;
+
+    if(!v)
+      continue;
+    memcpy(all + n, v->latencies_ms, v->nlatencies * sizeof(*all));
+    n += v->nlatencies;
+  }
+  if(rb_stats_summarize(all, n, &s)) {
+    out->latency_p50_ms = s.p50;
+    out->latency_p99_ms = s.p99;
+  }
+  free(all);
+}
+
+void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *out)
+{
+  memset(out, 0, sizeof(*out));
+  pthread_mutex_lock(&f->lock);
+  for(size_t i = 0; i < f->nmembers; i++) {
+    const struct member *m = &f->members[i];
+    bool up = m->up && m->up_at >= since;
+
+    if(up) {
+      if(m->is_player)
+        out->players_up++;
+      else
+        out->publishers_up++;
+      if(m->up_at > out->last_up_at)
+        out->last_up_at = m->up_at;
+    }
+    else if(!out->first_problem[0]) {
+      describe_member(m, out->first_problem, sizeof(out->first_problem));
+      out->rejected = m->last_rejected;
+    }
+    out->frames_sent += m->frames_sent;
+    out->frames_received += m->frames_received;
+    if(m->verifier) {
+      out->gaps += m->verifier->gaps;
+      out->duplicates += m->verifier->duplicates;
+      out->lost_after_reconnect += m->verifier->lost_after_reconnect;
+    }
+    if(m->stale_ms_max > out->stale_ms_max)
+      out->stale_ms_max = m->stale_ms_max;
+  }
+  for(size_t i = 0; i < f->nholders; i++)
+    out->holders += f->holders[i] != NULL;
+  latency_locked(f, out);
+  pthread_mutex_unlock(&f->lock);
+}
+
+rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, volatile int *stop,
+                        int64_t *all_up_at, char *msg, size_t msglen)
+{
+  struct rb_fleet_counts c;
+
+  for(;;) {
+    rb_fleet_counts(f, since, &c);
+    if(c.publishers_up == f->opts.publishers && c.players_up == f->opts.players) {
+      *all_up_at = c.last_up_at ? c.last_up_at : rb_clock_now();
+      return RB_OK;
+    }
+    if(stop && *stop)
+      return rb_fail(msg, msglen, RB_ERR_INTERRUPTED, "interrupted");
+    if(rb_clock_now() >= deadline)
+      return rb_fail(msg, msglen, c.rejected ? RB_ERR_REJECTED : RB_ERR_TIMEOUT, "%u/%u publishers and %u/%u "
+                     "players up; %s", c.publishers_up, f->opts.publishers, c.players_up, f->opts.players,
+                     c.first_problem);
+    /* Woken when a member comes up; the short cap keeps the stop flag responsive. */
+    pthread_mutex_lock(&f->lock);
+    {
+      int64_t wake = rb_clock_now() + 20 * RB_NS_PER_MS;
+
+      wait_until_locked(f, wake < deadline ? wake : deadline);
+    }
+    pthread_mutex_unlock(&f->lock);
+  }
+}
+
+void rb_fleet_set_paused(struct rb_fleet *f, bool paused)
+{
+  pthread_mutex_lock(&f->lock);
+  f->paused = paused;
+  pthread_cond_broadcast(&f->changed);
+  pthread_mutex_unlock(&f->lock);
+}
+
+void rb_fleet_reset_cycle(struct rb_fleet *f)
+{
+  pthread_mutex_lock(&f->lock);
+  for(size_t i = 0; i < f->nmembers; i++) {
+    struct member *m = &f->members[i];
+
+    m->frames_sent = 0;
+    m->stale_ms_max = 0;
+    if(m->verifier) {
+      /* Keep the sequence position so the next frame is not counted as a gap. */
+      uint64_t last = m->verifier->last_seq;
+      bool have = m->verifier->have_last;
+
+      rb_media_verifier_init(m->verifier);
+      m->verifier->last_seq = last;
+      m->verifier->have_last = have;
+      m->frames_received = 0;
+    }
+  }
+  pthread_mutex_unlock(&f->lock);
+}
+
+rb_err rb_fleet_connect_holders(struct rb_fleet *f, int64_t deadline, char *msg, size_t msglen)
+{
+  rb_err err = RB_OK;
+
+  for(size_t i = 0; i < f->opts.holders; i++) {
+    struct rb_client_opts o = { .url = f->url, .step_timeout_ns = deadline - rb_clock_now() };
+    struct rb_client *c = NULL;
+    char why[256];
+
+    if(o.step_timeout_ns <= 0) {
+      err = rb_fail(msg, msglen, RB_ERR_TIMEOUT, "holder %zu: no time left to connect", i);
+      break;
+    }
+    if(o.step_timeout_ns > f->opts.step_timeout_ns)
+      o.step_timeout_ns = f->opts.step_timeout_ns;
+    err = rb_client_create(&c, &o, why, sizeof(why));
+    if(!err)
+      err = rb_client_connect(c, why, sizeof(why));
+    if(err) {
+      rb_client_destroy(c);
+      rb_fail(msg, msglen, err, "holder %zu: %s", i, why);
+      break;
+    }
+    pthread_mutex_lock(&f->lock);
+    f->holders[i] = c;
+    if(i + 1 > f->nholders)
+      f->nholders = i + 1;
+    pthread_mutex_unlock(&f->lock);
+  }
+  return err;
+}
+
+void rb_fleet_release_holders(struct rb_fleet *f)
+{
+  for(size_t i = 0; i < f->nholders; i++) {
+    struct rb_client *c;
+
+    pthread_mutex_lock(&f->lock);
+    c = f->holders[i];
+    f->holders[i] = NULL;
+    pthread_mutex_unlock(&f->lock);
+    if(c) {
+      rb_client_close(c, false);
+      rb_client_destroy(c);
+    }
+  }
+  f->nholders = 0;
+}
+
+void rb_fleet_stop(struct rb_fleet *f)
+{
+  pthread_mutex_lock(&f->lock);
+  f->stopping = true;
+  pthread_cond_broadcast(&f->changed);
+  for(size_t i = 0; i < f->nmembers; i++)
+    if(f->members[i].client)
+      rb_client_abort(f->members[i].client);
+  pthread_mutex_unlock(&f->lock);
+  for(size_t i = 0; i < f->nmembers; i++) {
+    struct timespec ts;
+
+    if(!f->members[i].started)
+      continue;
+    /* timedjoin takes CLOCK_REALTIME: a bounded join, so a wedged thread cannot hang us. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += JOIN_TIMEOUT / RB_NS_PER_S;
+    if(pthread_timedjoin_np(f->members[i].thread, NULL, &ts))
+      pthread_detach(f->members[i].thread);
+    f->members[i].started = false;
+  }
+  rb_fleet_release_holders(f);
+}
+
+void rb_fleet_destroy(struct rb_fleet *f)
+{
+  if(!f)
+    return;
+  rb_fleet_stop(f);
+  for(size_t i = 0; i < f->nmembers; i++)
+    free(f->members[i].verifier);
+  free(f->members);
+  free(f->holders);
+  free(f->url);
+  pthread_cond_destroy(&f->changed);
+  pthread_mutex_destroy(&f->lock);
+  free(f);
+}

@@ -1,2 +1,288 @@
-/* placeholder until the report module lands */
-typedef int rb_placeholder_report;
+/*
+ * report: console output, JSON results and JSON Lines events.
+ * All escaping of server-provided text (log tails, status descriptions) is done
+ * by jansson; nothing here formats JSON by hand.
+ */
+#include "rebound/report.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rebound/clock.h"
+#include "rebound/sockdiag.h"
+
+#define SCHEMA_VERSION 1
+
+static const char *paint(const struct rb_reporter *rep, enum rb_verdict v)
+{
+  if(!rep->color)
+    return "";
+  switch(v) {
+  case RB_VERDICT_PASS: case RB_VERDICT_XFAIL: return "\033[32m";
+  case RB_VERDICT_FAIL: case RB_VERDICT_ERROR: case RB_VERDICT_XPASS: return "\033[31m";
+  case RB_VERDICT_INTERRUPTED: return "\033[33m";
+  }
+  return "";
+}
+
+static const char *reset(const struct rb_reporter *rep)
+{
+  return rep->color ? "\033[0m" : "";
+}
+
+static void format_states(const unsigned *counts, char *buf, size_t buflen)
+{
+  struct rb_port_snapshot s;
+
+  memset(&s, 0, sizeof(s));
+  memcpy(s.counts, counts, sizeof(s.counts));
+  rb_sockdiag_format_counts(&s, buf, buflen);
+}
+
+static void print_ms(FILE *out, const char *label, double ms)
+{
+  if(ms >= 0)
+    fprintf(out, "  %s %.1f ms", label, ms);
+  else
+    fprintf(out, "  %s -", label);
+}
+
+static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev)
+{
+  const struct rb_cycle_result *c = ev->result;
+  enum rb_verdict v = c->pass ? RB_VERDICT_PASS : RB_VERDICT_FAIL;
+  char states[160];
+
+  format_states(c->states_at_restart, states, sizeof(states));
+  fprintf(rep->out, "[%s] cycle %u/%zu %s%-4s%s", ev->scenario, c->index,
+          ev->scenario_result ? ev->scenario_result->cycles_planned : (size_t)0, paint(rep, v),
+          rb_verdict_name(v), reset(rep));
+  print_ms(rep->out, "rebind", c->rebind_ms);
+  print_ms(rep->out, "reconnect", c->reconnect_ms);
+  fprintf(rep->out, "  at restart: %s", states);
+  if(c->stale_ms > 0)
+    fprintf(rep->out, "  stale %.0f ms", c->stale_ms);
+  fputc('\n', rep->out);
+  if(!c->pass && c->diagnosis[0])
+    fprintf(rep->out, "    diagnosis: %s\n", c->diagnosis);
+  for(size_t i = 0; !c->pass && i < c->nfailures; i++)
+    fprintf(rep->out, "    failure: %s\n", c->failures[i]);
+}
+
+static const char *event_name(enum rb_event_kind k)
+{
+  static const char *const names[] = {
+    [RB_EVENT_SCENARIO_START] = "scenario_start", [RB_EVENT_READY] = "ready", [RB_EVENT_FAULT] = "fault",
+    [RB_EVENT_RESTART] = "restart", [RB_EVENT_REBIND] = "rebind", [RB_EVENT_RECONNECT] = "reconnect",
+    [RB_EVENT_CYCLE_END] = "cycle_end", [RB_EVENT_WARNING] = "warning", [RB_EVENT_SCENARIO_END] = "scenario_end",
+  };
+
+  return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
+
+static void write_event_line(FILE *f, const struct rb_event *ev)
+{
+  json_t *o = json_pack("{s:s, s:s, s:f}", "event", event_name(ev->kind), "scenario", ev->scenario,
+                        "t_ms", (double)rb_clock_now() / RB_NS_PER_MS);
+  char *line;
+
+  if(!o)
+    return;
+  if(ev->cycle)
+    json_object_set_new(o, "cycle", json_integer(ev->cycle));
+  if(ev->kind == RB_EVENT_READY || ev->kind == RB_EVENT_REBIND || ev->kind == RB_EVENT_RECONNECT)
+    json_object_set_new(o, "ms", json_real(ev->ms));
+  if(ev->kind == RB_EVENT_SCENARIO_START)
+    json_object_set_new(o, "port", json_integer((json_int_t)ev->ms));
+  if(ev->detail)
+    json_object_set_new(o, "detail", json_string(ev->detail));
+  if(ev->kind == RB_EVENT_CYCLE_END && ev->result) {
+    json_object_set_new(o, "result", json_string(ev->result->pass ? "pass" : "fail"));
+    json_object_set_new(o, "diagnosis", json_string(ev->result->diagnosis));
+  }
+  if(ev->kind == RB_EVENT_SCENARIO_END && ev->scenario_result)
+    json_object_set_new(o, "result", json_string(rb_verdict_name(ev->scenario_result->verdict)));
+  if((line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII))) {
+    fprintf(f, "%s\n", line);
+    fflush(f); /* crash-safe: every line is on disk before the next step */
+    free(line);
+  }
+  json_decref(o);
+}
+
+void rb_report_event(const struct rb_event *ev, void *arg)
+{
+  const struct rb_reporter *rep = arg;
+
+  if(rep->events)
+    write_event_line(rep->events, ev);
+  if(rep->quiet)
+    return;
+  switch(ev->kind) {
+  case RB_EVENT_SCENARIO_START:
+    fprintf(rep->out, "[%s] port %.0f, artifacts in %s\n", ev->scenario, ev->ms, ev->detail);
+    break;
+  case RB_EVENT_READY:
+    fprintf(rep->out, "[%s] target ready after %.1f ms\n", ev->scenario, ev->ms);
+    break;
+  case RB_EVENT_CYCLE_END:
+    print_cycle(rep, ev);
+    break;
+  case RB_EVENT_WARNING:
+    fprintf(rep->out, "[%s] warning: %s\n", ev->scenario, ev->detail);
+    break;
+  default:
+    if(rep->verbose)
+      fprintf(rep->out, "[%s] cycle %u %s%s%s\n", ev->scenario, ev->cycle, event_name(ev->kind),
+              ev->detail ? " " : "", ev->detail ? ev->detail : "");
+    break;
+  }
+  fflush(rep->out);
+}
+
+static void print_summary_row(FILE *out, const char *label, const struct rb_summary *s)
+{
+  if(!s->count) {
+    fprintf(out, "  %-10s %9s %9s %9s %9s  (no samples)\n", label, "-", "-", "-", "-");
+    return;
+  }
+  fprintf(out, "  %-10s %9.1f %9.1f %9.1f %9.1f  ms (%zu samples)\n", label, s->p50, s->p95, s->p99, s->max,
+          s->count);
+}
+
+void rb_report_summary(const struct rb_reporter *rep, const struct rb_run_result *run)
+{
+  FILE *out = rep->out;
+
+  fprintf(out, "\n");
+  for(size_t i = 0; i < run->nscenarios; i++) {
+    const struct rb_scenario_result *s = &run->scenarios[i];
+    size_t passed = 0;
+
+    for(size_t k = 0; k < s->ncycles; k++)
+      passed += s->cycles[k].pass;
+    fprintf(out, "scenario %s: %s%s%s (%zu/%zu cycles passed, port %u, seed %llu)\n", s->name, paint(rep, s->verdict),
+            rb_verdict_name(s->verdict), reset(rep), passed, s->ncycles, s->port, (unsigned long long)s->seed);
+    if(s->verdict == RB_VERDICT_ERROR || s->error[0])
+      fprintf(out, "  %s\n", s->error);
+    if(s->ncycles) {
+      fprintf(out, "  %-10s %9s %9s %9s %9s\n", "", "p50", "p95", "p99", "max");
+      print_summary_row(out, "ready", &s->ready);
+      print_summary_row(out, "rebind", &s->rebind);
+      print_summary_row(out, "reconnect", &s->reconnect);
+    }
+    for(size_t k = 0; k < s->ncycles; k++)
+      if(!s->cycles[k].pass)
+        fprintf(out, "  cycle %u: %s\n", s->cycles[k].index,
+                s->cycles[k].diagnosis[0] ? s->cycles[k].diagnosis : s->cycles[k].failures[0]);
+    for(size_t k = 0; k < s->nwarnings; k++)
+      fprintf(out, "  warning: %s\n", s->warnings[k]);
+  }
+  fprintf(out, "result: %s%s%s (seed %llu; replay with --set seed=%llu)\n", paint(rep, run->verdict),
+          rb_verdict_name(run->verdict), reset(rep), (unsigned long long)run->seed,
+          (unsigned long long)run->seed);
+  fflush(out);
+}
+
+/* ---- JSON ----------------------------------------------------------------- */
+
+static json_t *ms_or_null(double ms)
+{
+  return ms >= 0 ? json_real(ms) : json_null();
+}
+
+static json_t *summary_json(const struct rb_summary *s)
+{
+  if(!s->count)
+    return json_pack("{s:n, s:n, s:n, s:n, s:i}", "p50", "p95", "p99", "max", "count", 0);
+  return json_pack("{s:f, s:f, s:f, s:f, s:I}", "p50", s->p50, "p95", s->p95, "p99", s->p99, "max", s->max,
+                   "count", (json_int_t)s->count);
+}
+
+static json_t *states_json(const unsigned *counts)
+{
+  json_t *o = json_object();
+
+  for(int st = 1; st < RB_TCP_STATE_MAX; st++)
+    if(counts[st] || st == RB_TCP_LISTEN || st == RB_TCP_FIN_WAIT2 || st == RB_TCP_TIME_WAIT)
+      json_object_set_new(o, rb_tcp_state_name(st), json_integer(counts[st]));
+  return o;
+}
+
+static json_t *cycle_json(const struct rb_cycle_result *c)
+{
+  json_t *failures = json_array();
+  json_t *o;
+
+  for(size_t i = 0; i < c->nfailures; i++)
+    json_array_append_new(failures, json_string(c->failures[i]));
+  o = json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "index", (int)c->index, "result",
+                c->pass ? "pass" : "fail", "fault", rb_fault_name(c->fault), "port_states_at_restart",
+                states_json(c->states_at_restart), "ready_ms", ms_or_null(c->ready_ms), "rebind_ms",
+                ms_or_null(c->rebind_ms), "reconnect_ms", ms_or_null(c->reconnect_ms), "stale_ms",
+                json_real(c->stale_ms));
+  json_object_set_new(o, "clients", json_pack("{s:i, s:i, s:i}", "publishers_ok", (int)c->publishers_ok,
+                                              "players_ok", (int)c->players_ok, "holders", (int)c->holders));
+  json_object_set_new(o, "frames", json_pack("{s:I, s:I, s:I, s:I, s:I}", "sent", (json_int_t)c->frames_sent,
+                                             "received", (json_int_t)c->frames_received, "lost_after_reconnect",
+                                             (json_int_t)c->lost_after_reconnect, "gaps", (json_int_t)c->gaps,
+                                             "duplicates", (json_int_t)c->duplicates));
+  json_object_set_new(o, "latency_ms", json_pack("{s:f, s:f}", "p50", c->latency_p50_ms, "p99", c->latency_p99_ms));
+  json_object_set_new(o, "diagnosis", json_string(c->diagnosis));
+  json_object_set_new(o, "failures", failures);
+  if(!c->pass && c->log_tail[0])
+    json_object_set_new(o, "log_tail", json_string(c->log_tail));
+  return o;
+}
+
+static json_t *scenario_json(const struct rb_scenario_result *s)
+{
+  json_t *cycles = json_array(), *warnings = json_array(), *o;
+
+  for(size_t i = 0; i < s->ncycles; i++)
+    json_array_append_new(cycles, cycle_json(&s->cycles[i]));
+  for(size_t i = 0; i < s->nwarnings; i++)
+    json_array_append_new(warnings, json_string(s->warnings[i]));
+  o = json_pack("{s:s, s:s, s:i, s:I, s:o, s:o}", "name", s->name, "result", rb_verdict_name(s->verdict), "port",
+                (int)s->port, "seed", (json_int_t)s->seed, "first_ready_ms", json_real(s->first_ready_ms),
+                "cycles", cycles);
+  json_object_set_new(o, "summary", json_pack("{s:o, s:o, s:o}", "ready_ms", summary_json(&s->ready), "rebind_ms",
+                                              summary_json(&s->rebind), "reconnect_ms",
+                                              summary_json(&s->reconnect)));
+  json_object_set_new(o, "error", json_string(s->error));
+  json_object_set_new(o, "warnings", warnings);
+  json_object_set_new(o, "exercised_classic_bug", json_boolean(s->exercised_classic));
+  json_object_set_new(o, "artifacts", json_string(s->artifacts));
+  return o;
+}
+
+json_t *rb_report_json(const struct rb_run_result *run)
+{
+  json_t *scenarios = json_array();
+
+  for(size_t i = 0; i < run->nscenarios; i++)
+    json_array_append_new(scenarios, scenario_json(&run->scenarios[i]));
+  return json_pack("{s:i, s:s, s:s, s:I, s:s, s:o}", "schema", SCHEMA_VERSION, "rebound", REBOUND_VERSION,
+                   "scenario_file", run->scenario_file, "seed", (json_int_t)run->seed, "result",
+                   rb_verdict_name(run->verdict), "scenarios", scenarios);
+}
+
+rb_err rb_report_write_json(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
+{
+  char tmp[4096];
+  json_t *doc = rb_report_json(run);
+  rb_err err = RB_OK;
+
+  if(!doc)
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "cannot build the JSON results");
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+  if(json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII) || rename(tmp, path)) {
+    err = rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", path, strerror(errno));
+    unlink(tmp);
+  }
+  json_decref(doc);
+  return err;
+}

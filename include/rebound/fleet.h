@@ -1,0 +1,77 @@
+/*
+ * fleet: the clients of one scenario, as threads.
+ *
+ * librtmp is blocking, so each publisher and player is a thread with a small stack
+ * that connects, publishes or plays, and on any failure reconnects with a short
+ * backoff until it is stopped. Threads only record what happened (timestamps from
+ * CLOCK_MONOTONIC, counters, the last error) in state guarded by one mutex; the
+ * engine reads it to decide. Holders are not threads: the engine connects them,
+ * they stay silent across the fault, and are closed without sending anything.
+ */
+#ifndef REBOUND_FLEET_H
+#define REBOUND_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rebound/error.h"
+
+struct rb_fleet_opts {
+  const char *url;             /* application URL: rtmp://host:port/app [options] */
+  char *const *streams;        /* one stream name per publisher */
+  unsigned publishers;
+  unsigned players;            /* player i plays streams[i % publishers] */
+  unsigned holders;
+  int64_t step_timeout_ns;     /* per network step */
+  const char *media_path;      /* NULL = built-in clip */
+};
+
+struct rb_fleet_counts {
+  unsigned publishers_up;      /* publishing in a session that began at or after `since` */
+  unsigned players_up;         /* receiving frames in a session that began at or after `since` */
+  unsigned holders;            /* holders currently connected */
+  int64_t last_up_at;          /* latest up time among the clients counted up */
+  uint64_t frames_sent;
+  uint64_t frames_received;
+  uint64_t gaps, duplicates, lost_after_reconnect;
+  double latency_p50_ms, latency_p99_ms;
+  double stale_ms_max;         /* longest refused-republish window seen since the last reset */
+  char first_problem[320];     /* why the first client that is not up is not up */
+  bool rejected;               /* some client's last failure was a server refusal */
+};
+
+struct rb_fleet;
+
+rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, char *msg, size_t msglen);
+
+/* Start the publisher and player threads. */
+rb_err rb_fleet_start(struct rb_fleet *f, char *msg, size_t msglen);
+
+/* Counters; "up" is judged against since (monotonic ns; 0 = any session). */
+void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *out);
+
+/* Wait until every publisher and player is up in a session begun at or after since,
+   or deadline, or *stop becomes non-zero. RB_OK with *all_up_at = the moment the last
+   one came up; RB_ERR_TIMEOUT with msg naming the first client that is not up. */
+rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, volatile int *stop,
+                        int64_t *all_up_at, char *msg, size_t msglen);
+
+/* Pause or resume sending media (fault_at = idle). */
+void rb_fleet_set_paused(struct rb_fleet *f, bool paused);
+
+/* Reset the per-cycle counters (frames, stale window). */
+void rb_fleet_reset_cycle(struct rb_fleet *f);
+
+/* Connect the holders (TCP + handshake + connect), all before deadline. */
+rb_err rb_fleet_connect_holders(struct rb_fleet *f, int64_t deadline, char *msg, size_t msglen);
+
+/* Close every holder without sending anything. */
+void rb_fleet_release_holders(struct rb_fleet *f);
+
+/* Stop and join every thread (bounded: blocked steps are aborted). */
+void rb_fleet_stop(struct rb_fleet *f);
+
+void rb_fleet_destroy(struct rb_fleet *f);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * report: what people and machines read after (and during) a run.
+ *
+ * Console progress and summary, JSON results (schema 1, interface.md), JSON Lines
+ * events. Report only reads results; it decides nothing. Files are written
+ * atomically (temp file + rename) so a reader never sees half a result.
+ */
+#ifndef REBOUND_REPORT_H
+#define REBOUND_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "rebound/engine.h"
+#include "rebound/error.h"
+#include "rebound/results.h"
+
+struct rb_reporter {
+  FILE *out;          /* progress and summary (stdout) */
+  bool quiet;         /* summary only */
+  bool verbose;       /* every event */
+  bool color;         /* ANSI colours (a TTY without NO_COLOR) */
+  FILE *events;       /* --events: JSON Lines, flushed per event; NULL = off */
+};
+
+/* rb_event_fn for rb_engine_opts.on_event; arg is a struct rb_reporter. */
+void rb_report_event(const struct rb_event *ev, void *arg);
+
+/* Final summary of every scenario: verdict, p50/p95/p99/max, failures, seed. */
+void rb_report_summary(const struct rb_reporter *rep, const struct rb_run_result *run);
+
+/* --json FILE (schema 1). */
+rb_err rb_report_write_json(const char *path, const struct rb_run_result *run, char *msg, size_t msglen);
+
+/* Build the schema-1 document; the caller json_decref()s it. Exposed for tests. */
+struct json_t *rb_report_json(const struct rb_run_result *run);
+
+#endif

@@ -1,0 +1,54 @@
+# Shared helpers of the integration tests (sourced). Every test gets a private folder
+# $T; at exit every process whose command line mentions $T is killed, so a failing
+# test cannot leave a server behind, and the test fails if one had to be killed
+# after it declared success.
+set -euo pipefail
+: "${REBOUND:?set by ctest}" "${SRC:?set by ctest}"
+T=$(mktemp -d /tmp/rebound-it-XXXXXX)
+TEST_NAME=$(basename "$0" .sh)
+
+cleanup() {
+  local code=$?
+  pkill -KILL -f -- "$T" 2>/dev/null || true
+  if [ $code -eq 0 ]; then rm -rf "$T"; else echo "$TEST_NAME: artifacts kept in $T" >&2; fi
+  exit $code
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL $TEST_NAME: $*" >&2
+  exit 1
+}
+
+pass() {
+  echo "PASS $TEST_NAME: $*"
+}
+
+# No process of the target may outlive the harness.
+assert_no_leftovers() {
+  local left
+  left=$(pgrep -a -f -- "${1:-$T}" | grep -v -e pgrep -e "$TEST_NAME" || true)
+  [ -z "$left" ] || fail "processes left running: $left"
+}
+
+# Run rebound with a hard bound; sets CODE, stdout in $T/out, stderr in $T/err.
+run_rebound() {
+  local limit=$1; shift
+  set +e
+  timeout -s KILL "$limit" "$REBOUND" "$@" >"$T/out" 2>"$T/err"
+  CODE=$?
+  set -e
+  if [ "$CODE" -eq 137 ]; then cat "$T/out" "$T/err" >&2; fail "rebound $1 did not finish within $limit"; fi
+}
+
+expect_code() {
+  [ "$CODE" -eq "$1" ] || { cat "$T/out" "$T/err" >&2; fail "exit code $CODE, expected $1 ($2)"; }
+}
+
+expect_in() {
+  grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "'$2' not in $(basename "$1")"; }
+}
+
+json() {
+  jq -e "$1" "$T/r.json" >/dev/null || { jq . "$T/r.json" >&2; fail "JSON check failed: $1"; }
+}

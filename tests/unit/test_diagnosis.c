@@ -1,0 +1,119 @@
+/* Unit tests of diagnosis selection from recorded evidence. */
+#include <string.h>
+#include <sys/wait.h>
+
+#include "rb_test.h"
+#include "rebound/diagnosis.h"
+
+static struct rb_rebind_evidence base(void)
+{
+  struct rb_rebind_evidence ev;
+
+  memset(&ev, 0, sizeof(ev));
+  ev.port = 1935;
+  ev.waited_ms = 5000;
+  return ev;
+}
+
+static void expect(const struct rb_rebind_evidence *ev, const char *needle)
+{
+  char buf[512];
+
+  rb_diagnose_rebind(ev, buf, sizeof(buf));
+  if(!strstr(buf, needle)) {
+    fprintf(stderr, "diagnosis '%s' lacks '%s'\n", buf, needle);
+    CU_FAIL("diagnosis");
+  }
+}
+
+static void test_no_reuseaddr(void)
+{
+  struct rb_rebind_evidence ev = base();
+
+  ev.states_at_restart[RB_TCP_FIN_WAIT2] = 2;
+  ev.new_exited = true;
+  ev.new_status = 1 << 8;
+  ev.log_tail = "starting\nbind() to 127.0.0.1:1935 failed (98: Address already in use)\n";
+  expect(&ev, "bind() failed with EADDRINUSE while 2 sockets of the killed server were in FIN_WAIT2: "
+              "the server does not set SO_REUSEADDR");
+  ev.states_at_restart[RB_TCP_TIME_WAIT] = 1;
+  expect(&ev, "2 sockets of the killed server were in FIN_WAIT2 and 1 in TIME_WAIT");
+}
+
+static void test_survivor_named(void)
+{
+  struct rb_rebind_evidence ev = base();
+
+  ev.nowners = 1;
+  ev.owner_pids[0] = 4833;
+  strcpy(ev.owner_cmdlines[0], "nginx: worker process");
+  ev.owner_is_survivor[0] = true;
+  ev.log_tail = "bind() failed (98: Address already in use)";
+  expect(&ev, "port 1935 still LISTENed by pid 4833 (nginx: worker process), a surviving child of the killed server");
+}
+
+static void test_reuseport_both_listen(void)
+{
+  struct rb_rebind_evidence ev = base();
+
+  ev.nowners = 2;
+  ev.owner_pids[0] = 10;
+  ev.owner_is_survivor[0] = false;
+  ev.owner_pids[1] = 11;
+  strcpy(ev.owner_cmdlines[1], "old");
+  ev.owner_is_survivor[1] = true;
+  expect(&ev, "also by pid 11 (old)");
+  expect(&ev, "SO_REUSEPORT");
+}
+
+static void test_exit_status_and_last_line(void)
+{
+  struct rb_rebind_evidence ev = base();
+
+  ev.new_exited = true;
+  ev.new_status = 3 << 8;
+  ev.log_tail = "line one\nconfig error: no such file\n\n";
+  expect(&ev, "exited with status 3");
+  expect(&ev, "last log line: config error: no such file");
+}
+
+static void test_not_listening(void)
+{
+  struct rb_rebind_evidence ev = base();
+
+  ev.log_tail = "";
+  expect(&ev, "port 1935 not listening after 5000 ms (the restarted server is still running)");
+}
+
+static void test_eaddrinuse_without_old_sockets(void)
+{
+  struct rb_rebind_evidence ev = base();
+
+  ev.new_exited = true;
+  ev.log_tail = "java.net.BindException: Address already in use";
+  expect(&ev, "though no socket of the killed server");
+  ev.nowners = 1;
+  ev.owner_pids[0] = 77;
+  strcpy(ev.owner_cmdlines[0], "other");
+  expect(&ev, "LISTENed by pid 77 (other), which is not part of the target");
+}
+
+static void test_mentions(void)
+{
+  CU_ASSERT_TRUE(rb_diagnosis_mentions_eaddrinuse("listen: EADDRINUSE"));
+  CU_ASSERT_TRUE(rb_diagnosis_mentions_eaddrinuse("Error: listen EADDRINUSE: address already in use :::1935"));
+  CU_ASSERT_TRUE(rb_diagnosis_mentions_eaddrinuse("bind: errno 98"));
+  CU_ASSERT_FALSE(rb_diagnosis_mentions_eaddrinuse("all good"));
+  CU_ASSERT_FALSE(rb_diagnosis_mentions_eaddrinuse(NULL));
+}
+
+int main(void)
+{
+  static const struct rb_test_case cases[] = {
+    RB_TEST(test_no_reuseaddr), RB_TEST(test_survivor_named), RB_TEST(test_reuseport_both_listen),
+    RB_TEST(test_exit_status_and_last_line), RB_TEST(test_not_listening),
+    RB_TEST(test_eaddrinuse_without_old_sockets), RB_TEST(test_mentions), RB_TEST_END
+  };
+
+  return rb_test_main("diagnosis", cases);
+}

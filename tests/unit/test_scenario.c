@@ -1,0 +1,350 @@
+/* Unit tests of the scenario loader: inheritance, overrides, expansion, and every
+   class of error with its FILE:LINE. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rb_test.h"
+#include "rebound/clock.h"
+#include "rebound/scenario.h"
+
+static rb_err load(const char *text, char *const *sets, char *const *only, struct rb_scenario_set *set,
+                   char *msg, size_t msglen)
+{
+  return rb_scenario_load_string(text, "t.ini", "/tmp", sets, only, set, msg, msglen);
+}
+
+static void test_inheritance_and_defaults(void)
+{
+  struct rb_scenario_set set;
+  char msg[512];
+  const char *text =
+    "; comment\n"
+    "# another\n"
+    "[global]\n"
+    "command = exec server --port ${port}\n"
+    "cycles = 3\n"
+    "grace = 250ms\n"
+    "\n"
+    "[a]\n"
+    "port = auto\n"
+    "[b]\n"
+    "cycles = 7\n"
+    "port = 19350\n"
+    "fault = sigkill-main\n"
+    "hang_for = 1m\n";
+
+  CU_ASSERT_EQUAL_FATAL(load(text, NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL_FATAL(set.count, 2);
+  CU_ASSERT_STRING_EQUAL(set.items[0].name, "a");
+  CU_ASSERT_EQUAL(set.items[0].cycles, 3);
+  CU_ASSERT_TRUE(set.items[0].port_auto);
+  CU_ASSERT_EQUAL(set.items[0].grace_ns, 250 * RB_NS_PER_MS);
+  CU_ASSERT_EQUAL(set.items[0].fault, RB_FAULT_SIGKILL);
+  CU_ASSERT_EQUAL(set.items[0].publishers, 1);
+  CU_ASSERT_EQUAL(set.items[0].holders, 2);
+  CU_ASSERT_EQUAL(set.items[0].rebind_timeout_ns, 5 * RB_NS_PER_S);
+  CU_ASSERT_EQUAL(set.items[0].line, 8);
+  CU_ASSERT_STRING_EQUAL(set.items[1].name, "b");
+  CU_ASSERT_EQUAL(set.items[1].cycles, 7);
+  CU_ASSERT_EQUAL(set.items[1].port, 19350);
+  CU_ASSERT_FALSE(set.items[1].port_auto);
+  CU_ASSERT_EQUAL(set.items[1].fault, RB_FAULT_SIGKILL_MAIN);
+  CU_ASSERT_EQUAL(set.items[1].hang_for_ns, 60 * RB_NS_PER_S);
+  CU_ASSERT_STRING_EQUAL(set.items[1].raw[RB_OPT_RESTART_COMMAND], "${command}");
+  rb_scenario_set_free(&set);
+}
+
+static void test_overrides_and_only(void)
+{
+  struct rb_scenario_set set;
+  char msg[512];
+  char *sets[] = { "cycles=2", "publish_for=0", NULL };
+  char *only[] = { "b", NULL };
+  const char *text = "[global]\ncommand = x\ncycles = 9\n[a]\n[b]\ncycles = 5\n";
+
+  CU_ASSERT_EQUAL_FATAL(load(text, sets, only, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL_FATAL(set.count, 1);
+  CU_ASSERT_STRING_EQUAL(set.items[0].name, "b");
+  CU_ASSERT_EQUAL(set.items[0].cycles, 2);
+  CU_ASSERT_EQUAL(set.items[0].publish_for_ns, 0);
+  rb_scenario_set_free(&set);
+}
+
+static void test_fault_exec_and_typed_reference(void)
+{
+  struct rb_scenario_set set;
+  char msg[512];
+  const char *text = "[s]\nfault = exec:systemctl restart x\nhang_for = 3s\ngrace = ${hang_for}\n";
+
+  CU_ASSERT_EQUAL_FATAL(load(text, NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(set.items[0].fault, RB_FAULT_EXEC);
+  CU_ASSERT_STRING_EQUAL(set.items[0].fault_exec, "systemctl restart x");
+  CU_ASSERT_EQUAL(set.items[0].grace_ns, 3 * RB_NS_PER_S);
+  rb_scenario_set_free(&set);
+}
+
+static void test_expansion(void)
+{
+  struct rb_scenario_set set;
+  struct rb_scenario_vars vars = { .run_dir = "/run/x", .config = "/run/x/n.conf", .cycle = 4, .client = 2 };
+  char msg[512], *out = NULL;
+  const char *text =
+    "[s]\ncommand = exec srv -p ${port} -d ${run_dir} -c ${config} $${HOME} $PATH ${cycle}\n"
+    "port = 2000\napp = app-${name}\n";
+
+  CU_ASSERT_EQUAL_FATAL(load(text, NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(rb_scenario_expand_key(&set.items[0], RB_OPT_COMMAND, &vars, &out, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_STRING_EQUAL(out, "exec srv -p 2000 -d /run/x -c /run/x/n.conf ${HOME} $PATH 4");
+  free(out);
+  CU_ASSERT_EQUAL(rb_scenario_expand_key(&set.items[0], RB_OPT_URL, &vars, &out, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_STRING_EQUAL(out, "rtmp://127.0.0.1:2000/app-s");
+  free(out);
+  CU_ASSERT_EQUAL(rb_scenario_expand_key(&set.items[0], RB_OPT_STREAM, &vars, &out, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_STRING_EQUAL(out, "rebound-2");
+  free(out);
+  /* run-time built-ins are unavailable without vars */
+  CU_ASSERT_EQUAL(rb_scenario_expand_key(&set.items[0], RB_OPT_COMMAND, NULL, &out, msg, sizeof(msg)),
+                  RB_ERR_SCENARIO);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "run_dir"));
+  rb_scenario_set_free(&set);
+}
+
+static void test_expansion_loop_is_an_error(void)
+{
+  struct rb_scenario_set set;
+  char msg[512], *out = NULL;
+  const char *text = "[s]\ncommand = x\napp = ${stream}\nstream = ${app}\n";
+
+  CU_ASSERT_EQUAL_FATAL(load(text, NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(rb_scenario_expand_key(&set.items[0], RB_OPT_APP, NULL, &out, msg, sizeof(msg)), RB_ERR_SCENARIO);
+  CU_ASSERT_PTR_NULL(out);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "too deep"));
+  rb_scenario_set_free(&set);
+}
+
+static void test_expansion_bomb_is_bounded(void)
+{
+  struct rb_scenario_set set;
+  char msg[512], *out = NULL;
+  /* each level doubles: 2^16 copies would be far past the cap */
+  const char *text =
+    "[s]\ncommand = ${host}${host}${host}${host}${host}${host}${host}${host}\n"
+    "host = ${app}${app}${app}${app}${app}${app}${app}${app}\n"
+    "app = ${stream}${stream}${stream}${stream}${stream}${stream}${stream}${stream}\n"
+    "stream = ${url}${url}${url}${url}${url}${url}${url}${url}\n"
+    "url = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n";
+
+  CU_ASSERT_EQUAL_FATAL(load(text, NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(rb_scenario_expand_key(&set.items[0], RB_OPT_COMMAND, NULL, &out, msg, sizeof(msg)),
+                  RB_ERR_SCENARIO);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "longer than"));
+  rb_scenario_set_free(&set);
+}
+
+struct error_case {
+  const char *text;
+  const char *where;   /* expected "t.ini:LINE" prefix, or "--set" */
+  const char *needle;  /* expected part of the message */
+};
+
+static void test_error_table(void)
+{
+  static const struct error_case cases[] = {
+    { "[s]\ncommand = x\nbogus = 1\n", "t.ini:3:", "unknown key 'bogus'" },
+    { "[s]\ncommand = x\ngrace = 5 parsecs\n", "t.ini:3:", "bad duration" },
+    { "[s]\ncommand = x\ngrace = -1s\n", "t.ini:3:", "bad duration" },
+    { "[s]\ncommand = x\nport = 70000\n", "t.ini:3:", "bad port" },
+    { "[s]\ncommand = x\nport = 0\n", "t.ini:3:", "bad port" },
+    { "[s]\ncommand = x\ncycles = 99999999999999999999999\n", "t.ini:3:", "bad value" },
+    { "[s]\ncommand = x\ncycles = 2000000\n", "t.ini:3:", "bad value" },
+    { "[s]\ncommand = x\nseed = 99999999999999999999999\n", "t.ini:3:", "bad value" },
+    { "[s]\ncommand = x\ncycles = ten\n", "t.ini:3:", "bad value" },
+    { "[s]\ncommand = x ${port\n", "t.ini:2:", "unterminated ${" },
+    { "[s]\ncommand = x ${nope}\n", "t.ini:2:", "unknown variable ${nope}" },
+    { "[s]\ncommand = x\n[s]\n", "t.ini:3:", "duplicate section [s] (first at line 1)" },
+    { "[]\ncommand = x\n", "t.ini:1:", "empty section name" },
+    { "[s\ncommand = x\n", "t.ini:1:", "unterminated section header" },
+    { "[s] x\ncommand = x\n", "t.ini:1:", "unexpected text after section header" },
+    { "[s/t]\ncommand = x\n", "t.ini:1:", "bad section name" },
+    { "command = x\n[s]\n", "t.ini:1:", "outside a section" },
+    { "[s]\ncommand = x\ncommand = y\n", "t.ini:3:", "duplicate key 'command'" },
+    { "[s]\ncommand = x\nthis is not a key value line\n", "t.ini:3:", "syntax error" },
+    { "[s]\ncommand = x\x01y\n", "t.ini:2:", "binary content" },
+    { "; nothing here\n", "t.ini:", "no scenarios" },
+    { "[global]\ncommand = x\n", "t.ini:", "no scenarios" },
+    { "[s]\nport = 1936\n", "t.ini:1:", "has no command" },
+    { "[s]\ncommand = x\nfault = sigsegv\n", "t.ini:3:", "bad fault" },
+    { "[s]\ncommand = x\nfault = exec:\n", "t.ini:3:", "needs a command" },
+    { "[s]\ncommand = x\nfault_at = lunchtime\n", "t.ini:3:", "expected one of publishing" },
+    { "[s]\ncommand = x\nready = ftp://x\n", "t.ini:3:", "bad ready" },
+    { "[s]\ncommand = x\ncycles = ${app}\n", "t.ini:3:", "bad value 'live' for cycles" },
+    { "[s]\ncommand = x\ncycles = 0\n", "t.ini:1:", "at least 1" },
+    { "[s]\ncommand = x\nplayers = 2\npublishers = 0\n", "t.ini:1:", "players but no publishers" },
+    { "[global]\ngrace = ${cycle}\n[s]\ncommand = x\n", "t.ini:2:", "not available" },
+  };
+
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct rb_scenario_set set;
+    char msg[512] = "";
+    rb_err err = load(cases[i].text, NULL, NULL, &set, msg, sizeof(msg));
+
+    CU_ASSERT_EQUAL(err, RB_ERR_SCENARIO);
+    CU_ASSERT_EQUAL(set.count, 0);
+    if(strncmp(msg, cases[i].where, strlen(cases[i].where)) || !strstr(msg, cases[i].needle)) {
+      fprintf(stderr, "case %zu: got '%s', want '%s...%s'\n", i, msg, cases[i].where, cases[i].needle);
+      CU_FAIL("error message");
+    }
+  }
+}
+
+static void test_long_line(void)
+{
+  size_t n = 1024 * 1024;
+  char *text = malloc(n + 64), msg[512];
+  struct rb_scenario_set set;
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+  strcpy(text, "[s]\ncommand = ");
+  memset(text + strlen(text), 'a', n);
+  text[14 + n] = '\0';
+  CU_ASSERT_EQUAL(load(text, NULL, NULL, &set, msg, sizeof(msg)), RB_ERR_SCENARIO);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "t.ini:2: line too long"));
+  free(text);
+}
+
+static void test_set_errors(void)
+{
+  static const struct { const char *set; const char *needle; } cases[] = {
+    { "bogus=1", "unknown key 'bogus'" },
+    { "cycles", "expected KEY=VALUE" },
+    { "=3", "expected KEY=VALUE" },
+    { "grace=forever", "bad duration" },
+    { "port=http", "bad port" },
+  };
+
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct rb_scenario_set set;
+    char msg[512] = "";
+    char *sets[] = { (char *)cases[i].set, NULL };
+
+    CU_ASSERT_EQUAL(load("[s]\ncommand = x\n", sets, NULL, &set, msg, sizeof(msg)), RB_ERR_SCENARIO);
+    if(strncmp(msg, "--set", 5) || !strstr(msg, cases[i].needle)) {
+      fprintf(stderr, "set case %zu: got '%s'\n", i, msg);
+      CU_FAIL("--set error message");
+    }
+  }
+}
+
+static void test_only_unknown(void)
+{
+  struct rb_scenario_set set;
+  char msg[512];
+  char *only[] = { "nope", NULL };
+
+  CU_ASSERT_EQUAL(load("[s]\ncommand = x\n", NULL, only, &set, msg, sizeof(msg)), RB_ERR_SCENARIO);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "no scenario named 'nope'"));
+}
+
+static char *write_temp(const char *data, size_t len)
+{
+  static char path[64];
+  int fd;
+
+  strcpy(path, "/tmp/rb-scenario-XXXXXX");
+  fd = mkstemp(path);
+  if(fd < 0)
+    return NULL;
+  if(write(fd, data, len) != (ssize_t)len) {
+    close(fd);
+    return NULL;
+  }
+  close(fd);
+  return path;
+}
+
+static void test_files(void)
+{
+  struct rb_scenario_set set;
+  char msg[512], *path;
+
+  CU_ASSERT_EQUAL(rb_scenario_load("/nonexistent/x.ini", NULL, NULL, &set, msg, sizeof(msg)), RB_ERR_NOT_FOUND);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "/nonexistent/x.ini"));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(path = write_temp("", 0));
+  CU_ASSERT_EQUAL(rb_scenario_load(path, NULL, NULL, &set, msg, sizeof(msg)), RB_ERR_SCENARIO);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "empty file"));
+  unlink(path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(path = write_temp("[s]\ncommand = a\0b\n", 18));
+  CU_ASSERT_EQUAL(rb_scenario_load(path, NULL, NULL, &set, msg, sizeof(msg)), RB_ERR_SCENARIO);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, ":2: binary content"));
+  unlink(path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(path = write_temp("[s]\ncommand = x\n", 16));
+  CU_ASSERT_EQUAL(rb_scenario_load(path, NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_STRING_EQUAL(set.items[0].scenario_dir, "/tmp");
+  rb_scenario_set_free(&set);
+  unlink(path);
+}
+
+static void test_keys_lists_every_option(void)
+{
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  rb_scenario_print_keys(f);
+  fclose(f);
+  for(size_t i = 0; i < RB_OPT__COUNT; i++) {
+    char needle[64];
+
+    snprintf(needle, sizeof(needle), "\n%s ", rb_options[i].name);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, needle));
+  }
+  free(buf);
+}
+
+static void test_durations(void)
+{
+  static const struct { const char *text; int64_t ns; bool ok; } cases[] = {
+    { "250ms", 250 * RB_NS_PER_MS, true }, { "2s", 2 * RB_NS_PER_S, true }, { "1m", 60 * RB_NS_PER_S, true },
+    { "3", 3 * RB_NS_PER_S, true }, { "1.5s", 1500 * RB_NS_PER_MS, true }, { "0", 0, true },
+    { "10us", 10000, true }, { "1h", 3600 * RB_NS_PER_S, true },
+    { "", 0, false }, { "-1s", 0, false }, { "s", 0, false }, { "1x", 0, false }, { "1 s", 0, false },
+    { "inf", 0, false }, { "nan", 0, false }, { "0x10", 0, false }, { "1e30s", 0, false },
+    { "99999999999h", 0, false },
+  };
+
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int64_t ns = -1;
+    bool ok = rb_duration_parse(cases[i].text, &ns);
+
+    CU_ASSERT_EQUAL(ok, cases[i].ok);
+    if(ok && cases[i].ok)
+      CU_ASSERT_EQUAL(ns, cases[i].ns);
+    if(ok != cases[i].ok)
+      fprintf(stderr, "duration case '%s'\n", cases[i].text);
+  }
+}
+
+int main(void)
+{
+  static const struct rb_test_case cases[] = {
+    RB_TEST(test_inheritance_and_defaults),
+    RB_TEST(test_overrides_and_only),
+    RB_TEST(test_fault_exec_and_typed_reference),
+    RB_TEST(test_expansion),
+    RB_TEST(test_expansion_loop_is_an_error),
+    RB_TEST(test_expansion_bomb_is_bounded),
+    RB_TEST(test_error_table),
+    RB_TEST(test_long_line),
+    RB_TEST(test_set_errors),
+    RB_TEST(test_only_unknown),
+    RB_TEST(test_files),
+    RB_TEST(test_keys_lists_every_option),
+    RB_TEST(test_durations),
+    RB_TEST_END
+  };
+
+  return rb_test_main("scenario", cases);
+}
