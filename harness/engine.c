@@ -43,6 +43,7 @@ struct run {
   char config_path[PATH_MAX];
   struct rb_scenario_vars vars;
   char *url;
+  char *host;
   char **streams;
   enum rb_ready_kind ready_kind;
   char *ready_http;
@@ -223,7 +224,8 @@ static rb_err prepare(struct run *r, char *msg, size_t msglen)
   snprintf(r->res->artifacts, sizeof(r->res->artifacts), "%.*s", (int)sizeof(r->res->artifacts) - 1, r->run_dir);
   r->vars.run_dir = r->run_dir;
   r->vars.client = -1;
-  if((err = rb_scenario_expand_key(r->sc, RB_OPT_URL, &r->vars, &r->url, msg, msglen)))
+  if((err = rb_scenario_expand_key(r->sc, RB_OPT_URL, &r->vars, &r->url, msg, msglen)) ||
+     (err = rb_scenario_expand_key(r->sc, RB_OPT_HOST, &r->vars, &r->host, msg, msglen)))
     return err;
   if(!(r->streams = calloc(r->sc->publishers ? r->sc->publishers : 1, sizeof(*r->streams))))
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
@@ -291,7 +293,7 @@ static bool target_alive(void *arg)
 static rb_err wait_ready(struct run *r, int64_t deadline, int64_t *ready_at, char *msg, size_t msglen)
 {
   struct rb_ready ready = {
-    .kind = r->ready_kind, .host = r->sc->raw[RB_OPT_HOST], .port = r->sc->port,
+    .kind = r->ready_kind, .host = r->host, .port = r->sc->port,
     .url = r->url, .http_url = r->ready_http,
   };
 
@@ -387,15 +389,18 @@ static struct rb_fault make_fault(struct run *r, char **exec_cmd)
 }
 
 /* Bring the clients into the state fault_at asks for. */
-static void arrange_fault_moment(struct run *r, unsigned cycle)
+static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
 {
   enum rb_fault_at at = r->sc->fault_at;
+  char why[RB_FAILURE_LEN];
 
   if(at == RB_FAULT_AT_RANDOM)
-    at = next_random(r) % 2 ? RB_FAULT_AT_IDLE : RB_FAULT_AT_PUBLISHING;
-  if(at == RB_FAULT_AT_HANDSHAKE && cycle == 1)
-    warn(r, "fault_at = handshake is not implemented yet: faulting while publishing instead");
+    at = (enum rb_fault_at)(next_random(r) % 3);
   rb_fleet_set_paused(r->fleet, at == RB_FAULT_AT_IDLE);
+  if(at == RB_FAULT_AT_HANDSHAKE &&
+     rb_fleet_open_handshakes(r->fleet, r->sc->publishers ? r->sc->publishers : 1,
+                              rb_clock_deadline(STEP_TIMEOUT_NS), why, sizeof(why)))
+    rb_cycle_add_failure(c, "could not open the mid-handshake connections before the fault: %s", why);
 }
 
 static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
@@ -460,6 +465,8 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   bool rebound, shared = false, go_on = true;
   rb_err err;
 
+  int64_t cycle_start = rb_clock_now();
+
   memset(&ev, 0, sizeof(ev));
   c->pass = true;
   c->fault = r->sc->fault;
@@ -471,7 +478,7 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   c->holders = r->sc->holders;
   if(!wait_for(r, r->sc->publish_for_ns))
     goto out;
-  arrange_fault_moment(r, c->index);
+  arrange_fault_moment(r, c);
   {
     pid_t pids[256];
 
@@ -512,14 +519,17 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   }
   /* The rebind has been judged: holders may go now, sending nothing. */
   rb_fleet_release_holders(r->fleet);
+  rb_fleet_close_handshakes(r->fleet);
   judge_reconnect(r, c, restart_at);
 out:
   rb_fleet_release_holders(r->fleet);
+  rb_fleet_close_handshakes(r->fleet);
   rb_fleet_set_paused(r->fleet, false);
   /* No process of an earlier generation may outlive its cycle. */
   rb_target_kill_survivors(r->target, CLEANUP_NS, NULL, 0);
   if(!c->pass && !c->log_tail[0] && c->log_path[0])
     rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  c->duration_ms = rb_clock_ms(cycle_start, rb_clock_now());
   return go_on;
 }
 
@@ -529,7 +539,8 @@ static rb_err start_clients(struct run *r, char *msg, size_t msglen)
 {
   struct rb_fleet_opts fo = {
     .url = r->url, .streams = r->streams, .publishers = r->sc->publishers, .players = r->sc->players,
-    .holders = r->sc->holders, .step_timeout_ns = STEP_TIMEOUT_NS,
+    .holders = r->sc->holders, .step_timeout_ns = STEP_TIMEOUT_NS, .host = r->host,
+    .port = r->sc->port,
   };
   char *media = NULL;
   rb_err err;
@@ -687,6 +698,7 @@ out:
   finish(&r);
   emit(&r, RB_EVENT_SCENARIO_END, 0, 0, NULL, NULL);
   free(r.url);
+  free(r.host);
   for(unsigned i = 0; r.streams && i < sc->publishers; i++)
     free(r.streams[i]);
   free(r.streams);

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config                         # toolchain
-  librtmp-dev libcurl4-openssl-dev libinih-dev libjansson-dev  # rebound's libraries
+  librtmp-dev libcurl4-openssl-dev libinih-dev libjansson-dev libxml2-dev  # rebound's libraries
   libcunit1-dev                                           # unit tests
   nginx libnginx-mod-rtmp                                 # a real RTMP server for the tests
   ffmpeg                                                  # ffprobe decodes what rebound publishes

@@ -25,6 +25,8 @@ struct rb_fleet_opts {
   unsigned holders;
   int64_t step_timeout_ns;     /* per network step */
   const char *media_path;      /* NULL = built-in clip */
+  const char *host;            /* for raw half-handshake connections (fault_at = handshake) */
+  uint16_t port;
 };
 
 struct rb_fleet_counts {
@@ -68,6 +70,13 @@ rb_err rb_fleet_connect_holders(struct rb_fleet *f, int64_t deadline, char *msg,
 
 /* Close every holder without sending anything. */
 void rb_fleet_release_holders(struct rb_fleet *f);
+
+/* Open n raw TCP connections that send C0 and half of C1 and then wait: clients
+   caught mid-handshake by the fault (fault_at = handshake). */
+rb_err rb_fleet_open_handshakes(struct rb_fleet *f, unsigned n, int64_t deadline, char *msg, size_t msglen);
+
+/* Close them without sending anything more. */
+void rb_fleet_close_handshakes(struct rb_fleet *f);
 
 /* Stop and join every thread (bounded: blocked steps are aborted). */
 void rb_fleet_stop(struct rb_fleet *f);

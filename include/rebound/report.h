@@ -32,6 +32,14 @@ void rb_report_summary(const struct rb_reporter *rep, const struct rb_run_result
 /* --json FILE (schema 1). */
 rb_err rb_report_write_json(const char *path, const struct rb_run_result *run, char *msg, size_t msglen);
 
+/* --junit FILE: a testsuite per scenario, a testcase per cycle; a failing cycle gets a
+   <failure> with its diagnosis and the server's log tail in <system-out>. Text is
+   made valid XML 1.0 (control characters and invalid UTF-8 become '?'). */
+rb_err rb_report_write_junit(const char *path, const struct rb_run_result *run, char *msg, size_t msglen);
+
+/* Copy text with every byte that XML 1.0 cannot carry replaced by '?'; caller frees. */
+char *rb_report_xml_clean(const char *text);
+
 /* Build the schema-1 document; the caller json_decref()s it. Exposed for tests. */
 struct json_t *rb_report_json(const struct rb_run_result *run);
 

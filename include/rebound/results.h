@@ -32,6 +32,7 @@ enum rb_verdict {
 struct rb_cycle_result {
   unsigned index;                 /* 1-based */
   bool pass;
+  double duration_ms;             /* the whole cycle, holders connect -> checks done */
   enum rb_fault_kind fault;
   unsigned states_at_restart[RB_TCP_STATE_MAX];
   double ready_ms;                /* restart -> ready (= rebind_ms for ready = listen) */

@@ -1,0 +1,742 @@
+/*
+ * refserver: rebound's reference RTMP server, the default target and the fixture
+ * that proves each failure mode is caught.
+ *
+ * This file owns the process: options, the listening socket (SO_REUSEADDR unless
+ * --no-reuseaddr), the one-line "listening on" announcement, nginx-style workers
+ * that survive a killed master, the process-level faults (--start-delay,
+ * --crash-after, --hang-after) and the event loop. The loop is one thread on
+ * epoll with a queue per connection: a thousand idle holders cost a few KiB each
+ * and no stacks, and the whole server stays single-threaded and deterministic.
+ * What is said on each connection lives in refserver_session.c.
+ */
+#include "rebound/clock.h"
+#include "rebound/error.h"
+#include "rebound/refserver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_WORKERS 64
+#define READ_CHUNK 65536
+#define WORKER_TITLE "rebound-refserver: worker process"
+
+struct options {
+  const char *host;
+  int port;
+  bool reuseaddr;
+  int workers;
+  const char *reject_publish_code;
+  int64_t stale_ns;
+  int64_t start_delay_ns;
+  long crash_after;
+  long hang_after;
+  bool quiet;
+};
+
+struct loop_conn {
+  int fd;
+  uint32_t events;
+  struct rb_refserver_conn *rc;
+  struct loop_conn *prev, *next;
+};
+
+struct loop {
+  const struct options *opt;
+  int epfd;
+  int listen_fd;
+  int spare_fd;              /* released to accept-and-close when out of descriptors */
+  struct rb_refserver *srv;
+  struct loop_conn *conns;
+  size_t max_conns;
+  long accepted;
+  sigset_t wait_mask;        /* the mask during epoll_pwait: stop signals unblocked */
+};
+
+static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t child_exited;
+static char **saved_argv;
+
+static void on_stop_signal(int sig)
+{
+  stop_signal = sig;
+}
+
+static void on_child(int sig)
+{
+  (void)sig;
+  child_exited = 1;
+}
+
+static void log_line(const struct options *opt, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
+
+static void log_line(const struct options *opt, const char *fmt, ...)
+{
+  va_list ap;
+
+  if(opt->quiet)
+    return;
+  fprintf(stderr, "refserver[%d]: ", (int)getpid());
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+"usage: rebound-refserver [--host ADDR] [--port N] [switches]\n"
+"A small RTMP server (publish, play, relay) with switches that reproduce failures\n"
+"seen in real servers. Once listening it prints one line to stdout:\n"
+"  listening on HOST:PORT monotonic_ns=N   (CLOCK_MONOTONIC right after listen())\n"
+"\n"
+"  --host ADDR            numeric IPv4/IPv6 address to listen on (default 127.0.0.1)\n"
+"  --port N               port (default 1935; 0 picks a free port)\n"
+"  --quiet                no per-connection log lines on stderr\n"
+"  --help                 this text\n"
+"\n"
+"Fault switches:\n"
+"  --no-reuseaddr         do not set SO_REUSEADDR (the Red5 bug): a restart fails with\n"
+"                         'bind() to HOST:PORT failed (98: Address already in use)'\n"
+"                         and exit 1 while old connections are in FIN_WAIT2/TIME_WAIT\n"
+"  --workers N            fork N workers (1..%d) that serve the inherited listening\n"
+"                         socket while the master only waits; workers outlive a\n"
+"                         SIGKILLed master (no PDEATHSIG), SIGTERM to the master stops\n"
+"                         them and exits\n"
+"  --reject-publish [CODE] answer every publish with onStatus level error, code CODE\n"
+"                         (default NetStream.Publish.BadName)\n"
+"  --stale-stream D       model a server that keeps stale publishers: for D after the\n"
+"                         process starts listening every publish is refused with\n"
+"                         NetStream.Publish.BadName \"Stream already publishing\" (it\n"
+"                         believes the publisher from before the restart is there), and\n"
+"                         a publisher that disconnects abruptly (no deleteStream or\n"
+"                         FCUnpublish) keeps its name busy for D more\n"
+"  --start-delay D        wait D before listening\n"
+"  --crash-after N        abort() as soon as the Nth connection has been accepted\n"
+"  --hang-after N         once the Nth connection has been accepted, stop reading and\n"
+"                         accepting but keep every socket open, until killed\n"
+"Durations: 250ms, 2s, 1m, or plain seconds. With --workers, counts are per worker.\n",
+          MAX_WORKERS);
+}
+
+/* Options. */
+
+static bool parse_long(const char *text, long lo, long hi, long *out)
+{
+  char *end;
+  long v;
+
+  errno = 0;
+  v = strtol(text, &end, 10);
+  if(errno || end == text || *end || v < lo || v > hi)
+    return false;
+  *out = v;
+  return true;
+}
+
+static rb_err parse_options(int argc, char **argv, struct options *opt, bool *help,
+                            char *msg, size_t msglen)
+{
+  long v;
+
+  *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true };
+  *help = false;
+  for(int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+    if(strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      *help = true;
+    } else if(strcmp(a, "--quiet") == 0) {
+      opt->quiet = true;
+    } else if(strcmp(a, "--no-reuseaddr") == 0) {
+      opt->reuseaddr = false;
+    } else if(strcmp(a, "--reject-publish") == 0) {
+      opt->reject_publish_code = "NetStream.Publish.BadName";
+      if(val && strncmp(val, "--", 2) != 0)
+        opt->reject_publish_code = val, i++;
+    } else if(strcmp(a, "--host") == 0 || strcmp(a, "--port") == 0
+              || strcmp(a, "--workers") == 0 || strcmp(a, "--stale-stream") == 0
+              || strcmp(a, "--start-delay") == 0 || strcmp(a, "--crash-after") == 0
+              || strcmp(a, "--hang-after") == 0) {
+      if(!val)
+        return rb_fail(msg, msglen, RB_ERR_USAGE, "%s needs a value", a);
+      i++;
+      if(strcmp(a, "--host") == 0) {
+        opt->host = val;
+      } else if(strcmp(a, "--port") == 0) {
+        if(!parse_long(val, 0, 65535, &v))
+          return rb_fail(msg, msglen, RB_ERR_USAGE, "--port %s: not a port (0..65535)", val);
+        opt->port = (int)v;
+      } else if(strcmp(a, "--workers") == 0) {
+        if(!parse_long(val, 1, MAX_WORKERS, &v))
+          return rb_fail(msg, msglen, RB_ERR_USAGE, "--workers %s: not in 1..%d", val,
+                         MAX_WORKERS);
+        opt->workers = (int)v;
+      } else if(strcmp(a, "--stale-stream") == 0 || strcmp(a, "--start-delay") == 0) {
+        int64_t *dst = a[3] == 't' ? &opt->stale_ns : &opt->start_delay_ns;
+        if(!rb_duration_parse(val, dst))
+          return rb_fail(msg, msglen, RB_ERR_USAGE, "%s %s: not a duration", a, val);
+      } else {
+        long *dst = strcmp(a, "--crash-after") == 0 ? &opt->crash_after : &opt->hang_after;
+        if(!parse_long(val, 1, LONG_MAX, dst))
+          return rb_fail(msg, msglen, RB_ERR_USAGE, "%s %s: not a positive count", a, val);
+      }
+    } else {
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown argument '%s'", a);
+    }
+  }
+  return RB_OK;
+}
+
+/* Listening. */
+
+union sockaddr_any {
+  struct sockaddr sa;
+  struct sockaddr_in in4;
+  struct sockaddr_in6 in6;
+};
+
+static bool parse_host(const char *host, int port, union sockaddr_any *sa, socklen_t *len)
+{
+  memset(sa, 0, sizeof(*sa));
+  if(inet_pton(AF_INET, host, &sa->in4.sin_addr) == 1) {
+    sa->in4.sin_family = AF_INET;
+    sa->in4.sin_port = htons((uint16_t)port);
+    *len = sizeof(sa->in4);
+    return true;
+  }
+  if(inet_pton(AF_INET6, host, &sa->in6.sin6_addr) == 1) {
+    sa->in6.sin6_family = AF_INET6;
+    sa->in6.sin6_port = htons((uint16_t)port);
+    *len = sizeof(sa->in6);
+    return true;
+  }
+  return false;
+}
+
+/* HOST:PORT as nginx prints it: IPv6 in brackets. */
+static void format_endpoint(const char *host, int port, char *buf, size_t len)
+{
+  snprintf(buf, len, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+/* Returns the exit code on failure (1), 0 on success. */
+static int open_listener(const struct options *opt, int *fd_out, int *port_out, int64_t *listen_ns)
+{
+  union sockaddr_any sa;
+  socklen_t salen;
+  int fd = -1, one = 1, rc = 1;
+  char where[96];
+
+  parse_host(opt->host, opt->port, &sa, &salen);
+  format_endpoint(opt->host, opt->port, where, sizeof(where));
+  fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if(fd < 0) {
+    fprintf(stderr, "socket() failed (%d: %s)\n", errno, strerror(errno));
+    goto out;
+  }
+  if(opt->reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+    fprintf(stderr, "setsockopt(SO_REUSEADDR) failed (%d: %s)\n", errno, strerror(errno));
+    goto out;
+  }
+  if(sa.sa.sa_family == AF_INET6)
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if(bind(fd, &sa.sa, salen) < 0) {
+    fprintf(stderr, "bind() to %s failed (%d: %s)\n", where, errno, strerror(errno));
+    goto out;
+  }
+  if(listen(fd, 1024) < 0) {
+    fprintf(stderr, "listen() on %s failed (%d: %s)\n", where, errno, strerror(errno));
+    goto out;
+  }
+  *listen_ns = rb_clock_now();
+  salen = sizeof(sa);
+  if(getsockname(fd, &sa.sa, &salen) < 0) {
+    fprintf(stderr, "getsockname() failed (%d: %s)\n", errno, strerror(errno));
+    goto out;
+  }
+  *port_out = ntohs(sa.sa.sa_family == AF_INET6 ? sa.in6.sin6_port : sa.in4.sin_port);
+  *fd_out = fd;
+  fd = -1;
+  rc = 0;
+out:
+  if(fd >= 0)
+    close(fd);
+  return rc;
+}
+
+/* Hundreds of holders need more descriptors than the usual soft limit of 1024. */
+static size_t raise_fd_limit(void)
+{
+  struct rlimit rl;
+
+  if(getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    return 1000;
+  if(rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
+    rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur > 64 ? (size_t)rl.rlim_cur - 32 : 32;
+}
+
+/* Faults. */
+
+/* Alive, holding every socket, answering nothing: the default SIGTERM/SIGINT
+   actions end it. */
+static void hang_forever(void)
+{
+  sigset_t none;
+
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  for(;;)
+    pause();
+}
+
+static void count_accept(struct loop *l)
+{
+  l->accepted++;
+  if(l->opt->crash_after && l->accepted >= l->opt->crash_after) {
+    log_line(l->opt, "--crash-after %ld reached: abort()", l->opt->crash_after);
+    fflush(stderr);
+    abort();
+  }
+  if(l->opt->hang_after && l->accepted >= l->opt->hang_after) {
+    log_line(l->opt, "--hang-after %ld reached: hanging until killed", l->opt->hang_after);
+    fflush(stderr);
+    hang_forever();
+  }
+}
+
+/* Event loop. */
+
+static void set_events(struct loop *l, struct loop_conn *lc, uint32_t events)
+{
+  struct epoll_event ev = { .events = events, .data.ptr = lc };
+
+  if(lc->events == events)
+    return;
+  if(epoll_ctl(l->epfd, EPOLL_CTL_MOD, lc->fd, &ev) == 0)
+    lc->events = events;
+}
+
+static void close_conn(struct loop *l, struct loop_conn *lc)
+{
+  log_line(l->opt, "conn %llu closed: %s", (unsigned long long)rb_refserver_conn_id(lc->rc),
+           rb_refserver_conn_close_reason(lc->rc));
+  rb_refserver_conn_free(l->srv, lc->rc);
+  close(lc->fd); /* also removes it from the epoll set: workers never share conn fds */
+  if(lc->prev)
+    lc->prev->next = lc->next;
+  else
+    l->conns = lc->next;
+  if(lc->next)
+    lc->next->prev = lc->prev;
+  free(lc);
+}
+
+static void flush_conn(struct loop *l, struct loop_conn *lc)
+{
+  struct rb_refserver_buf *out = rb_refserver_conn_output(lc->rc);
+
+  while(rb_refserver_buf_pending(out) > 0) {
+    ssize_t n = send(lc->fd, out->data + out->off, rb_refserver_buf_pending(out), MSG_NOSIGNAL);
+
+    if(n > 0) {
+      rb_refserver_buf_consume(out, (size_t)n);
+      continue;
+    }
+    if(n < 0 && errno == EINTR)
+      continue;
+    if(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      break;
+    rb_refserver_conn_close(l->srv, lc->rc, n < 0 ? strerror(errno) : "send returned 0");
+    return;
+  }
+  set_events(l, lc, EPOLLIN | (rb_refserver_buf_pending(out) ? EPOLLOUT : 0));
+}
+
+static void drain_pending(struct loop *l)
+{
+  struct rb_refserver_conn *rc;
+
+  while((rc = rb_refserver_next_pending(l->srv))) {
+    struct loop_conn *lc = rb_refserver_conn_user(rc);
+
+    if(rb_refserver_conn_closing(rc))
+      close_conn(l, lc);
+    else
+      flush_conn(l, lc);
+  }
+}
+
+static void format_peer(const union sockaddr_any *sa, char *buf, size_t len)
+{
+  char ip[INET6_ADDRSTRLEN] = "?";
+
+  if(sa->sa.sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &sa->in6.sin6_addr, ip, sizeof(ip));
+    snprintf(buf, len, "[%s]:%d", ip, ntohs(sa->in6.sin6_port));
+  } else {
+    inet_ntop(AF_INET, &sa->in4.sin_addr, ip, sizeof(ip));
+    snprintf(buf, len, "%s:%d", ip, ntohs(sa->in4.sin_port));
+  }
+}
+
+static void add_conn(struct loop *l, int fd, const union sockaddr_any *sa)
+{
+  struct loop_conn *lc = calloc(1, sizeof(*lc));
+  struct epoll_event ev = { .events = EPOLLIN };
+  char peer[64];
+  int one = 1;
+
+  format_peer(sa, peer, sizeof(peer));
+  if(lc)
+    lc->rc = rb_refserver_conn_new(l->srv, peer, lc);
+  ev.data.ptr = lc;
+  if(!lc || !lc->rc || epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    log_line(l->opt, "dropping %s: out of memory", peer);
+    if(lc && lc->rc)
+      rb_refserver_conn_free(l->srv, lc->rc);
+    free(lc);
+    close(fd);
+    return;
+  }
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  lc->fd = fd;
+  lc->events = EPOLLIN;
+  lc->next = l->conns;
+  if(l->conns)
+    l->conns->prev = lc;
+  l->conns = lc;
+  log_line(l->opt, "conn %llu %s accepted", (unsigned long long)rb_refserver_conn_id(lc->rc), peer);
+}
+
+/* Out of descriptors: free the spare, accept and close one peer so the backlog
+   does not spin the loop, and take the spare back. */
+static void shed_one(struct loop *l)
+{
+  int fd;
+
+  if(l->spare_fd >= 0)
+    close(l->spare_fd);
+  fd = accept(l->listen_fd, NULL, NULL);
+  if(fd >= 0)
+    close(fd);
+  l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  log_line(l->opt, "out of file descriptors: refused a connection");
+}
+
+static void accept_ready(struct loop *l)
+{
+  for(int i = 0; i < 64; i++) {
+    union sockaddr_any sa;
+    socklen_t salen = sizeof(sa);
+    int fd = accept4(l->listen_fd, &sa.sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    if(fd < 0) {
+      if(errno == EMFILE || errno == ENFILE)
+        shed_one(l);
+      return; /* EAGAIN (another worker took it), or a transient error */
+    }
+    count_accept(l);
+    if(rb_refserver_conn_count(l->srv) >= l->max_conns) {
+      log_line(l->opt, "connection limit %zu reached: refused a connection", l->max_conns);
+      close(fd);
+      continue;
+    }
+    add_conn(l, fd, &sa);
+  }
+}
+
+static void read_conn(struct loop *l, struct loop_conn *lc)
+{
+  uint8_t buf[READ_CHUNK];
+  ssize_t n;
+
+  if(rb_refserver_conn_closing(lc->rc))
+    return;
+  n = recv(lc->fd, buf, sizeof(buf), 0);
+  if(n > 0)
+    rb_refserver_conn_input(l->srv, lc->rc, buf, (size_t)n);
+  else if(n == 0)
+    rb_refserver_conn_close(l->srv, lc->rc, "peer closed");
+  else if(errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    rb_refserver_conn_close(l->srv, lc->rc, strerror(errno));
+}
+
+static int run_loop(struct loop *l)
+{
+  struct epoll_event evs[256];
+  struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
+  int rc = 0;
+
+  l->epfd = epoll_create1(EPOLL_CLOEXEC);
+  /* several workers on one socket: wake one of them per connection */
+  if(l->opt->workers)
+    lev.events |= EPOLLEXCLUSIVE;
+  if(l->epfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &lev) < 0) {
+    fprintf(stderr, "refserver: epoll setup failed (%d: %s)\n", errno, strerror(errno));
+    return 1;
+  }
+  while(!stop_signal) {
+    int n = epoll_pwait(l->epfd, evs, 256, -1, &l->wait_mask);
+
+    if(n < 0) {
+      if(errno == EINTR)
+        continue;
+      fprintf(stderr, "refserver: epoll_wait failed (%d: %s)\n", errno, strerror(errno));
+      rc = 1;
+      break;
+    }
+    for(int i = 0; i < n; i++) {
+      struct loop_conn *lc = evs[i].data.ptr;
+
+      if(!lc) {
+        accept_ready(l);
+        continue;
+      }
+      if(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        read_conn(l, lc);
+      if((evs[i].events & EPOLLOUT) && !rb_refserver_conn_closing(lc->rc))
+        flush_conn(l, lc);
+    }
+    drain_pending(l);
+  }
+  if(stop_signal)
+    log_line(l->opt, "signal %d: shutting down", (int)stop_signal);
+  return rc;
+}
+
+static void free_loop(struct loop *l)
+{
+  while(l->conns) {
+    rb_refserver_conn_close(l->srv, l->conns->rc, "server shutting down");
+    close_conn(l, l->conns);
+  }
+  drain_pending(l);
+  rb_refserver_free(l->srv);
+  l->srv = NULL;
+  if(l->epfd >= 0)
+    close(l->epfd);
+  if(l->spare_fd >= 0)
+    close(l->spare_fd);
+}
+
+static int serve(const struct options *opt, int listen_fd, int64_t listen_ns, const sigset_t *wait_mask)
+{
+  struct rb_refserver_config cfg = {
+    .reject_publish_code = opt->reject_publish_code,
+    .stale_ns = opt->stale_ns,
+    .stale_all_until = opt->stale_ns ? listen_ns + opt->stale_ns : 0,
+    .log = opt->quiet ? NULL : stderr,
+  };
+  struct loop l = { .opt = opt, .epfd = -1, .listen_fd = listen_fd, .wait_mask = *wait_mask };
+  int rc;
+
+  l.max_conns = raise_fd_limit();
+  l.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  l.srv = rb_refserver_new(&cfg);
+  if(!l.srv) {
+    fprintf(stderr, "refserver: out of memory\n");
+    return 1;
+  }
+  rc = run_loop(&l);
+  free_loop(&l);
+  return rc;
+}
+
+/* Workers. */
+
+/* Shown by ps and /proc/PID/cmdline, as nginx does: overwrite the argv area. */
+static void set_worker_title(void)
+{
+  char *start, *end;
+  size_t room;
+
+  prctl(PR_SET_NAME, "refserver-wrk", 0, 0, 0);
+  if(!saved_argv || !saved_argv[0])
+    return;
+  start = saved_argv[0];
+  end = start;
+  for(int i = 0; saved_argv[i]; i++)
+    if(saved_argv[i] == end || saved_argv[i] == end + 1)
+      end = saved_argv[i] + strlen(saved_argv[i]);
+  room = (size_t)(end - start);
+  if(room < sizeof(WORKER_TITLE) - 1)
+    return;
+  memset(start, 0, room);
+  memcpy(start, WORKER_TITLE, sizeof(WORKER_TITLE) - 1);
+}
+
+static void stop_workers(const struct options *opt, pid_t *pids, int n)
+{
+  int64_t deadline = rb_clock_deadline(5 * RB_NS_PER_S);
+
+  for(int i = 0; i < n; i++)
+    if(pids[i] > 0)
+      kill(pids[i], SIGTERM);
+  for(;;) {
+    int left = 0;
+
+    for(int i = 0; i < n; i++) {
+      if(pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) != 0)
+        pids[i] = 0; /* reaped now, or already (ECHILD) */
+      left += pids[i] > 0;
+    }
+    if(left == 0)
+      return;
+    if(rb_clock_now() > deadline)
+      break;
+    rb_clock_sleep(10 * RB_NS_PER_MS);
+  }
+  log_line(opt, "workers ignored SIGTERM for 5s: SIGKILL");
+  for(int i = 0; i < n; i++)
+    if(pids[i] > 0)
+      kill(pids[i], SIGKILL), waitpid(pids[i], NULL, 0), pids[i] = 0;
+}
+
+/* Reap exited workers; returns true if any of them failed. */
+static bool reap_workers(const struct options *opt, pid_t *pids, int n, int *alive)
+{
+  int status;
+  bool failed = false;
+  pid_t pid;
+
+  while((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for(int i = 0; i < n; i++)
+      if(pids[i] == pid)
+        pids[i] = 0, (*alive)--;
+    if(WIFSIGNALED(status)) {
+      log_line(opt, "worker %d killed by signal %d", (int)pid, WTERMSIG(status));
+      failed = true;
+    } else {
+      log_line(opt, "worker %d exited with status %d", (int)pid, WEXITSTATUS(status));
+      failed |= WEXITSTATUS(status) != 0;
+    }
+  }
+  return failed;
+}
+
+/* Like nginx's master: fork the workers, keep its own copy of the listening
+   socket, wait. A dead worker is logged and not replaced. */
+static int run_master(const struct options *opt, int listen_fd, int64_t listen_ns,
+                      const sigset_t *wait_mask)
+{
+  pid_t pids[MAX_WORKERS] = { 0 };
+  int alive = 0;
+  bool failed = false;
+
+  for(int i = 0; i < opt->workers; i++) {
+    pid_t pid = fork();
+
+    if(pid < 0) {
+      fprintf(stderr, "refserver: fork failed (%d: %s)\n", errno, strerror(errno));
+      failed = true;
+      stop_signal = SIGTERM;
+      break;
+    }
+    if(pid == 0) {
+      signal(SIGCHLD, SIG_DFL);
+      set_worker_title();
+      _exit(serve(opt, listen_fd, listen_ns, wait_mask));
+    }
+    pids[i] = pid;
+    alive++;
+    log_line(opt, "worker %d started", (int)pid);
+  }
+  while(alive > 0 && !stop_signal) {
+    sigsuspend(wait_mask);
+    if(child_exited) {
+      child_exited = 0;
+      failed |= reap_workers(opt, pids, opt->workers, &alive);
+    }
+  }
+  if(alive > 0)
+    log_line(opt, "stopping %d worker(s)", alive);
+  stop_workers(opt, pids, opt->workers);
+  return failed && !stop_signal ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+  struct options opt;
+  bool help;
+  char msg[256];
+  int listen_fd = -1, port = 0, rc;
+  int64_t listen_ns = 0;
+  sigset_t block, wait_mask;
+  struct sigaction sa = { .sa_handler = on_stop_signal };
+  char where[96];
+
+  saved_argv = argv;
+  signal(SIGPIPE, SIG_IGN);
+  if(parse_options(argc, argv, &opt, &help, msg, sizeof(msg))) {
+    fprintf(stderr, "rebound-refserver: %s (see --help)\n", msg);
+    return 2;
+  }
+  if(help) {
+    usage(stdout);
+    return 0;
+  }
+  {
+    union sockaddr_any probe;
+    socklen_t probelen;
+    if(!parse_host(opt.host, 0, &probe, &probelen)) {
+      fprintf(stderr, "rebound-refserver: --host %s: not a numeric IPv4 or IPv6 address (see --help)\n",
+              opt.host);
+      return 2;
+    }
+  }
+  /* Before the handlers: a SIGTERM during the delay just ends the process. */
+  if(opt.start_delay_ns > 0)
+    rb_clock_sleep(opt.start_delay_ns);
+  /* Stop signals are blocked except inside epoll_pwait/sigsuspend, so a signal
+     arriving between the flag check and the wait is not lost. */
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = on_child;
+  sigaction(SIGCHLD, &sa, NULL);
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &block, &wait_mask);
+  sigdelset(&wait_mask, SIGTERM);
+  sigdelset(&wait_mask, SIGINT);
+  sigdelset(&wait_mask, SIGCHLD);
+
+  rc = open_listener(&opt, &listen_fd, &port, &listen_ns);
+  if(rc)
+    return rc;
+  format_endpoint(opt.host, port, where, sizeof(where));
+  printf("listening on %s monotonic_ns=%lld\n", where, (long long)listen_ns);
+  fflush(stdout);
+  if(opt.workers)
+    rc = run_master(&opt, listen_fd, listen_ns, &wait_mask);
+  else
+    rc = serve(&opt, listen_fd, listen_ns, &wait_mask);
+  close(listen_fd);
+  return rc;
+}
