@@ -22,6 +22,7 @@
 #include "rebound/clock.h"
 #include "rebound/diagnosis.h"
 #include "rebound/fleet.h"
+#include "rebound/http.h"
 #include "rebound/probe.h"
 #include "rebound/sockdiag.h"
 #include "rebound/target.h"
@@ -403,6 +404,8 @@ static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
     rb_cycle_add_failure(c, "could not open the mid-handshake connections before the fault: %s", why);
 }
 
+
+
 static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
 {
   struct rb_fleet_counts counts;
@@ -439,6 +442,41 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
   if(c->lost_after_reconnect)
     rb_cycle_add_failure(c, "players lost %llu frames after reconnecting",
                          (unsigned long long)c->lost_after_reconnect);
+}
+
+/* stat_url: the server's own stats page must show every publisher's stream. */
+static void check_stats(struct run *r, struct rb_cycle_result *c)
+{
+  char *url = NULL, *body = NULL, *expect = NULL, why[RB_FAILURE_LEN];
+  long status;
+
+  if(!r->sc->raw[RB_OPT_STAT_URL])
+    return;
+  r->vars.client = -1;
+  if(rb_scenario_expand_key(r->sc, RB_OPT_STAT_URL, &r->vars, &url, why, sizeof(why)) ||
+     rb_http_get(url, rb_clock_deadline(STEP_TIMEOUT_NS), &body, &status, why, sizeof(why))) {
+    rb_cycle_add_failure(c, "stat_url: %s", why);
+    goto out;
+  }
+  if(status < 200 || status > 299) {
+    rb_cycle_add_failure(c, "stat_url %s answered HTTP %ld", url, status);
+    goto out;
+  }
+  for(unsigned i = 0; i < r->sc->publishers; i++) {
+    r->vars.client = (int)i;
+    free(expect);
+    expect = NULL;
+    if(rb_scenario_expand_key(r->sc, RB_OPT_STAT_EXPECT, &r->vars, &expect, why, sizeof(why)) ||
+       !strstr(body, expect)) {
+      rb_cycle_add_failure(c, "stat_url %s does not show '%s' after the reconnect", url, expect ? expect : why);
+      break;
+    }
+  }
+out:
+  r->vars.client = -1;
+  free(url);
+  free(body);
+  free(expect);
 }
 
 static void record_rebind_failure(struct run *r, struct rb_cycle_result *c, struct rb_rebind_evidence *ev,
@@ -521,6 +559,8 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   rb_fleet_release_holders(r->fleet);
   rb_fleet_close_handshakes(r->fleet);
   judge_reconnect(r, c, restart_at);
+  if(c->reconnect_ms >= 0)
+    check_stats(r, c);
 out:
   rb_fleet_release_holders(r->fleet);
   rb_fleet_close_handshakes(r->fleet);
