@@ -362,9 +362,10 @@ static rb_err scan_tags(struct rb_media_source *s, struct flv_scan *sc, char *ms
                        sc->index, sc->off - FLV_TAG_HEADER - size, be32(sc->buf + sc->off),
                        FLV_TAG_HEADER + size);
       sc->off += 4;
-    } else {
-      sc->off = sc->len; /* a missing last trailer is harmless */
-    }
+    } else if(sc->len != sc->off) {
+      return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "truncated previous-tag-size at offset %zu",
+                     sc->off);
+    } /* else a missing last trailer is harmless */
     if(h[0] & 0x20)
       return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "tag %zu is encrypted", sc->index);
     if(t.type == RB_MEDIA_AUDIO || t.type == RB_MEDIA_VIDEO || t.type == RB_MEDIA_DATA)
@@ -565,6 +566,14 @@ rb_err rb_media_next(struct rb_media_source *s, uint64_t seq, int64_t send_ns,
     s->loop_offset_ms += s->span_ms;
   }
   return RB_OK;
+}
+
+uint32_t rb_media_next_timestamp(struct rb_media_source *s)
+{
+  const struct media_tag *t = &s->tags[s->next];
+  uint32_t ts = (uint32_t)((uint64_t)s->base_ms + s->loop_offset_ms + (t->ts - s->first_ts));
+
+  return (int32_t)(ts - s->last_ts) < 0 ? s->last_ts : ts;
 }
 
 void rb_media_rebase(struct rb_media_source *s, uint32_t base_ms)

@@ -1,3 +1,279 @@
-/* placeholder until the probe module lands */
-#include "rebound/error.h"
-typedef int rb_placeholder_probe;
+/*
+ * probe: is the target ready?
+ *
+ * Owns the readiness checks (socket table LISTEN, TCP connect, RTMP handshake +
+ * connect through the client module, HTTP GET through libcurl) and the loop that
+ * polls one of them against a deadline. Polling starts at 200 us and doubles up
+ * to 5 ms: a server that binds in a millisecond is seen within a fraction of a
+ * millisecond, and a slow one does not cost a busy loop. Every single attempt is
+ * bounded by the overall deadline as well.
+ */
+#include "rebound/probe.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rebound/client.h"
+#include "rebound/clock.h"
+#include "rebound/sockdiag.h"
+
+#define POLL_MIN_NS (200 * 1000)
+#define POLL_MAX_NS (5 * RB_NS_PER_MS)
+/* One attempt may take this long at most, so that a peer that accepts and then
+   says nothing does not use up the whole deadline in one go. */
+#define ATTEMPT_MAX_NS (2 * RB_NS_PER_S)
+
+bool rb_probe_listen_once(uint16_t port)
+{
+  return rb_sockdiag_is_listening(port);
+}
+
+/* Wait for a non-blocking connect to finish; 0 or an errno. */
+static int finish_connect(int fd, int64_t deadline)
+{
+  struct pollfd p = { .fd = fd, .events = POLLOUT };
+  socklen_t len = sizeof(int);
+  int err = 0, r;
+
+  do
+    r = poll(&p, 1, rb_clock_ms_left(deadline));
+  while(r < 0 && errno == EINTR && rb_clock_now() < deadline);
+  if(r < 0)
+    return errno;
+  if(r == 0)
+    return ETIMEDOUT;
+  if(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    return errno;
+  return err;
+}
+
+static int connect_one(const struct addrinfo *ai, int64_t deadline)
+{
+  int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+  int err = 0;
+
+  if(fd < 0)
+    return errno;
+  if(connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+    err = errno == EINPROGRESS ? finish_connect(fd, deadline) : errno;
+  close(fd);
+  return err;
+}
+
+rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char *msg, size_t msglen)
+{
+  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+  struct addrinfo *res = NULL;
+  char service[8];
+  int gai, err = ENOENT;
+  rb_err result;
+
+  if(!host || !*host)
+    host = "127.0.0.1";
+  snprintf(service, sizeof(service), "%u", port);
+  gai = getaddrinfo(host, service, &hints, &res);
+  if(gai)
+    return rb_fail(msg, msglen, RB_ERR_NOT_FOUND, "%s: %s", host, gai_strerror(gai));
+  for(const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    err = connect_one(ai, deadline);
+    if(!err || rb_clock_now() >= deadline)
+      break;
+  }
+  freeaddrinfo(res);
+  if(!err)
+    return RB_OK;
+  result = err == ECONNREFUSED ? RB_ERR_REFUSED : err == ETIMEDOUT ? RB_ERR_TIMEOUT : RB_ERR_SYSTEM;
+  return rb_fail(msg, msglen, result, "connect to %s:%u: %s", host, port, strerror(err));
+}
+
+/* ---- HTTP ------------------------------------------------------------------- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+/* curl_global_init is not thread-safe: run it once, whoever comes first. */
+static void curl_init(void)
+{
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+  (void)ptr;
+  (void)arg;
+  return size * nmemb;
+}
+
+static rb_err curl_result(CURLcode code, const char *url, const char *detail, char *msg, size_t msglen)
+{
+  rb_err err;
+
+  switch(code) {
+  case CURLE_COULDNT_CONNECT: err = RB_ERR_REFUSED; break;
+  case CURLE_OPERATION_TIMEDOUT: err = RB_ERR_TIMEOUT; break;
+  case CURLE_COULDNT_RESOLVE_HOST: err = RB_ERR_NOT_FOUND; break;
+  case CURLE_GOT_NOTHING:
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR: err = RB_ERR_CLOSED; break;
+  case CURLE_OUT_OF_MEMORY: err = RB_ERR_NOMEM; break;
+  default: err = RB_ERR_PROTOCOL; break;
+  }
+  return rb_fail(msg, msglen, err, "GET %s: %s", url, detail[0] ? detail : curl_easy_strerror(code));
+}
+
+rb_err rb_probe_http_once(const char *url, int64_t deadline, char *msg, size_t msglen)
+{
+  char detail[CURL_ERROR_SIZE] = "";
+  long timeout_ms = rb_clock_ms_left(deadline), status = 0;
+  CURLcode code;
+  CURL *curl;
+  rb_err err;
+
+  if(!url)
+    return rb_fail(msg, msglen, RB_ERR_USAGE, "no HTTP URL to probe");
+  if(timeout_ms <= 0)
+    return rb_fail(msg, msglen, RB_ERR_TIMEOUT, "GET %s: no time left", url);
+  pthread_once(&curl_once, curl_init);
+  curl = curl_easy_init();
+  if(!curl)
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "curl_easy_init failed");
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM from resolver timeouts: we have threads */
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*"); /* loopback only: never through a proxy from the environment */
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+  code = curl_easy_perform(curl);
+  if(code == CURLE_OK)
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  if(code != CURLE_OK)
+    err = curl_result(code, url, detail, msg, msglen);
+  else if(status < 200 || status > 299)
+    err = rb_fail(msg, msglen, RB_ERR_REJECTED, "GET %s: HTTP %ld", url, status);
+  else
+    err = RB_OK;
+  return err;
+}
+
+/* ---- RTMP ------------------------------------------------------------------- */
+
+static rb_err rtmp_once(const char *url, int64_t deadline, char *msg, size_t msglen)
+{
+  struct rb_client_opts opts = { .url = url, .step_timeout_ns = deadline - rb_clock_now() };
+  struct rb_client *client = NULL;
+  rb_err err;
+
+  if(!url)
+    return rb_fail(msg, msglen, RB_ERR_USAGE, "no RTMP URL to probe");
+  if(opts.step_timeout_ns <= 0)
+    return rb_fail(msg, msglen, RB_ERR_TIMEOUT, "%s: no time left", url);
+  if((err = rb_client_create(&client, &opts, msg, msglen)))
+    return err;
+  err = rb_client_connect(client, msg, msglen);
+  rb_client_destroy(client);
+  return err;
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+static rb_err attempt(const struct rb_ready *r, int64_t deadline, char *msg, size_t msglen)
+{
+  int64_t cap = rb_clock_deadline(ATTEMPT_MAX_NS);
+
+  if(cap < deadline)
+    deadline = cap;
+  switch(r->kind) {
+  case RB_READY_LISTEN:
+    if(rb_probe_listen_once(r->port))
+      return RB_OK;
+    return rb_fail(msg, msglen, RB_ERR_REFUSED, "nothing LISTENs on port %u", r->port);
+  case RB_READY_TCP:
+    return rb_probe_tcp_once(r->host, r->port, deadline, msg, msglen);
+  case RB_READY_RTMP:
+    return rtmp_once(r->url, deadline, msg, msglen);
+  case RB_READY_HTTP:
+    return rb_probe_http_once(r->http_url, deadline, msg, msglen);
+  }
+  return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown readiness kind %d", (int)r->kind);
+}
+
+rb_err rb_probe_wait(const struct rb_ready *r, int64_t deadline, rb_probe_keep_going keep_going, void *arg,
+                     int64_t *ready_at, char *msg, size_t msglen)
+{
+  int64_t delay = POLL_MIN_NS;
+  char last[256] = "";
+  unsigned attempts = 0;
+
+  if(!r)
+    return rb_fail(msg, msglen, RB_ERR_USAGE, "nothing to probe");
+  for(;;) {
+    int64_t now, left;
+
+    attempts++;
+    if(attempt(r, deadline, last, sizeof(last)) == RB_OK) {
+      if(ready_at)
+        *ready_at = rb_clock_now();
+      return RB_OK;
+    }
+    now = rb_clock_now();
+    left = deadline - now;
+    if(left <= 0)
+      return rb_fail(msg, msglen, RB_ERR_TIMEOUT, "not ready after %u attempts; last: %s", attempts, last);
+    if(keep_going && !keep_going(arg))
+      return rb_fail(msg, msglen, RB_ERR_INTERRUPTED, "gave up waiting (last: %s)", last);
+    rb_clock_sleep(delay < left ? delay : left);
+    delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
+  }
+}
+
+bool rb_ready_parse(const char *text, enum rb_ready_kind *kind)
+{
+  enum rb_ready_kind k;
+
+  if(!text)
+    return false;
+  if(!strcmp(text, "listen"))
+    k = RB_READY_LISTEN;
+  else if(!strcmp(text, "tcp"))
+    k = RB_READY_TCP;
+  else if(!strcmp(text, "rtmp"))
+    k = RB_READY_RTMP;
+  else if((!strncmp(text, "http://", 7) && text[7]) || (!strncmp(text, "https://", 8) && text[8]))
+    k = RB_READY_HTTP;
+  else
+    return false;
+  if(kind)
+    *kind = k;
+  return true;
+}
+
+rb_err rb_probe_free_port(uint16_t *port, char *msg, size_t msglen)
+{
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+  socklen_t len = sizeof(sa);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  rb_err err = RB_OK;
+
+  if(fd < 0)
+    return rb_fail(msg, msglen, RB_ERR_SYSTEM, "socket: %s", strerror(errno));
+  if(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+    err = rb_fail(msg, msglen, RB_ERR_SYSTEM, "finding a free port on 127.0.0.1: %s", strerror(errno));
+  else
+    *port = ntohs(sa.sin_port);
+  close(fd);
+  return err;
+}

@@ -191,7 +191,7 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
                          MAX_WORKERS);
         opt->workers = (int)v;
       } else if(strcmp(a, "--stale-stream") == 0 || strcmp(a, "--start-delay") == 0) {
-        int64_t *dst = a[3] == 't' ? &opt->stale_ns : &opt->start_delay_ns;
+        int64_t *dst = strcmp(a, "--stale-stream") == 0 ? &opt->stale_ns : &opt->start_delay_ns;
         if(!rb_duration_parse(val, dst))
           return rb_fail(msg, msglen, RB_ERR_USAGE, "%s %s: not a duration", a, val);
       } else {

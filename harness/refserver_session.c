@@ -374,7 +374,7 @@ static uint32_t media_csid(uint8_t type)
 static void relay_to(struct rb_refserver *s, struct rb_refserver_conn *p, uint8_t type,
                      uint32_t timestamp, const uint8_t *data, uint32_t len)
 {
-  if(type == MSG_VIDEO && p->wait_keyframe) {
+  if(type == MSG_VIDEO && p->wait_keyframe && !is_avc_header(data, len)) {
     if(!is_keyframe(data, len))
       return; /* a decoder cannot start mid-GOP */
     p->wait_keyframe = false;
@@ -432,8 +432,10 @@ static void send_cached_headers(struct rb_refserver *s, struct stream *st,
 {
   uint32_t ts = st->last_timestamp;
 
+  /* Metadata at timestamp 0: ffmpeg's FLV demuxer turns onMetaData with any other
+     timestamp into an extra data stream. */
   if(st->metadata.len)
-    send_message(s, p, CS_DATA, MSG_DATA, p->media_stream_id, ts, st->metadata.data,
+    send_message(s, p, CS_DATA, MSG_DATA, p->media_stream_id, 0, st->metadata.data,
                  st->metadata.len);
   if(st->avc_header.len)
     send_message(s, p, CS_VIDEO, MSG_VIDEO, p->media_stream_id, ts, st->avc_header.data,

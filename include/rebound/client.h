@@ -57,6 +57,10 @@ rb_err rb_client_create(struct rb_client **out, const struct rb_client_opts *opt
 /* TCP connect + handshake + NetConnection.connect to the app. */
 rb_err rb_client_connect(struct rb_client *c, char *msg, size_t msglen);
 
+/* createStream alone (what `rebound probe` measures); rb_client_publish and
+   rb_client_play call it themselves when it has not been done. */
+rb_err rb_client_create_stream(struct rb_client *c, char *msg, size_t msglen);
+
 /* createStream + publish(stream, "live"); returns once NetStream.Publish.Start
    arrives. A refusal returns RB_ERR_REJECTED with rb_client_last_status() set;
    msg then reads like "rejected: NetStream.Publish.BadName (Stream already publishing)". */
