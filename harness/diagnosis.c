@@ -54,12 +54,19 @@ static bool describe_old_connections(const unsigned *states, char *buf, size_t b
   buf[0] = '\0';
   for(size_t i = 0; i < sizeof(interesting) / sizeof(interesting[0]); i++) {
     unsigned n = states[interesting[i]];
+    const char *name = rb_tcp_state_name(interesting[i]);
+    int w;
 
     if(!n)
       continue;
-    used += (size_t)snprintf(buf + used, used < buflen ? buflen - used : 0, "%s%u %s%s in %s",
-                             any ? " and " : "", n, any ? "" : (n == 1 ? "socket" : "sockets"),
-                             any ? "" : " of the killed server", rb_tcp_state_name(interesting[i]));
+    if(!any)
+      w = snprintf(buf + used, buflen - used, "%u %s of the killed server %s in %s", n,
+                   n == 1 ? "socket" : "sockets", n == 1 ? "was" : "were", name);
+    else
+      w = snprintf(buf + used, buflen - used, " and %u in %s", n, name);
+    if(w < 0 || (size_t)w >= buflen - used)
+      break;
+    used += (size_t)w;
     any = true;
   }
   return any;

@@ -138,6 +138,8 @@ static void usage(FILE *f)
 
 /* Options. */
 
+static bool host_is_numeric(const char *host);
+
 static bool parse_long(const char *text, long lo, long hi, long *out)
 {
   char *end;
@@ -203,6 +205,9 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
       return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown argument '%s'", a);
     }
   }
+  if(!host_is_numeric(opt->host))
+    return rb_fail(msg, msglen, RB_ERR_USAGE, "--host %s: not a numeric IPv4 or IPv6 address",
+                   opt->host);
   return RB_OK;
 }
 
@@ -230,6 +235,14 @@ static bool parse_host(const char *host, int port, union sockaddr_any *sa, sockl
     return true;
   }
   return false;
+}
+
+static bool host_is_numeric(const char *host)
+{
+  union sockaddr_any sa;
+  socklen_t len;
+
+  return parse_host(host, 0, &sa, &len);
 }
 
 /* HOST:PORT as nginx prints it: IPv6 in brackets. */
@@ -679,16 +692,35 @@ static int run_master(const struct options *opt, int listen_fd, int64_t listen_n
   return failed && !stop_signal ? 1 : 0;
 }
 
+/* Stop signals are blocked except inside epoll_pwait/sigsuspend (wait_mask), so a
+   signal arriving between the flag check and the wait is not lost. */
+static void install_signal_handlers(sigset_t *wait_mask)
+{
+  struct sigaction sa = { .sa_handler = on_stop_signal };
+  sigset_t block;
+
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = on_child;
+  sigaction(SIGCHLD, &sa, NULL);
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &block, wait_mask);
+  sigdelset(wait_mask, SIGTERM);
+  sigdelset(wait_mask, SIGINT);
+  sigdelset(wait_mask, SIGCHLD);
+}
+
 int main(int argc, char **argv)
 {
   struct options opt;
   bool help;
-  char msg[256];
+  char msg[256], where[96];
   int listen_fd = -1, port = 0, rc;
   int64_t listen_ns = 0;
-  sigset_t block, wait_mask;
-  struct sigaction sa = { .sa_handler = on_stop_signal };
-  char where[96];
+  sigset_t wait_mask;
 
   saved_argv = argv;
   signal(SIGPIPE, SIG_IGN);
@@ -700,33 +732,10 @@ int main(int argc, char **argv)
     usage(stdout);
     return 0;
   }
-  {
-    union sockaddr_any probe;
-    socklen_t probelen;
-    if(!parse_host(opt.host, 0, &probe, &probelen)) {
-      fprintf(stderr, "rebound-refserver: --host %s: not a numeric IPv4 or IPv6 address (see --help)\n",
-              opt.host);
-      return 2;
-    }
-  }
   /* Before the handlers: a SIGTERM during the delay just ends the process. */
   if(opt.start_delay_ns > 0)
     rb_clock_sleep(opt.start_delay_ns);
-  /* Stop signals are blocked except inside epoll_pwait/sigsuspend, so a signal
-     arriving between the flag check and the wait is not lost. */
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  sa.sa_handler = on_child;
-  sigaction(SIGCHLD, &sa, NULL);
-  sigemptyset(&block);
-  sigaddset(&block, SIGTERM);
-  sigaddset(&block, SIGINT);
-  sigaddset(&block, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &block, &wait_mask);
-  sigdelset(&wait_mask, SIGTERM);
-  sigdelset(&wait_mask, SIGINT);
-  sigdelset(&wait_mask, SIGCHLD);
-
+  install_signal_handlers(&wait_mask);
   rc = open_listener(&opt, &listen_fd, &port, &listen_ns);
   if(rc)
     return rc;

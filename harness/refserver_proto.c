@@ -11,7 +11,6 @@
  */
 #include "rebound/refserver.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -270,6 +270,11 @@ kill -0 "$SERVER_PID" || fail "crashed before the second connection"
 "$CLIENTS" 127.0.0.1 "$SERVER_PORT" 1 2000 >/dev/null && fail "second connection was served"
 rc=0; wait "$SERVER_PID" || rc=$?
 [ "$rc" -eq 134 ] || fail "--crash-after: exit status $rc, expected 134 (SIGABRT)"
+start_server crash1 --port 0 --crash-after 1 || fail "server did not start"
+exec {bad}<>"/dev/tcp/127.0.0.1/$SERVER_PORT"
+rc=0; wait "$SERVER_PID" || rc=$?
+exec {bad}>&-
+[ "$rc" -eq 134 ] || fail "--crash-after 1: exit status $rc, expected 134 (SIGABRT)"
 echo "ok: --crash-after"
 
 # --- --hang-after ------------------------------------------------------------

@@ -20,10 +20,9 @@ static void expect(const struct rb_rebind_evidence *ev, const char *needle)
   char buf[512];
 
   rb_diagnose_rebind(ev, buf, sizeof(buf));
-  if(!strstr(buf, needle)) {
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, needle));
+  if(!strstr(buf, needle))
     fprintf(stderr, "diagnosis '%s' lacks '%s'\n", buf, needle);
-    CU_FAIL("diagnosis");
-  }
 }
 
 static void test_no_reuseaddr(void)

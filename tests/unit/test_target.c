@@ -585,7 +585,8 @@ static int list_fds(pid_t pid, int *fds, int max, unsigned long inode, bool *has
       link[len] = '\0';
       *has_inode |= !strcmp(link, want);
     }
-    if(n < max)
+    /* valgrind keeps its own fds above the limit it shows its client */
+    if(n < max && atoi(de->d_name) < sysconf(_SC_OPEN_MAX))
       fds[n++] = atoi(de->d_name);
   }
   if(d)
@@ -601,6 +602,7 @@ static void test_no_inherited_fds(void)
   char link[64];
   int fds[16], n;
   bool leaked;
+  int64_t deadline;
   pid_t main_pid, keeper;
   ssize_t len;
   FILE *f;
@@ -612,7 +614,11 @@ static void test_no_inherited_fds(void)
   if(start(t, "exec sleep 30", NULL, NULL)) {
     main_pid = rb_target_main_pid(t);
     CU_ASSERT(wait_cmdline(main_pid, "sleep 30"));
-    n = list_fds(main_pid, fds, 16, socket_inode(listener), &leaked);
+    /* just after exec the dynamic loader may hold a library open for a moment;
+       an inherited fd would stay forever */
+    deadline = rb_clock_deadline(WAIT_NS);
+    while((n = list_fds(main_pid, fds, 16, socket_inode(listener), &leaked)) != 3 && rb_clock_now() < deadline)
+      rb_clock_sleep(RB_NS_PER_MS);
     CU_ASSERT_EQUAL(n, 3);
     CU_ASSERT_FALSE(leaked);
     snprintf(stat, sizeof(stat), "/proc/%d/fd/0", (int)main_pid);
