@@ -557,7 +557,7 @@ static void keeper_main(int sock)
       break;
     if((p[0].revents & POLLIN) && !keeper_read_request(&k))
       break;
-    if((p[0].revents & (POLLHUP | POLLERR)) && !(p[0].revents & POLLIN))
+    if((p[0].revents & (POLLHUP | POLLERR | POLLNVAL)) && !(p[0].revents & POLLIN))
       break;
     if(!keeper_flush(&k))
       break;
