@@ -424,9 +424,9 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
     rb_cycle_add_failure(c, "clients did not reconnect within %.0f ms: %s",
                          (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, why);
     if(!c->diagnosis[0])
-      snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", err == RB_ERR_REJECTED ?
-               "the restarted server refused the clients' republish (stale stream state?)" :
-               "the restarted server listens but the clients could not publish/play again");
+      snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
+               "the restarted server kept refusing the clients' republish (stale stream state?)" :
+               "the restarted server listens but the clients could not publish/play again", why);
   }
   rb_fleet_counts(r->fleet, restart_at, &counts);
   c->publishers_ok = counts.publishers_up;
@@ -605,9 +605,9 @@ static void first_clients_failure(struct run *r, rb_err err, const char *why)
   c->fault = r->sc->fault;
   c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
   rb_cycle_add_failure(c, "clients could not publish/play after the first start: %s", why);
-  snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", err == RB_ERR_REJECTED ?
-           "the server refused the clients before any fault: see the status code" :
-           "the server started but the clients could not publish/play on it");
+  snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
+           "the server refused the clients before any fault" :
+           "the server started but the clients could not publish/play on it", why);
   log_path_for(r, 0, c->log_path, sizeof(c->log_path));
   rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
   emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);

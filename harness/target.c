@@ -1075,13 +1075,29 @@ void rb_target_poll_exit(struct rb_target *t, struct rb_target_exit *out)
   *out = t->exit;
 }
 
+/* Is the main process alive, and still the process we started? One stat read. */
+static bool main_alive_now(struct rb_target *t)
+{
+  struct member *m = t->main ? find_member(t, t->main) : NULL;
+  struct proc_info pi;
+
+  return m && m->gen == t->gen && !t->exit.exited && read_proc_stat(t->main, &pi) && pi.start == m->start &&
+         proc_is_live(pi.state);
+}
+
 size_t rb_target_list(struct rb_target *t, pid_t *pids, size_t max)
 {
   size_t n = 0;
 
-  if(!t)
+  if(!t || !max)
     return 0;
   drain(t);
+  /* "Is anything of it alive?" is asked between probe polls: while the main
+     process lives, that answer costs one stat read instead of a /proc scan. */
+  if(max == 1 && main_alive_now(t)) {
+    pids[0] = t->main;
+    return 1;
+  }
   refresh(t);
   for(size_t i = 0; i < t->nmembers && n < max; i++)
     if(pick_current(t, &t->members[i]) && proc_is_live(t->members[i].state))

@@ -220,6 +220,10 @@ static void test_start_and_kill_all(void)
     CU_ASSERT_EQUAL(wait_listed(t, 1, pids, 8), 1);
     CU_ASSERT_EQUAL(pids[0], main_pid);
     CU_ASSERT(wait_cmdline(main_pid, "sleep 30"));
+    pids[0] = 0;
+    CU_ASSERT_EQUAL(rb_target_list(t, pids, 1), 1);
+    CU_ASSERT_EQUAL(pids[0], main_pid);
+    CU_ASSERT_EQUAL(rb_target_list(t, pids, 0), 0);
     CU_ASSERT_EQUAL(kill(main_pid, 0), 0);
     rb_target_poll_exit(t, &ex);
     CU_ASSERT_FALSE(ex.exited);
@@ -299,6 +303,9 @@ static void test_sigkill_main_leaves_survivor(void)
   CU_ASSERT(killed_by(&ex, SIGKILL));
   CU_ASSERT(wait_gone(main_pid, WAIT_NS));
   CU_ASSERT_FALSE(pid_gone(child)); /* the "worker" survived its master */
+  pids[0] = 0;
+  CU_ASSERT_EQUAL(rb_target_list(t, pids, 1), 1); /* the generation still lives, in its child */
+  CU_ASSERT_EQUAL(pids[0], child);
   CU_ASSERT_FALSE(rb_target_is_survivor(t, child)); /* not yet: no newer generation */
   if(!start(t, "exec sleep 32", NULL, NULL))
     goto out;
@@ -375,6 +382,9 @@ static void test_daemon_is_ours(void)
   while(!contains(pids, n = rb_target_list(t, pids, 8), daemon_pid) && rb_clock_now() < deadline)
     rb_clock_sleep(RB_NS_PER_MS);
   CU_ASSERT(contains(pids, n, daemon_pid));
+  pids[0] = 0;
+  CU_ASSERT_EQUAL(rb_target_list(t, pids, 1), 1);
+  CU_ASSERT_EQUAL(pids[0], daemon_pid);
   CU_ASSERT_FALSE(rb_target_is_survivor(t, daemon_pid));
   CU_ASSERT(rb_sockdiag_is_listening(port));
   CU_ASSERT_EQUAL(fault(t, RB_FAULT_SIGKILL, 0, 0, NULL, WAIT_NS), RB_OK);
