@@ -257,7 +257,9 @@ static rb_err prepare(struct run *r, char *msg, size_t msglen)
 
 static void log_path_for(const struct run *r, unsigned cycle, char *buf, size_t buflen)
 {
-  snprintf(buf, buflen, "%s/server-%u.log", r->run_dir, cycle);
+  /* run_dir comes from a PATH_MAX buffer: a path that does not fit is dropped, not cut */
+  if(snprintf(buf, buflen, "%s/server-%u.log", r->run_dir, cycle) >= (int)buflen)
+    buf[0] = '\0';
 }
 
 /* Start generation `cycle` (0 = first start) with command or restart_command. */

@@ -9,7 +9,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rb_test.h"
@@ -287,6 +289,40 @@ static void test_rtmp_not_ready(void)
   expect_timeout(&r, 300 * RB_NS_PER_MS);
 }
 
+/* A real RTMP server that comes up: the probe sees a full handshake + connect. */
+static void test_rtmp_ready(void)
+{
+  static const char refserver[] = REBOUND_BINARY_DIR "/rebound-refserver";
+  struct rb_ready r = { .kind = RB_READY_RTMP };
+  char url[128], port_arg[16], msg[256] = "";
+  uint16_t port = free_port();
+  int64_t ready_at = 0;
+  pid_t server;
+  rb_err err;
+
+  if(access(refserver, X_OK) != 0) {
+    CU_FAIL("rebound-refserver is not built next to the tests");
+    return;
+  }
+  snprintf(port_arg, sizeof(port_arg), "%u", port);
+  snprintf(url, sizeof(url), "rtmp://127.0.0.1:%u/live", port);
+  r.url = url;
+  server = fork();
+  CU_ASSERT_FATAL(server >= 0);
+  if(server == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+    execl(refserver, refserver, "--port", port_arg, "--quiet", (char *)NULL);
+    _exit(127);
+  }
+  err = rb_probe_wait(&r, rb_clock_deadline(WAIT_NS), NULL, NULL, &ready_at, msg, sizeof(msg));
+  if(err)
+    fprintf(stderr, "(%s) ", msg);
+  CU_ASSERT_EQUAL(err, RB_OK);
+  CU_ASSERT(ready_at > 0);
+  kill(server, SIGKILL);
+  waitpid(server, NULL, 0);
+}
+
 static void test_free_port(void)
 {
   uint16_t a = free_port(), b = free_port();
@@ -329,6 +365,7 @@ int main(void)
     RB_TEST(test_http_500_keeps_polling),
     RB_TEST(test_http_refused),
     RB_TEST(test_rtmp_not_ready),
+    RB_TEST(test_rtmp_ready),
     RB_TEST(test_free_port),
     RB_TEST(test_ready_parse),
     RB_TEST_END
