@@ -537,6 +537,7 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
     goto out;
   }
   log_path_for(r, c->index, c->log_path, sizeof(c->log_path));
+  c->restart_at_ns = restart_at;
   emit(r, RB_EVENT_RESTART, c->index, 0, NULL, c);
   rebound = wait_rebind(r, restart_at + r->sc->rebind_timeout_ns, &listen_at, &ev, &shared);
   if(stop_requested(r))
@@ -548,6 +549,7 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
       goto out;
   }
   c->rebind_ms = rb_clock_ms(restart_at, listen_at);
+  c->rebind_at_ns = listen_at;
   emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
   c->ready_ms = c->rebind_ms;
   if(r->ready_kind != RB_READY_LISTEN) {

@@ -33,6 +33,8 @@ struct rb_cycle_result {
   unsigned index;                 /* 1-based */
   bool pass;
   double duration_ms;             /* the whole cycle, holders connect -> checks done */
+  int64_t restart_at_ns;          /* CLOCK_MONOTONIC just before the respawn (system-wide clock) */
+  int64_t rebind_at_ns;           /* CLOCK_MONOTONIC when the new LISTEN was first seen, 0 if never */
   enum rb_fault_kind fault;
   unsigned states_at_restart[RB_TCP_STATE_MAX];
   double ready_ms;                /* restart -> ready (= rebind_ms for ready = listen) */
