@@ -50,6 +50,7 @@ struct run {
   char *ready_http;
   uint64_t rng;
   int64_t started_at;
+  bool external;          /* no command: a server rebound neither starts nor owns */
 };
 
 void rb_engine_ignore_sigpipe(void)
@@ -248,6 +249,9 @@ static rb_err prepare(struct run *r, char *msg, size_t msglen)
   else
     free(ready);
   r->rng = r->sc->seed ? r->sc->seed : 1;
+  r->external = !r->sc->raw[RB_OPT_COMMAND];
+  if(r->external)
+    return RB_OK; /* its port is supposed to be LISTENed already: by the server itself */
   if((err = preflight(r, r->sc->port, msg, msglen)))
     return err;
   return preflight(r, r->sc->http_port, msg, msglen);
@@ -293,6 +297,11 @@ static bool target_alive(void *arg)
   return rb_target_list(r->target, &pid, 1) > 0;
 }
 
+static bool not_stopped(void *arg)
+{
+  return !stop_requested(arg);
+}
+
 static rb_err wait_ready(struct run *r, int64_t deadline, int64_t *ready_at, char *msg, size_t msglen)
 {
   struct rb_ready ready = {
@@ -300,7 +309,18 @@ static rb_err wait_ready(struct run *r, int64_t deadline, int64_t *ready_at, cha
     .url = r->url, .http_url = r->ready_http,
   };
 
-  return rb_probe_wait(&ready, deadline, target_alive, r, ready_at, msg, msglen);
+  /* An external server is not ours to watch: only a stop request ends the wait early. */
+  return rb_probe_wait(&ready, deadline, r->external ? not_stopped : target_alive, r, ready_at, msg, msglen);
+}
+
+/* An external server is not started, only waited for; exec faults log to server-0.log. */
+static rb_err start_external(struct run *r, int64_t *spawned_at, char *msg, size_t msglen)
+{
+  char log[PATH_MAX];
+
+  log_path_for(r, 0, log, sizeof(log));
+  *spawned_at = rb_clock_now();
+  return rb_target_set_log(r->target, log, msg, msglen);
 }
 
 static void first_start_failure(struct run *r, rb_err err, const char *why, char *msg, size_t msglen)
@@ -494,6 +514,51 @@ static void record_rebind_failure(struct run *r, struct rb_cycle_result *c, stru
                        (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS, c->diagnosis);
 }
 
+/* An external server: the exec fault has run; run restart_command if there is one,
+   then judge the rebind by the ready probe. restart = the restart command's start,
+   or the fault's when the fault command restarts the server itself (systemctl restart). */
+static bool run_external_restart(struct run *r, struct rb_cycle_result *c, int64_t fault_at)
+{
+  char *restart = NULL, why[RB_FAILURE_LEN];
+  int64_t restart_at = fault_at, ready_at;
+  rb_err err;
+
+  r->vars.cycle = c->index;
+  if(rb_scenario_expand_key(r->sc, RB_OPT_RESTART_COMMAND, &r->vars, &restart, why, sizeof(why))) {
+    rb_cycle_add_failure(c, "restart_command: %s", why);
+    return false;
+  }
+  if(restart[0]) {
+    char log[PATH_MAX];
+
+    log_path_for(r, 0, log, sizeof(log));
+    restart_at = rb_clock_now();
+    if((err = rb_run_command(restart, log, r->sc->rebind_timeout_ns, why, sizeof(why))))
+      rb_cycle_add_failure(c, "restart_command failed: %s", why);
+  }
+  free(restart);
+  c->restart_at_ns = restart_at;
+  emit(r, RB_EVENT_RESTART, c->index, 0, NULL, c);
+  err = wait_ready(r, restart_at + r->sc->rebind_timeout_ns, &ready_at, why, sizeof(why));
+  if(err) {
+    if(!stop_requested(r)) {
+      snprintf(c->diagnosis, sizeof(c->diagnosis), "the server was not ready (%s) within %.0f ms of the restart: %s",
+               r->sc->raw[RB_OPT_READY], (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS, why);
+      rb_cycle_add_failure(c, "%s", c->diagnosis);
+    }
+    return false;
+  }
+  c->rebind_ms = c->ready_ms = rb_clock_ms(restart_at, ready_at);
+  c->rebind_at_ns = ready_at;
+  emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
+  rb_fleet_release_holders(r->fleet);
+  rb_fleet_close_handshakes(r->fleet);
+  judge_reconnect(r, c, restart_at);
+  if(c->reconnect_ms >= 0)
+    check_stats(r, c);
+  return true;
+}
+
 /* One cycle; false when the scenario cannot go on (no server to fault next). */
 static bool run_cycle(struct run *r, struct rb_cycle_result *c)
 {
@@ -501,7 +566,7 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   struct rb_port_snapshot snap;
   struct rb_fault fault;
   char why[RB_FAILURE_LEN], *exec_cmd = NULL;
-  int64_t restart_at, listen_at, ready_at;
+  int64_t restart_at, listen_at, ready_at, fault_at;
   bool rebound, shared = false, go_on = true;
   rb_err err;
 
@@ -526,11 +591,24 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   }
   fault = make_fault(r, &exec_cmd);
   emit(r, RB_EVENT_FAULT, c->index, 0, rb_fault_name(fault.kind), c);
-  if((err = rb_target_fault(r->target, &fault, why, sizeof(why))))
+  fault_at = rb_clock_now();
+  if(r->external) {
+    char log[PATH_MAX];
+
+    log_path_for(r, 0, log, sizeof(log));
+    err = rb_run_command(fault.exec_command ? fault.exec_command : "false", log, fault.timeout_ns, why, sizeof(why));
+  }
+  else
+    err = rb_target_fault(r->target, &fault, why, sizeof(why));
+  if(err)
     rb_cycle_add_failure(c, "fault %s did not complete: %s", rb_fault_name(fault.kind), why);
   free(exec_cmd);
   if(rb_sockdiag_snapshot(r->sc->port, false, &snap, NULL, 0) == RB_OK)
     memcpy(c->states_at_restart, snap.counts, sizeof(c->states_at_restart));
+  if(r->external) {
+    go_on = run_external_restart(r, c, fault_at);
+    goto out;
+  }
   if((err = start_target(r, c->index, &restart_at, why, sizeof(why)))) {
     rb_cycle_add_failure(c, "restart failed: %s", why);
     go_on = false;
@@ -706,10 +784,12 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     goto out;
   emit(&r, RB_EVENT_SCENARIO_START, 0, sc->port, r.run_dir, NULL);
   r.started_at = rb_clock_now();
-  if((err = start_target(&r, 0, &spawned_at, msg, sizeof(msg)))) {
+  if(r.external)
+    err = start_external(&r, &spawned_at, msg, sizeof(msg));
+  else if((err = start_target(&r, 0, &spawned_at, msg, sizeof(msg))))
     err = err == RB_ERR_SCENARIO ? err : RB_ERR_SPAWN;
+  if(err)
     goto out;
-  }
   if((err = wait_ready(&r, spawned_at + sc->ready_timeout_ns, &ready_at, msg, sizeof(msg)))) {
     if(err != RB_ERR_INTERRUPTED || !stop_requested(&r)) {
       first_start_failure(&r, RB_ERR_SPAWN, msg, msg, sizeof(msg));

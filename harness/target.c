@@ -1037,6 +1037,67 @@ out:
   return RB_OK;
 }
 
+/* Child side of rb_run_command: own session, output to the log, only fds 0-2. */
+static void exec_detached(const char *command, const char *log_path)
+{
+  int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out = open_log(log_path);
+
+  setsid();
+  if(in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+    _exit(127);
+  signal(SIGPIPE, SIG_DFL);
+  for(int fd = 3; fd < 1024; fd++)
+    close(fd);
+  execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+  _exit(127);
+}
+
+rb_err rb_run_command(const char *command, const char *log_path, int64_t timeout_ns, char *msg, size_t msglen)
+{
+  int64_t deadline = rb_clock_deadline(timeout_ns), delay = POLL_MIN_NS;
+  char status_text[96];
+  int status = 0;
+  pid_t pid = fork();
+
+  if(pid < 0)
+    return rb_fail(msg, msglen, RB_ERR_SYSTEM, "fork: %s", strerror(errno));
+  if(pid == 0)
+    exec_detached(command, log_path);
+  for(;;) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+
+    if(r == pid)
+      break;
+    if(r < 0 && errno != EINTR)
+      return rb_fail(msg, msglen, RB_ERR_SYSTEM, "waitpid: %s", strerror(errno));
+    if(rb_clock_now() >= deadline) {
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      while(waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+      return rb_fail(msg, msglen, RB_ERR_TIMEOUT, "command did not finish in time: %s", command);
+    }
+    rb_clock_sleep(delay);
+    delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
+  }
+  if(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return RB_OK;
+  rb_target_describe_status(status, status_text, sizeof(status_text));
+  return rb_fail(msg, msglen, RB_ERR_SYSTEM, "command %s: %s", status_text, command);
+}
+
+rb_err rb_target_set_log(struct rb_target *t, const char *log_path, char *msg, size_t msglen)
+{
+  char *copy = log_path ? strdup(log_path) : NULL;
+
+  if(log_path && !copy)
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+  free(t->log_path);
+  t->log_path = copy;
+  return RB_OK;
+}
+
 rb_err rb_target_start(struct rb_target *t, const char *command, const char *log_path, char *const *env,
                        char *msg, size_t msglen)
 {

@@ -54,6 +54,10 @@ rb_err rb_target_create(struct rb_target **out, char *msg, size_t msglen);
 rb_err rb_target_start(struct rb_target *t, const char *command, const char *log_path,
                        char *const *env, char *msg, size_t msglen);
 
+/* Set the log file that exec faults append to, for targets rebound does not start
+   itself (external servers). rb_target_start sets it too. */
+rb_err rb_target_set_log(struct rb_target *t, const char *log_path, char *msg, size_t msglen);
+
 /* pid of the current generation's main process (the /bin/sh, or what it exec'd);
    0 if none. */
 pid_t rb_target_main_pid(const struct rb_target *t);
@@ -79,6 +83,13 @@ rb_err rb_target_kill_all(struct rb_target *t, int64_t timeout_ns, char *msg, si
 
 /* SIGKILL every process of generations before the current one. */
 rb_err rb_target_kill_survivors(struct rb_target *t, int64_t timeout_ns, char *msg, size_t msglen);
+
+/* Run COMMAND with /bin/sh -c in its own session, outside the target's tree, and wait
+   for it (bounded by timeout_ns; on timeout its process group is SIGKILLed). What it
+   leaves running is deliberately not ours: this is how external servers (scenarios
+   without `command`) are faulted and restarted, e.g. `systemctl restart x`. Output is
+   appended to log_path (NULL = /dev/null). Non-zero exit -> RB_ERR_SYSTEM. */
+rb_err rb_run_command(const char *command, const char *log_path, int64_t timeout_ns, char *msg, size_t msglen);
 
 /* Kill everything, then free. NULL is fine. */
 void rb_target_destroy(struct rb_target *t);
