@@ -3,6 +3,7 @@
  * tests need lives here: it wires scenario -> engine -> report.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -178,6 +179,24 @@ static const char builtin_scenario[] =
   "publish_for = 200ms\n"
   "[refserver-sigkill]\n";
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+/* Without --artifacts the run folder is temporary: kept only when something failed. */
+static rb_err make_temp_artifacts(char *buf, size_t buflen, char *msg, size_t msglen)
+{
+  const char *tmp = getenv("TMPDIR");
+
+  if(snprintf(buf, buflen, "%s/rebound-XXXXXX", tmp && *tmp ? tmp : "/tmp") >= (int)buflen || !mkdtemp(buf))
+    return rb_fail(msg, msglen, RB_ERR_IO, "cannot create a folder for the artifacts: %s", strerror(errno));
+  return RB_OK;
+}
+
 static enum rb_verdict worst(enum rb_verdict a, enum rb_verdict b)
 {
   static const int rank[] = {
@@ -223,7 +242,7 @@ static int cmd_run(int argc, char **argv)
   struct rb_run_result run = { 0 };
   struct rb_reporter rep = { .out = stdout };
   struct rb_engine_opts eo = { .stop = &stop_signal, .on_event = rb_report_event, .event_arg = &rep };
-  char msg[1024];
+  char msg[1024], temp_artifacts[PATH_MAX] = "", results[PATH_MAX + 16];
   int code;
 
   memset(&a, 0, sizeof(a));
@@ -245,7 +264,12 @@ static int cmd_run(int argc, char **argv)
     rb_scenario_set_free(&set);
     return EXIT_USAGE;
   }
-  eo.artifacts_dir = a.artifacts;
+  if(!a.artifacts && make_temp_artifacts(temp_artifacts, sizeof(temp_artifacts), msg, sizeof(msg))) {
+    fprintf(stderr, "rebound: %s\n", msg);
+    rb_scenario_set_free(&set);
+    return EXIT_ENV;
+  }
+  eo.artifacts_dir = a.artifacts ? a.artifacts : temp_artifacts;
   snprintf(run.scenario_file, sizeof(run.scenario_file), "%s", set.file);
   run.seed = set.count ? set.items[0].seed : 1;
   run.scenarios = calloc(set.count, sizeof(*run.scenarios));
@@ -272,6 +296,13 @@ static int cmd_run(int argc, char **argv)
     fprintf(stderr, "rebound: %s\n", msg);
     code = code ? code : EXIT_ENV;
   }
+  /* The results always go into the artifacts too, next to the logs they refer to. */
+  if(snprintf(results, sizeof(results), "%s/results.json", eo.artifacts_dir) < (int)sizeof(results))
+    rb_report_write_json(results, &run, NULL, 0);
+  if(temp_artifacts[0] && code == EXIT_PASS)
+    nftw(temp_artifacts, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  else if(temp_artifacts[0])
+    printf("artifacts kept in %s\n", temp_artifacts);
   if(rep.events)
     fclose(rep.events);
   rb_run_result_free(&run);

@@ -514,6 +514,22 @@ static void record_rebind_failure(struct run *r, struct rb_cycle_result *c, stru
                        (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS, c->diagnosis);
 }
 
+/* Artifacts: the socket table of the port at restart, one file per cycle. */
+static void save_snapshot(const struct run *r, unsigned cycle, const struct rb_port_snapshot *snap)
+{
+  char path[PATH_MAX + 32], states[256];
+  FILE *f;
+
+  if(snprintf(path, sizeof(path), "%s/sockets-%u.txt", r->run_dir, cycle) >= (int)sizeof(path) ||
+     !(f = fopen(path, "w")))
+    return;
+  rb_sockdiag_format_counts(snap, states, sizeof(states));
+  fprintf(f, "port %u at restart of cycle %u: %s\n", snap->port, cycle, states);
+  for(size_t i = 0; i < snap->nowners; i++)
+    fprintf(f, "LISTEN owner: pid %d %s\n", (int)snap->owners[i].pid, snap->owners[i].cmdline);
+  fclose(f);
+}
+
 /* An external server: the exec fault has run; run restart_command if there is one,
    then judge the rebind by the ready probe. restart = the restart command's start,
    or the fault's when the fault command restarts the server itself (systemctl restart). */
@@ -572,6 +588,7 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
 
   int64_t cycle_start = rb_clock_now();
 
+  c->start_at_ns = cycle_start;
   memset(&ev, 0, sizeof(ev));
   c->pass = true;
   c->fault = r->sc->fault;
@@ -591,7 +608,7 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   }
   fault = make_fault(r, &exec_cmd);
   emit(r, RB_EVENT_FAULT, c->index, 0, rb_fault_name(fault.kind), c);
-  fault_at = rb_clock_now();
+  fault_at = c->fault_at_ns = rb_clock_now();
   if(r->external) {
     char log[PATH_MAX];
 
@@ -600,11 +617,14 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   }
   else
     err = rb_target_fault(r->target, &fault, why, sizeof(why));
+  c->fault_done_at_ns = rb_clock_now();
   if(err)
     rb_cycle_add_failure(c, "fault %s did not complete: %s", rb_fault_name(fault.kind), why);
   free(exec_cmd);
-  if(rb_sockdiag_snapshot(r->sc->port, false, &snap, NULL, 0) == RB_OK)
+  if(rb_sockdiag_snapshot(r->sc->port, false, &snap, NULL, 0) == RB_OK) {
     memcpy(c->states_at_restart, snap.counts, sizeof(c->states_at_restart));
+    save_snapshot(r, c->index, &snap);
+  }
   if(r->external) {
     go_on = run_external_restart(r, c, fault_at);
     goto out;

@@ -232,6 +232,9 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
                                              "duplicates", (json_int_t)c->duplicates));
   json_object_set_new(o, "latency_ms", json_pack("{s:f, s:f}", "p50", c->latency_p50_ms, "p99", c->latency_p99_ms));
   json_object_set_new(o, "duration_ms", json_real(c->duration_ms));
+  json_object_set_new(o, "start_at_ns", json_integer(c->start_at_ns));
+  json_object_set_new(o, "fault_at_ns", json_integer(c->fault_at_ns));
+  json_object_set_new(o, "fault_done_at_ns", json_integer(c->fault_done_at_ns));
   json_object_set_new(o, "restart_at_ns", json_integer(c->restart_at_ns));
   json_object_set_new(o, "rebind_at_ns", c->rebind_at_ns ? json_integer(c->rebind_at_ns) : json_null());
   json_object_set_new(o, "diagnosis", json_string(c->diagnosis));

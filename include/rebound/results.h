@@ -33,6 +33,9 @@ struct rb_cycle_result {
   unsigned index;                 /* 1-based */
   bool pass;
   double duration_ms;             /* the whole cycle, holders connect -> checks done */
+  int64_t start_at_ns;            /* CLOCK_MONOTONIC at the start of the cycle */
+  int64_t fault_at_ns;            /* the fault began */
+  int64_t fault_done_at_ns;       /* the fault completed (the old server is gone) */
   int64_t restart_at_ns;          /* CLOCK_MONOTONIC just before the respawn (system-wide clock) */
   int64_t rebind_at_ns;           /* CLOCK_MONOTONIC when the new LISTEN was first seen, 0 if never */
   enum rb_fault_kind fault;
