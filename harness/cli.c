@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rebound/baseline.h"
 #include "rebound/commands.h"
 #include "rebound/engine.h"
 #include "rebound/report.h"
@@ -50,7 +51,8 @@ static void usage(FILE *out)
 {
   fprintf(out,
           "usage: rebound run [SCENARIO.ini] [--only NAME]... [--set KEY=VALUE]... [--cycles N]\n"
-          "                   [--json FILE] [--junit FILE] [--events FILE] [--artifacts DIR]\n"
+          "                   [--json FILE] [--junit FILE] [--html FILE] [--events FILE] [--artifacts DIR]\n"
+          "                   [--baseline OLD.json [--baseline-threshold 25%%] [--baseline-min-ms 5]]\n"
           "                   [--parse-only]\n"
           "                   [--quiet | --verbose] [--no-progress]\n"
           "       rebound probe   URL [--timeout D] [--json FILE]\n"
@@ -72,7 +74,8 @@ struct run_args {
   char *sets[MAX_ARGS];
   size_t nsets;
   char cycles_set[64];
-  const char *json, *junit, *events, *artifacts;
+  const char *json, *junit, *html, *events, *artifacts, *baseline;
+  struct rb_baseline_opts baseline_opts;
   bool parse_only, quiet, verbose, no_progress;
 };
 
@@ -96,14 +99,9 @@ static const char *value_of(int argc, char **argv, int *i)
 
 static int parse_run_args(int argc, char **argv, struct run_args *a)
 {
-  static const char *const unsupported[] = { "--html", "--baseline", NULL };
-
-  for(int i = 1; i < argc; i++) {
+    for(int i = 1; i < argc; i++) {
     const char *arg = argv[i], *v;
 
-    for(size_t k = 0; unsupported[k]; k++)
-      if(!strcmp(arg, unsupported[k]))
-        return usage_error("%s is not implemented in this version yet", arg);
     if(!strcmp(arg, "--parse-only"))
       a->parse_only = true;
     else if(!strcmp(arg, "--quiet"))
@@ -113,8 +111,9 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
     else if(!strcmp(arg, "--no-progress"))
       a->no_progress = true;
     else if(!strcmp(arg, "--only") || !strcmp(arg, "--set") || !strcmp(arg, "--cycles") ||
-            !strcmp(arg, "--json") || !strcmp(arg, "--junit") || !strcmp(arg, "--events") ||
-            !strcmp(arg, "--artifacts")) {
+            !strcmp(arg, "--json") || !strcmp(arg, "--junit") || !strcmp(arg, "--html") || !strcmp(arg, "--events") ||
+            !strcmp(arg, "--artifacts") || !strcmp(arg, "--baseline") || !strcmp(arg, "--baseline-threshold") ||
+            !strcmp(arg, "--baseline-min-ms")) {
       if(!(v = value_of(argc, argv, &i)))
         return EXIT_USAGE;
       if(!strcmp(arg, "--only") && a->nonly < MAX_ARGS - 1)
@@ -128,10 +127,25 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
         a->json = v;
       else if(!strcmp(arg, "--junit"))
         a->junit = v;
+      else if(!strcmp(arg, "--html"))
+        a->html = v;
       else if(!strcmp(arg, "--events"))
         a->events = v;
       else if(!strcmp(arg, "--artifacts"))
         a->artifacts = v;
+      else if(!strcmp(arg, "--baseline"))
+        a->baseline = v;
+      else if(!strcmp(arg, "--baseline-threshold")) {
+        if(!rb_baseline_parse_pct(v, &a->baseline_opts.pct))
+          return usage_error("--baseline-threshold %s: expected a percentage such as 25%%", v);
+      }
+      else if(!strcmp(arg, "--baseline-min-ms")) {
+        char *end;
+
+        a->baseline_opts.min_ms = strtod(v, &end);
+        if(end == v || *end || a->baseline_opts.min_ms < 0)
+          return usage_error("--baseline-min-ms %s: expected milliseconds", v);
+      }
       else
         return usage_error("too many %s options", arg);
     }
@@ -178,6 +192,22 @@ static const char builtin_scenario[] =
   "cycles = 10\n"
   "publish_for = 200ms\n"
   "[refserver-sigkill]\n";
+
+/* --baseline: print the comparison; a regression fails an otherwise passing run. */
+static int compare_baseline(const struct rb_baseline *b, const struct rb_baseline_opts *o,
+                            const struct rb_run_result *run, int code)
+{
+  struct rb_baseline_row rows[64];
+  size_t n;
+  bool regressed = rb_baseline_compare(b, run, o, rows, 64, &n);
+
+  rb_baseline_print(stdout, b, o, rows, n);
+  if(regressed) {
+    printf("result: fail (p99 regressed against the baseline)\n");
+    return code == EXIT_PASS ? EXIT_FAIL : code;
+  }
+  return code;
+}
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -243,9 +273,12 @@ static int cmd_run(int argc, char **argv)
   struct rb_reporter rep = { .out = stdout };
   struct rb_engine_opts eo = { .stop = &stop_signal, .on_event = rb_report_event, .event_arg = &rep };
   char msg[1024], temp_artifacts[PATH_MAX] = "", results[PATH_MAX + 16];
+  struct rb_baseline baseline = { 0 };
   int code;
 
   memset(&a, 0, sizeof(a));
+  a.baseline_opts.pct = 25;
+  a.baseline_opts.min_ms = 5;
   if((code = parse_run_args(argc, argv, &a)) || (code = load_scenarios(&a, &set)))
     return code;
   if(a.parse_only) {
@@ -256,9 +289,16 @@ static int cmd_run(int argc, char **argv)
     rb_scenario_set_free(&set);
     return EXIT_PASS;
   }
+  if(a.baseline && rb_baseline_load(&baseline, a.baseline, msg, sizeof(msg))) {
+    fprintf(stderr, "rebound: %s\n", msg);
+    rb_scenario_set_free(&set);
+    return EXIT_USAGE;
+  }
   rep.quiet = a.quiet;
   rep.verbose = a.verbose;
-  rep.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !a.no_progress;
+  /* colours on a TTY unless NO_COLOR (no-color.org); the live line on a TTY unless --no-progress */
+  rep.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+  rep.progress = isatty(STDOUT_FILENO) && !a.no_progress;
   if(a.events && !(rep.events = fopen(a.events, "a"))) {
     fprintf(stderr, "rebound: --events %s: %s\n", a.events, strerror(errno));
     rb_scenario_set_free(&set);
@@ -288,7 +328,14 @@ static int cmd_run(int argc, char **argv)
     run.verdict = RB_VERDICT_INTERRUPTED;
   rb_report_summary(&rep, &run);
   code = exit_code_for(run.verdict);
+  if(a.baseline && run.verdict != RB_VERDICT_INTERRUPTED)
+    code = compare_baseline(&baseline, &a.baseline_opts, &run, code);
+  rb_baseline_free(&baseline);
   if(a.json && rb_report_write_json(a.json, &run, msg, sizeof(msg))) {
+    fprintf(stderr, "rebound: %s\n", msg);
+    code = code ? code : EXIT_ENV;
+  }
+  if(a.html && rb_report_write_html(a.html, &run, msg, sizeof(msg))) {
     fprintf(stderr, "rebound: %s\n", msg);
     code = code ? code : EXIT_ENV;
   }

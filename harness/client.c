@@ -91,13 +91,6 @@ struct rb_client {
   bool wd_fired;
 };
 
-/* An invoke (command message) decoded with AMF_Decode; strings point into the packet. */
-struct invoke {
-  AMFObject obj;
-  AVal name;
-  double txn;
-};
-
 /* What ends a step: a _result/_error for txn, or an onStatus with one of ok_codes. */
 struct awaited {
   const char *step;
@@ -107,10 +100,6 @@ struct awaited {
 };
 
 #define SAVC(x) static const AVal av_##x = AVC(#x)
-SAVC(_result);
-SAVC(_error);
-SAVC(onStatus);
-SAVC(close);
 SAVC(code);
 SAVC(level);
 SAVC(description);
@@ -418,32 +407,11 @@ static bool amf_well_formed(const uint8_t *p, size_t len)
   }
 }
 
-static rb_err decode_invoke(const RTMPPacket *pkt, struct invoke *inv, char *msg, size_t msglen)
-{
-  const uint8_t *body = (const uint8_t *)pkt->m_body;
-  size_t len = pkt->m_nBodySize;
-
-  memset(inv, 0, sizeof(*inv));
-  if(pkt->m_packetType == RTMP_PACKET_TYPE_FLEX_MESSAGE && len > 0) {
-    body++; /* AMF3 command messages start with a format byte, then AMF0 */
-    len--;
-  }
-  if(len == 0 || body[0] != AMF_STRING || !amf_well_formed(body, len))
-    return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "protocol error: malformed command message");
-  if(AMF_Decode(&inv->obj, (const char *)body, (int)len, FALSE) < 0) {
-    AMF_Reset(&inv->obj);
-    return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "protocol error: undecodable command message");
-  }
-  AMFProp_GetString(AMF_GetProp(&inv->obj, NULL, 0), &inv->name);
-  inv->txn = AMFProp_GetNumber(AMF_GetProp(&inv->obj, NULL, 1));
-  return RB_OK;
-}
-
 /* The info object of an _error/_result/onStatus: the last object argument with a code. */
-static bool invoke_info(struct invoke *inv, AVal *code, AVal *level, AVal *description)
+static bool command_info(AMFObject *obj, AVal *code, AVal *level, AVal *description)
 {
-  for(int i = inv->obj.o_num - 1; i >= 2; i--) {
-    AMFObjectProperty *p = AMF_GetProp(&inv->obj, NULL, i);
+  for(int i = obj->o_num - 1; i >= 2; i--) {
+    AMFObjectProperty *p = AMF_GetProp(obj, NULL, i);
     AMFObject *o;
 
     if(p->p_type != AMF_OBJECT && p->p_type != AMF_ECMA_ARRAY)
@@ -455,23 +423,62 @@ static bool invoke_info(struct invoke *inv, AVal *code, AVal *level, AVal *descr
     if(code->av_len > 0)
       return true;
   }
-  code->av_len = level->av_len = description->av_len = 0;
-  code->av_val = level->av_val = description->av_val = NULL;
   return false;
 }
 
-/* Remember the info of inv; returns whether its level is "error". */
-static bool keep_status(struct rb_client *c, struct invoke *inv)
+/* A property's number only if it is one: the union holds other types' bits. */
+static double number_at(AMFObject *obj, int index)
 {
-  AVal code, level, description;
+  AMFObjectProperty *p = AMF_GetProp(obj, NULL, index);
 
-  if(!invoke_info(inv, &code, &level, &description)) {
-    c->status.code[0] = c->status.description[0] = '\0';
-    return false;
+  return AMFProp_GetType(p) == AMF_NUMBER ? AMFProp_GetNumber(p) : 0;
+}
+
+rb_err rb_client_parse_command(const uint8_t *body, size_t len, bool amf3,
+                               struct rb_client_command *out, char *msg, size_t msglen)
+{
+  AMFObject obj;
+  AVal name, code, level, description;
+
+  memset(out, 0, sizeof(*out));
+  if(amf3 && len > 0) {
+    body++; /* AMF3 command messages start with a format byte, then AMF0 */
+    len--;
   }
-  copy_printable(c->status.code, sizeof(c->status.code), &code);
-  copy_printable(c->status.description, sizeof(c->status.description), &description);
-  return aval_is(&level, "error");
+  /* AMF_Decode takes an int length and reads past a size it is not given. */
+  if(len == 0 || len > MAX_MESSAGE || body[0] != AMF_STRING || !amf_well_formed(body, len))
+    return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "protocol error: malformed command message");
+  if(AMF_Decode(&obj, (const char *)body, (int)len, FALSE) < 0) {
+    AMF_Reset(&obj);
+    return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "protocol error: undecodable command message");
+  }
+  AMFProp_GetString(AMF_GetProp(&obj, NULL, 0), &name);
+  copy_printable(out->name, sizeof(out->name), &name);
+  out->txn = number_at(&obj, 1);
+  out->number = number_at(&obj, 3);
+  out->has_info = command_info(&obj, &code, &level, &description);
+  if(out->has_info) {
+    copy_printable(out->status.code, sizeof(out->status.code), &code);
+    copy_printable(out->status.description, sizeof(out->status.description), &description);
+    out->is_error = aval_is(&level, "error");
+  }
+  AMF_Reset(&obj); /* frees the property arrays only: strings were copied */
+  return RB_OK;
+}
+
+static rb_err decode_command(const RTMPPacket *pkt, struct rb_client_command *cmd, char *msg,
+                             size_t msglen)
+{
+  return rb_client_parse_command((const uint8_t *)pkt->m_body, pkt->m_nBodySize,
+                                 pkt->m_packetType == RTMP_PACKET_TYPE_FLEX_MESSAGE, cmd, msg,
+                                 msglen);
+}
+
+/* Remember the info of cmd (or clear the status); returns whether its level is "error". */
+static bool keep_status(struct rb_client *c, const struct rb_client_command *cmd)
+{
+  c->status = cmd->status;
+  return cmd->is_error;
 }
 
 static rb_err rejected(struct rb_client *c, const char *fallback_code, char *msg, size_t msglen)
@@ -644,13 +651,13 @@ static bool is_command(const RTMPPacket *pkt)
 }
 
 /* The next command message; media and data on the way are dropped. The caller
-   frees pkt and inv->obj. */
+   frees pkt. */
 static rb_err next_command(struct rb_client *c, const char *step, int64_t deadline,
-                           RTMPPacket *pkt, struct invoke *inv, char *msg, size_t msglen)
+                           RTMPPacket *pkt, struct rb_client_command *cmd, char *msg,
+                           size_t msglen)
 {
   rb_err err;
 
-  memset(inv, 0, sizeof(*inv));
   for(;;) {
     err = read_message(c, step, deadline, pkt, msg, msglen);
     if(err)
@@ -659,7 +666,7 @@ static rb_err next_command(struct rb_client *c, const char *step, int64_t deadli
       break;
     RTMPPacket_Free(pkt);
   }
-  err = decode_invoke(pkt, inv, msg, msglen);
+  err = decode_command(pkt, cmd, msg, msglen);
   if(err)
     RTMPPacket_Free(pkt);
   return err;
@@ -674,32 +681,31 @@ static bool code_in(const char *code, const char *const *codes)
 }
 
 /* Decide what one command means for the awaited step: 1 done, 0 keep reading. */
-static int judge_command(struct rb_client *c, const struct awaited *w, struct invoke *inv,
-                         double *number, rb_err *err, char *msg, size_t msglen)
+static int judge_command(struct rb_client *c, const struct awaited *w,
+                         const struct rb_client_command *cmd, double *number, rb_err *err,
+                         char *msg, size_t msglen)
 {
   bool is_error;
 
-  if(AVMATCH(&inv->name, &av_close)) {
+  if(!strcmp(cmd->name, "close")) {
     *err = rb_fail(msg, msglen, RB_ERR_CLOSED, "the server closed the connection during %s",
                    w->step);
     return 1;
   }
-  if((AVMATCH(&inv->name, &av__result) || AVMATCH(&inv->name, &av__error)) &&
-     inv->txn == w->txn) {
-    c->status.code[0] = c->status.description[0] = '\0';
-    is_error = keep_status(c, inv);
-    if(AVMATCH(&inv->name, &av__error) || is_error) {
+  if((!strcmp(cmd->name, "_result") || !strcmp(cmd->name, "_error")) && cmd->txn == w->txn) {
+    is_error = keep_status(c, cmd);
+    if(!strcmp(cmd->name, "_error") || is_error) {
       *err = rejected(c, strcmp(w->step, "connect") ? "_error" : "NetConnection.Connect.Rejected",
                       msg, msglen);
       return 1;
     }
     if(!w->want_result)
       return 0;
-    *number = AMFProp_GetNumber(AMF_GetProp(&inv->obj, NULL, 3));
+    *number = cmd->number;
     return 1;
   }
-  if(AVMATCH(&inv->name, &av_onStatus)) {
-    is_error = keep_status(c, inv);
+  if(!strcmp(cmd->name, "onStatus")) {
+    is_error = keep_status(c, cmd);
     if(is_error) {
       *err = rejected(c, "onStatus error", msg, msglen);
       return 1;
@@ -714,16 +720,15 @@ static rb_err await_reply(struct rb_client *c, const struct awaited *w, double *
 {
   int64_t deadline = rb_clock_deadline(c->step_ns);
   RTMPPacket pkt;
-  struct invoke inv;
+  struct rb_client_command cmd;
   rb_err err = RB_OK;
   int done = 0;
 
   while(!done && !err) {
-    err = next_command(c, w->step, deadline, &pkt, &inv, msg, msglen);
+    err = next_command(c, w->step, deadline, &pkt, &cmd, msg, msglen);
     if(err)
       break;
-    done = judge_command(c, w, &inv, number, &err, msg, msglen);
-    AMF_Reset(&inv.obj);
+    done = judge_command(c, w, &cmd, number, &err, msg, msglen);
     RTMPPacket_Free(&pkt);
   }
   return err;
@@ -1122,20 +1127,19 @@ static rb_err stream_command(struct rb_client *c, const RTMPPacket *pkt, char *m
   static const char *const ending[] = { "NetStream.Play.Stop", "NetStream.Play.UnpublishNotify",
                                         "NetStream.Play.Complete", "NetStream.Unpublish.Success",
                                         NULL };
-  struct invoke inv;
-  rb_err err = decode_invoke(pkt, &inv, msg, msglen);
+  struct rb_client_command cmd;
+  rb_err err = decode_command(pkt, &cmd, msg, msglen);
 
   if(err)
     return err;
-  if(AVMATCH(&inv.name, &av_close)) {
+  if(!strcmp(cmd.name, "close")) {
     err = rb_fail(msg, msglen, RB_ERR_CLOSED, "the server closed the connection");
-  } else if(AVMATCH(&inv.name, &av_onStatus)) {
-    bool is_error = keep_status(c, &inv);
+  } else if(!strcmp(cmd.name, "onStatus")) {
+    bool is_error = keep_status(c, &cmd);
 
     if(is_error || code_in(c->status.code, ending))
       err = rb_fail(msg, msglen, RB_ERR_CLOSED, "stream ended: %s", c->status.code);
   }
-  AMF_Reset(&inv.obj);
   return err;
 }
 

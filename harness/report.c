@@ -113,14 +113,54 @@ static void write_event_line(FILE *f, const struct rb_event *ev)
   json_decref(o);
 }
 
+/* Erase the live line before a normal line is printed over it. */
+static void clear_line(struct rb_reporter *rep)
+{
+  if(rep->line_drawn)
+    fputs("\r\033[K", rep->out);
+  rep->line_drawn = false;
+}
+
+/* "[name] cycle 3/10  12.4s  rebind 8.1 ms  reconnect 31.0 ms  failures 0" */
+static void draw_line(struct rb_reporter *rep, const struct rb_event *ev)
+{
+  size_t planned = ev->scenario_result ? ev->scenario_result->cycles_planned : 0;
+
+  fprintf(rep->out, "\r\033[K[%s] cycle %u/%zu  %.1fs", ev->scenario, ev->cycle, planned,
+          (double)(rb_clock_now() - rep->started_at) / RB_NS_PER_S);
+  if(rep->last_rebind_ms >= 0)
+    fprintf(rep->out, "  rebind %.1f ms", rep->last_rebind_ms);
+  if(rep->last_reconnect_ms >= 0)
+    fprintf(rep->out, "  reconnect %.1f ms", rep->last_reconnect_ms);
+  fprintf(rep->out, "  failures %u  (%s)", rep->failures, event_name(ev->kind));
+  rep->line_drawn = true;
+}
+
+static void track(struct rb_reporter *rep, const struct rb_event *ev)
+{
+  if(ev->kind == RB_EVENT_SCENARIO_START) {
+    rep->started_at = rb_clock_now();
+    rep->failures = 0;
+    rep->last_rebind_ms = rep->last_reconnect_ms = -1;
+  }
+  if(ev->kind == RB_EVENT_REBIND)
+    rep->last_rebind_ms = ev->ms;
+  if(ev->kind == RB_EVENT_RECONNECT)
+    rep->last_reconnect_ms = ev->ms;
+  if(ev->kind == RB_EVENT_CYCLE_END && ev->result && !ev->result->pass)
+    rep->failures++;
+}
+
 void rb_report_event(const struct rb_event *ev, void *arg)
 {
-  const struct rb_reporter *rep = arg;
+  struct rb_reporter *rep = arg;
 
   if(rep->events)
     write_event_line(rep->events, ev);
+  track(rep, ev);
   if(rep->quiet)
     return;
+  clear_line(rep);
   switch(ev->kind) {
   case RB_EVENT_SCENARIO_START:
     fprintf(rep->out, "[%s] port %.0f, artifacts in %s\n", ev->scenario, ev->ms, ev->detail);
@@ -140,6 +180,8 @@ void rb_report_event(const struct rb_event *ev, void *arg)
               ev->detail ? " " : "", ev->detail ? ev->detail : "");
     break;
   }
+  if(rep->progress && ev->kind != RB_EVENT_SCENARIO_END && ev->cycle)
+    draw_line(rep, ev);
   fflush(rep->out);
 }
 
@@ -157,6 +199,8 @@ void rb_report_summary(const struct rb_reporter *rep, const struct rb_run_result
 {
   FILE *out = rep->out;
 
+  if(rep->line_drawn)
+    fputs("\r\033[K", out);
   fprintf(out, "\n");
   for(size_t i = 0; i < run->nscenarios; i++) {
     const struct rb_scenario_result *s = &run->scenarios[i];

@@ -51,6 +51,25 @@ struct rb_client_status {
   char description[256]; /* the server's description, made printable */
 };
 
+/* One command message from the server (_result, _error, onStatus, close, ...),
+   decoded and checked. */
+struct rb_client_command {
+  char name[64];                  /* command name, made printable */
+  double txn;                     /* transaction id; 0 if not a number */
+  double number;                  /* the fourth value if a number (createStream's id), else 0 */
+  bool has_info;                  /* an info object with a code was found */
+  bool is_error;                  /* ... and its level was "error" */
+  struct rb_client_status status; /* its code and description; empty without info */
+};
+
+/* Decode the body of a command message. amf3: an AMF3 command message (type 17),
+   whose first byte is a format byte before the AMF0 values. The shape and the
+   nesting depth are checked before anything is decoded, so any bytes are safe
+   here; malformed input returns RB_ERR_PROTOCOL. The client decodes every
+   command it receives with this (exposed for the fuzzers and unit tests). */
+rb_err rb_client_parse_command(const uint8_t *body, size_t len, bool amf3,
+                               struct rb_client_command *out, char *msg, size_t msglen);
+
 rb_err rb_client_create(struct rb_client **out, const struct rb_client_opts *opts,
                         char *msg, size_t msglen);
 

@@ -21,6 +21,12 @@ struct rb_reporter {
   bool verbose;       /* every event */
   bool color;         /* ANSI colours (a TTY without NO_COLOR) */
   FILE *events;       /* --events: JSON Lines, flushed per event; NULL = off */
+  bool progress;      /* redraw one live status line (a TTY without --no-progress) */
+  /* live-line state, kept by rb_report_event */
+  int64_t started_at;
+  unsigned failures;
+  double last_rebind_ms, last_reconnect_ms;
+  bool line_drawn;
 };
 
 /* rb_event_fn for rb_engine_opts.on_event; arg is a struct rb_reporter. */
@@ -36,6 +42,14 @@ rb_err rb_report_write_json(const char *path, const struct rb_run_result *run, c
    <failure> with its diagnosis and the server's log tail in <system-out>. Text is
    made valid XML 1.0 (control characters and invalid UTF-8 become '?'). */
 rb_err rb_report_write_junit(const char *path, const struct rb_run_result *run, char *msg, size_t msglen);
+
+/* --html FILE: one self-contained XHTML page: per scenario a chart of rebind and
+   reconnect times per cycle (failures marked), the phase timeline of a cycle, the
+   socket states at restart, and the failures with diagnosis and log tail. */
+rb_err rb_report_write_html(const char *path, const struct rb_run_result *run, char *msg, size_t msglen);
+
+/* text made XML-safe and with & < > " ' escaped; caller frees. */
+char *rb_report_html_escape(const char *text);
 
 /* Copy text with every byte that XML 1.0 cannot carry replaced by '?'; caller frees. */
 char *rb_report_xml_clean(const char *text);

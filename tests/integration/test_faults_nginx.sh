@@ -4,16 +4,17 @@
 # worker is still cleaned up; a daemonising nginx is killed whole.
 source "$(dirname "$0")/lib.sh"
 ini="$SRC/scenarios/nginx-rtmp.ini"
+only=(--only kill-while-publishing)
 
 for fault in sigterm hang; do
-  run_rebound 120 run "$ini" --cycles 2 --set fault=$fault --set hang_for=300ms --json "$T/r.json" \
+  run_rebound 120 run "$ini" "${only[@]}" --cycles 2 --set fault=$fault --set hang_for=300ms --json "$T/r.json" \
     --artifacts "$T/art-$fault"
   expect_code 0 "fault=$fault recovers"
   json ".result == \"pass\" and ([.scenarios[0].cycles[] | .fault == \"$fault\" and .result == \"pass\"] | all)"
   assert_no_leftovers "$T/art-$fault"
 done
 
-run_rebound 120 run "$ini" --cycles 2 --set fault=sigkill-main --set rebind_timeout=2s --json "$T/r.json" \
+run_rebound 120 run "$ini" "${only[@]}" --cycles 2 --set fault=sigkill-main --set rebind_timeout=2s --json "$T/r.json" \
   --artifacts "$T/art-main"
 expect_code 1 "fault=sigkill-main: the nginx worker survives and keeps the port"
 json '.result == "fail"'

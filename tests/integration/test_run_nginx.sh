@@ -4,7 +4,7 @@
 # the JSON says so, and nothing of nginx is left afterwards.
 source "$(dirname "$0")/lib.sh"
 
-run_rebound 240 run "$SRC/scenarios/nginx-rtmp.ini" --cycles 3 --json "$T/r.json" --artifacts "$T/art"
+run_rebound 240 run "$SRC/scenarios/nginx-rtmp.ini" --only kill-while-publishing --cycles 3 --json "$T/r.json" --artifacts "$T/art"
 expect_code 0 "nginx-rtmp restarts cleanly"
 expect_in "$T/out" "rebind"
 expect_in "$T/out" "result: pass"
