@@ -674,6 +674,11 @@ static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
     place(sc, id, where, sizeof(where));
     if(!is_string || strstr(sc->raw[id], "${")) {
       err = rb_scenario_expand(sc, sc->raw[id], NULL, &value, why, sizeof(why));
+      /* A grammar-checked string (fault = exec:..., ready = http://...) may use run-time
+         values such as an auto ${port}; its kind is decided by its prefix, so check the
+         raw text when those values are not known yet. */
+      if(err && is_string)
+        err = (value = strdup(sc->raw[id])) ? RB_OK : RB_ERR_NOMEM;
       if(err)
         return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: %s: %s", where, o->name, why);
     }

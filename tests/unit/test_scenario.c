@@ -76,12 +76,17 @@ static void test_fault_exec_and_typed_reference(void)
 {
   struct rb_scenario_set set;
   char msg[512];
-  const char *text = "[s]\nfault = exec:systemctl restart x\nhang_for = 3s\ngrace = ${hang_for}\n";
+  const char *text = "[s]\nfault = exec:systemctl restart x\nhang_for = 3s\ngrace = ${hang_for}\n"
+                     "[t]\ncommand = x\nport = auto\nfault = exec:pkill -f 'srv --port ${port}'\n"
+                     "ready = http://${host}:${port}/stat\n";
 
   CU_ASSERT_EQUAL_FATAL(load(text, NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
   CU_ASSERT_EQUAL(set.items[0].fault, RB_FAULT_EXEC);
   CU_ASSERT_STRING_EQUAL(set.items[0].fault_exec, "systemctl restart x");
   CU_ASSERT_EQUAL(set.items[0].grace_ns, 3 * RB_NS_PER_S);
+  CU_ASSERT_EQUAL_FATAL(set.count, 2);
+  CU_ASSERT_EQUAL(set.items[1].fault, RB_FAULT_EXEC);
+  CU_ASSERT_STRING_EQUAL(set.items[1].fault_exec, "pkill -f 'srv --port ${port}'");
   rb_scenario_set_free(&set);
 }
 
