@@ -2,11 +2,24 @@
  * fleet: publisher and player threads that keep reconnecting, and the idle holders.
  * See include/rebound/fleet.h.
  *
- * Each thread owns its rb_client; the fleet mutex guards the shared record of every
- * member (up/down, timestamps, counters) and the pointer to its current client, so
- * rb_fleet_stop() can abort a step that is blocked in librtmp. Waits are timed
- * condition waits on a CLOCK_MONOTONIC condvar: a stop wakes every thread at once,
- * and nothing ever sleeps past a deadline.
+ * Each thread owns one rb_client for its whole life (reconnected for every session,
+ * not rebuilt); the fleet mutex guards the shared record of every member (up/down,
+ * timestamps, counters) and the pointer to its client, so rb_fleet_stop() can abort
+ * a step that is blocked in librtmp. Waits are timed condition waits on CLOCK_MONOTONIC
+ * condvars, and nothing ever sleeps past a deadline.
+ *
+ * Built to scale to thousands of clients (tests/bench/scale.sh):
+ *  - two condvars: `changed` (stop, pause, kick) for the members, `up_changed` for
+ *    the engine waiting in rb_fleet_wait_up, so a member coming up wakes one waiter,
+ *    not every other member;
+ *  - a publisher waits for its next frame in ppoll() on its socket (POLLRDHUP), so a
+ *    killed server is noticed the moment its FIN arrives, not at the next write;
+ *  - reconnect backoff is exponential with jitter and restarts from the minimum after
+ *    every session that got up; rb_fleet_kick() ends the backoff when the engine has
+ *    seen the port LISTEN again, with the retries spread so they do not come in lockstep;
+ *  - holders connect in parallel from a few short-lived threads, and their clients are
+ *    kept across cycles;
+ *  - small thread stacks (librtmp's deepest path uses well under 32 KB).
  */
 #include "rebound/fleet.h"
 
@@ -16,6 +29,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +42,12 @@
 #include "rebound/media.h"
 #include "rebound/stats.h"
 
-#define THREAD_STACK (256 * 1024)
-#define BACKOFF_MIN (5 * RB_NS_PER_MS)
-#define BACKOFF_MAX (200 * RB_NS_PER_MS)
+#define THREAD_STACK (128 * 1024)
+#define BACKOFF_MIN (2 * RB_NS_PER_MS)
+#define BACKOFF_MAX (100 * RB_NS_PER_MS)
+#define KICK_SPREAD_NS (20 * 1000)       /* per member: 1000 members retry within 20 ms */
+#define FRAME_SLICE_NS (50 * RB_NS_PER_MS) /* a publisher between frames rechecks stop this often */
+#define HOLDER_THREADS 32
 #define JOIN_TIMEOUT (10 * RB_NS_PER_S)
 
 struct member {
@@ -40,7 +57,8 @@ struct member {
   const char *stream;
   pthread_t thread;
   bool started;
-  struct rb_client *client;      /* current session's client, for abort */
+  uint64_t rng;                  /* jitter; seeded from the index, so runs replay */
+  struct rb_client *client;      /* the member's client, for abort */
   /* guarded by fleet->lock */
   bool up;
   int64_t up_at;
@@ -56,13 +74,16 @@ struct rb_fleet {
   struct rb_fleet_opts opts;
   char *url;
   pthread_mutex_t lock;
-  pthread_cond_t changed;        /* stop, pause, a member came up */
+  pthread_cond_t changed;        /* stop, pause, kick: what members wait for */
+  pthread_cond_t up_changed;     /* a member came up: what rb_fleet_wait_up waits for */
   bool stopping;
   bool paused;
+  unsigned kick_seq;             /* bumped by rb_fleet_kick */
   size_t nmembers;
   struct member *members;
   size_t nholders;
-  struct rb_client **holders;
+  struct rb_client **holders;    /* connected holders (NULL: not connected) */
+  struct rb_client **holder_pool;/* every holder's client, kept across cycles */
   size_t nhandshakes;
   int *handshakes;               /* raw sockets caught mid-handshake */
 };
@@ -159,31 +180,48 @@ static void mark_up(struct member *m)
       m->stale_ms_max = stale;
     m->refused_since = 0;
   }
-  pthread_cond_broadcast(&f->changed);
+  pthread_cond_broadcast(&f->up_changed);
   pthread_mutex_unlock(&f->lock);
 }
 
-/* Open a client for m and run connect; the caller destroys it. */
+/* Connect m's client (kept across sessions: a closed client reconnects). */
 static rb_err open_session(struct member *m, struct rb_client **out, char *msg, size_t msglen)
 {
-  struct rb_client_opts o = { .url = m->fleet->url, .step_timeout_ns = m->fleet->opts.step_timeout_ns };
-  rb_err err;
-
-  *out = NULL;
-  if((err = rb_client_create(out, &o, msg, msglen)))
-    return err;
-  set_client(m, *out);
+  *out = m->client;
   if(is_stopping(m->fleet))
     return RB_ERR_INTERRUPTED;
   return rb_client_connect(*out, msg, msglen);
 }
 
-static void close_session(struct member *m, struct rb_client *c, bool polite)
+static void close_session(struct rb_client *c, bool polite)
 {
-  set_client(m, NULL);
-  if(c) {
+  if(c)
     rb_client_close(c, polite);
-    rb_client_destroy(c);
+}
+
+/* Wait until due, returning early when the server hangs up (a killed server is
+   noticed when its FIN arrives, not at the next write) or the fleet stops (its
+   abort shuts the socket down, which wakes the poll). */
+static rb_err wait_frame_due(struct member *m, struct rb_client *c, int64_t due, char *msg, size_t msglen)
+{
+  struct pollfd p = { .fd = rb_client_fd(c), .events = POLLRDHUP };
+
+  for(;;) {
+    int64_t left = due - rb_clock_now();
+    struct timespec ts;
+    int rc;
+
+    if(is_stopping(m->fleet))
+      return RB_ERR_INTERRUPTED;
+    if(left <= 0)
+      return RB_OK;
+    to_timespec(left < FRAME_SLICE_NS ? left : FRAME_SLICE_NS, &ts);
+    rc = ppoll(&p, 1, &ts, NULL);
+    if(rc < 0 && errno != EINTR)
+      return rb_fail(msg, msglen, RB_ERR_SYSTEM, "poll: %s", strerror(errno));
+    if(rc > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+      return is_stopping(m->fleet) ? RB_ERR_INTERRUPTED
+                                   : rb_fail(msg, msglen, RB_ERR_CLOSED, "the server closed the connection");
   }
 }
 
@@ -221,8 +259,8 @@ static rb_err publish_session(struct member *m, struct rb_media_source *src, uin
   while(wait_while_paused(f)) {
     int64_t due = start + (int64_t)rb_media_next_timestamp(src) * RB_NS_PER_MS;
 
-    if(!pause_until(f, due))
-      break;
+    if((err = wait_frame_due(m, c, due, msg, msglen)))
+      goto out;
     if((err = rb_media_next(src, *seq, rb_clock_now(), &frame, &is_video, msg, msglen)))
       goto out;
     if((err = rb_client_write(c, &frame, msg, msglen)))
@@ -236,7 +274,7 @@ static rb_err publish_session(struct member *m, struct rb_media_source *src, uin
   err = RB_ERR_INTERRUPTED;
 out:
   /* A failed session's peer is gone or hostile: close without sending into it. */
-  close_session(m, c, err == RB_ERR_INTERRUPTED);
+  close_session(c, err == RB_ERR_INTERRUPTED);
   return err;
 }
 
@@ -276,28 +314,79 @@ static rb_err play_session(struct member *m, bool reconnect, char *msg, size_t m
   }
   err = RB_ERR_INTERRUPTED;
 out:
-  close_session(m, c, err == RB_ERR_INTERRUPTED);
+  close_session(c, err == RB_ERR_INTERRUPTED);
   return err;
 }
 
 /* ---- threads -------------------------------------------------------------- */
 
+/* xorshift64*, one state per member. */
+static uint64_t next_random(uint64_t *state)
+{
+  *state ^= *state >> 12;
+  *state ^= *state << 25;
+  *state ^= *state >> 27;
+  return *state * UINT64_C(2685821657736338717);
+}
+
+static unsigned kick_seq(struct rb_fleet *f)
+{
+  unsigned seq;
+
+  pthread_mutex_lock(&f->lock);
+  seq = f->kick_seq;
+  pthread_mutex_unlock(&f->lock);
+  return seq;
+}
+
+/* Back off for backoff/2 .. backoff (clients that failed together must not retry
+   together), or until a kick newer than kick_ref, then a spread share of the kick.
+   False once stopping. */
+static bool back_off(struct member *m, int64_t backoff, unsigned kick_ref)
+{
+  struct rb_fleet *f = m->fleet;
+  int64_t half = backoff / 2;
+  int64_t deadline = rb_clock_now() + half + (int64_t)(next_random(&m->rng) % (uint64_t)(half ? half : 1));
+  bool kicked, running;
+
+  pthread_mutex_lock(&f->lock);
+  while(!f->stopping && f->kick_seq == kick_ref && rb_clock_now() < deadline)
+    wait_until_locked(f, deadline);
+  kicked = f->kick_seq != kick_ref;
+  running = !f->stopping;
+  pthread_mutex_unlock(&f->lock);
+  if(running && kicked && f->nmembers > 1) {
+    uint64_t spread = (uint64_t)f->nmembers * KICK_SPREAD_NS;
+
+    running = pause_until(f, rb_clock_now() + (int64_t)(next_random(&m->rng) % spread));
+  }
+  return running;
+}
+
 static void *member_main(void *arg)
 {
   struct member *m = arg;
   struct rb_fleet *f = m->fleet;
+  struct rb_client_opts o = { .url = f->url, .step_timeout_ns = f->opts.step_timeout_ns };
   struct rb_media_source *src = NULL;
+  struct rb_client *c = NULL;
   int64_t backoff = BACKOFF_MIN;
   uint64_t seq = 0;
   unsigned sessions = 0;
   char msg[256];
   rb_err err;
 
-  if(!m->is_player && (err = rb_media_source_open(&src, f->opts.media_path, msg, sizeof(msg)))) {
+  if((err = rb_client_create(&c, &o, msg, sizeof(msg))) ||
+     (!m->is_player && (err = rb_media_source_open(&src, f->opts.media_path, msg, sizeof(msg))))) {
     mark_down(m, err, msg);
-    return NULL;
+    goto out;
   }
+  set_client(m, c);
   while(!is_stopping(f)) {
+    int64_t began = rb_clock_now();
+    unsigned kick_ref = kick_seq(f);
+    bool got_up;
+
     msg[0] = '\0';
     err = m->is_player ? play_session(m, sessions > 0, msg, sizeof(msg))
                        : publish_session(m, src, &seq, msg, sizeof(msg));
@@ -305,12 +394,22 @@ static void *member_main(void *arg)
     if(err == RB_ERR_INTERRUPTED && is_stopping(f))
       break;
     mark_down(m, err, msg[0] ? msg : rb_strerror(err));
-    /* A session that got up resets the backoff; repeated failures double it. */
-    backoff = m->up_at && rb_clock_now() - m->up_at < BACKOFF_MAX ? backoff : BACKOFF_MIN;
-    if(!pause_until(f, rb_clock_now() + backoff))
+    pthread_mutex_lock(&f->lock);
+    got_up = m->up_at >= began;
+    pthread_mutex_unlock(&f->lock);
+    /* A session that got up starts the backoff afresh (its server died, a new one
+       is coming); a kick during an attempt that failed is still news. */
+    if(got_up) {
+      backoff = BACKOFF_MIN;
+      kick_ref = kick_seq(f);
+    }
+    if(!back_off(m, backoff, kick_ref))
       break;
     backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
   }
+out:
+  set_client(m, NULL);
+  rb_client_destroy(c);
   rb_media_source_close(src);
   return NULL;
 }
@@ -332,12 +431,14 @@ rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, 
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
   pthread_cond_init(&f->changed, &attr);
+  pthread_cond_init(&f->up_changed, &attr);
   pthread_condattr_destroy(&attr);
   f->url = strdup(opts->url);
   f->nmembers = opts->publishers + opts->players;
   f->members = calloc(f->nmembers ? f->nmembers : 1, sizeof(*f->members));
   f->holders = calloc(opts->holders ? opts->holders : 1, sizeof(*f->holders));
-  if(!f->url || !f->members || !f->holders) {
+  f->holder_pool = calloc(opts->holders ? opts->holders : 1, sizeof(*f->holder_pool));
+  if(!f->url || !f->members || !f->holders || !f->holder_pool) {
     err = rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
     goto out;
   }
@@ -345,6 +446,7 @@ rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, 
     struct member *m = &f->members[i];
 
     m->fleet = f;
+    m->rng = (i + 1) * UINT64_C(0x9E3779B97F4A7C15);
     m->is_player = i >= opts->publishers;
     m->index = (unsigned)(m->is_player ? i - opts->publishers : i);
     m->stream = opts->streams[m->is_player ? m->index % opts->publishers : m->index];
@@ -454,32 +556,75 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
   pthread_mutex_unlock(&f->lock);
 }
 
+/* How many members are up since `since`, and when the last came up; lock held.
+   The cheap half of rb_fleet_counts, for a wait that runs once per member coming up. */
+static size_t count_up_locked(const struct rb_fleet *f, int64_t since, int64_t *last_up_at)
+{
+  size_t n = 0;
+
+  *last_up_at = 0;
+  for(size_t i = 0; i < f->nmembers; i++) {
+    const struct member *m = &f->members[i];
+
+    if(m->up && m->up_at >= since) {
+      n++;
+      if(m->up_at > *last_up_at)
+        *last_up_at = m->up_at;
+    }
+  }
+  return n;
+}
+
 rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, volatile int *stop,
                         int64_t *all_up_at, char *msg, size_t msglen)
 {
   struct rb_fleet_counts c;
+  int64_t last_up_at;
+  rb_err err = RB_OK;
 
+  pthread_mutex_lock(&f->lock);
   for(;;) {
-    rb_fleet_counts(f, since, &c);
-    if(c.publishers_up == f->opts.publishers && c.players_up == f->opts.players) {
-      *all_up_at = c.last_up_at ? c.last_up_at : rb_clock_now();
-      return RB_OK;
-    }
-    if(stop && *stop)
-      return rb_fail(msg, msglen, RB_ERR_INTERRUPTED, "interrupted");
-    if(rb_clock_now() >= deadline)
-      return rb_fail(msg, msglen, c.rejected ? RB_ERR_REJECTED : RB_ERR_TIMEOUT, "%u/%u publishers and %u/%u "
-                     "players up; %s", c.publishers_up, f->opts.publishers, c.players_up, f->opts.players,
-                     c.first_problem);
-    /* Woken when a member comes up; the short cap keeps the stop flag responsive. */
-    pthread_mutex_lock(&f->lock);
-    {
-      int64_t wake = rb_clock_now() + 20 * RB_NS_PER_MS;
+    int64_t wake;
 
-      wait_until_locked(f, wake < deadline ? wake : deadline);
+    if(count_up_locked(f, since, &last_up_at) == f->nmembers) {
+      *all_up_at = last_up_at ? last_up_at : rb_clock_now();
+      break;
     }
-    pthread_mutex_unlock(&f->lock);
+    if(stop && *stop) {
+      err = RB_ERR_INTERRUPTED;
+      break;
+    }
+    if(rb_clock_now() >= deadline) {
+      err = RB_ERR_TIMEOUT;
+      break;
+    }
+    /* Woken when a member comes up; the short cap keeps the stop flag responsive. */
+    wake = rb_clock_now() + 20 * RB_NS_PER_MS;
+    {
+      struct timespec ts;
+
+      to_timespec(wake < deadline ? wake : deadline, &ts);
+      pthread_cond_timedwait(&f->up_changed, &f->lock, &ts);
+    }
   }
+  pthread_mutex_unlock(&f->lock);
+  if(err == RB_ERR_INTERRUPTED)
+    return rb_fail(msg, msglen, err, "interrupted");
+  if(err) {
+    rb_fleet_counts(f, since, &c);
+    return rb_fail(msg, msglen, c.rejected ? RB_ERR_REJECTED : RB_ERR_TIMEOUT, "%u/%u publishers and %u/%u "
+                   "players up; %s", c.publishers_up, f->opts.publishers, c.players_up, f->opts.players,
+                   c.first_problem);
+  }
+  return RB_OK;
+}
+
+void rb_fleet_kick(struct rb_fleet *f)
+{
+  pthread_mutex_lock(&f->lock);
+  f->kick_seq++;
+  pthread_cond_broadcast(&f->changed);
+  pthread_mutex_unlock(&f->lock);
 }
 
 void rb_fleet_set_paused(struct rb_fleet *f, bool paused)
@@ -512,36 +657,80 @@ void rb_fleet_reset_cycle(struct rb_fleet *f)
   pthread_mutex_unlock(&f->lock);
 }
 
+/* Holders connect from a few threads at once; the first failure is kept. */
+struct holder_job {
+  struct rb_fleet *f;
+  int64_t deadline;
+  atomic_size_t next;
+  atomic_bool failed;
+  rb_err err;
+  char msg[256];
+};
+
+static rb_err connect_holder(struct rb_fleet *f, size_t i, int64_t deadline, char *msg, size_t msglen)
+{
+  struct rb_client_opts o = { .url = f->url, .step_timeout_ns = deadline - rb_clock_now() };
+  struct rb_client *c = f->holder_pool[i];
+  rb_err err;
+
+  if(o.step_timeout_ns <= 0)
+    return rb_fail(msg, msglen, RB_ERR_TIMEOUT, "no time left to connect");
+  if(o.step_timeout_ns > f->opts.step_timeout_ns)
+    o.step_timeout_ns = f->opts.step_timeout_ns;
+  /* A kept client's steps are bounded by the step timeout it was made with. */
+  if(!c && (err = rb_client_create(&c, &o, msg, msglen)))
+    return err;
+  f->holder_pool[i] = c;
+  if((err = rb_client_connect(c, msg, msglen)))
+    return err;
+  pthread_mutex_lock(&f->lock);
+  f->holders[i] = c;
+  pthread_mutex_unlock(&f->lock);
+  return RB_OK;
+}
+
+static void *holder_worker(void *arg)
+{
+  struct holder_job *job = arg;
+  size_t i;
+  char why[200];
+
+  while(!atomic_load(&job->failed) && (i = atomic_fetch_add(&job->next, 1)) < job->f->opts.holders) {
+    rb_err err = connect_holder(job->f, i, job->deadline, why, sizeof(why));
+
+    if(err && !atomic_exchange(&job->failed, true)) {
+      job->err = err;
+      snprintf(job->msg, sizeof(job->msg), "holder %zu: %s", i, why);
+    }
+  }
+  return NULL;
+}
+
 rb_err rb_fleet_connect_holders(struct rb_fleet *f, int64_t deadline, char *msg, size_t msglen)
 {
-  rb_err err = RB_OK;
+  struct holder_job job = { .f = f, .deadline = deadline };
+  pthread_t threads[HOLDER_THREADS];
+  size_t nthreads = f->opts.holders < HOLDER_THREADS ? f->opts.holders : HOLDER_THREADS, started = 0;
+  pthread_attr_t attr;
 
-  for(size_t i = 0; i < f->opts.holders; i++) {
-    struct rb_client_opts o = { .url = f->url, .step_timeout_ns = deadline - rb_clock_now() };
-    struct rb_client *c = NULL;
-    char why[256];
-
-    if(o.step_timeout_ns <= 0) {
-      err = rb_fail(msg, msglen, RB_ERR_TIMEOUT, "holder %zu: no time left to connect", i);
-      break;
-    }
-    if(o.step_timeout_ns > f->opts.step_timeout_ns)
-      o.step_timeout_ns = f->opts.step_timeout_ns;
-    err = rb_client_create(&c, &o, why, sizeof(why));
-    if(!err)
-      err = rb_client_connect(c, why, sizeof(why));
-    if(err) {
-      rb_client_destroy(c);
-      rb_fail(msg, msglen, err, "holder %zu: %s", i, why);
-      break;
-    }
-    pthread_mutex_lock(&f->lock);
-    f->holders[i] = c;
-    if(i + 1 > f->nholders)
-      f->nholders = i + 1;
-    pthread_mutex_unlock(&f->lock);
-  }
-  return err;
+  atomic_init(&job.next, 0);
+  atomic_init(&job.failed, false);
+  pthread_mutex_lock(&f->lock);
+  f->nholders = f->opts.holders;
+  pthread_mutex_unlock(&f->lock);
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, THREAD_STACK);
+  /* This thread works too; helpers only when there is more than one holder. */
+  for(size_t i = 1; i < nthreads; i++)
+    if(!pthread_create(&threads[started], &attr, holder_worker, &job))
+      started++;
+  pthread_attr_destroy(&attr);
+  holder_worker(&job);
+  for(size_t i = 0; i < started; i++)
+    pthread_join(threads[i], NULL); /* bounded: each connect step has its timeout */
+  if(atomic_load(&job.failed))
+    return rb_fail(msg, msglen, job.err, "%s", job.msg);
+  return RB_OK;
 }
 
 void rb_fleet_release_holders(struct rb_fleet *f)
@@ -553,10 +742,8 @@ void rb_fleet_release_holders(struct rb_fleet *f)
     c = f->holders[i];
     f->holders[i] = NULL;
     pthread_mutex_unlock(&f->lock);
-    if(c) {
-      rb_client_close(c, false);
-      rb_client_destroy(c);
-    }
+    if(c)
+      rb_client_close(c, false); /* kept in holder_pool for the next cycle */
   }
   f->nholders = 0;
 }
@@ -623,6 +810,8 @@ void rb_fleet_close_handshakes(struct rb_fleet *f)
 
 void rb_fleet_stop(struct rb_fleet *f)
 {
+  struct timespec join_by;
+
   pthread_mutex_lock(&f->lock);
   f->stopping = true;
   pthread_cond_broadcast(&f->changed);
@@ -630,15 +819,14 @@ void rb_fleet_stop(struct rb_fleet *f)
     if(f->members[i].client)
       rb_client_abort(f->members[i].client);
   pthread_mutex_unlock(&f->lock);
+  /* timedjoin takes CLOCK_REALTIME: one bound for all joins, so wedged threads
+     cannot hang us, however many there are. */
+  clock_gettime(CLOCK_REALTIME, &join_by);
+  join_by.tv_sec += JOIN_TIMEOUT / RB_NS_PER_S;
   for(size_t i = 0; i < f->nmembers; i++) {
-    struct timespec ts;
-
     if(!f->members[i].started)
       continue;
-    /* timedjoin takes CLOCK_REALTIME: a bounded join, so a wedged thread cannot hang us. */
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += JOIN_TIMEOUT / RB_NS_PER_S;
-    if(pthread_timedjoin_np(f->members[i].thread, NULL, &ts))
+    if(pthread_timedjoin_np(f->members[i].thread, NULL, &join_by))
       pthread_detach(f->members[i].thread);
     f->members[i].started = false;
   }
@@ -651,12 +839,16 @@ void rb_fleet_destroy(struct rb_fleet *f)
   if(!f)
     return;
   rb_fleet_stop(f);
+  for(size_t i = 0; f->holder_pool && i < f->opts.holders; i++)
+    rb_client_destroy(f->holder_pool[i]);
+  free(f->holder_pool);
   for(size_t i = 0; i < f->nmembers; i++)
     free(f->members[i].verifier);
   free(f->members);
   free(f->holders);
   free(f->url);
   pthread_cond_destroy(&f->changed);
+  pthread_cond_destroy(&f->up_changed);
   pthread_mutex_destroy(&f->lock);
   free(f);
 }

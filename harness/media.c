@@ -601,7 +601,9 @@ void rb_media_verifier_feed(struct rb_media_verifier *v, const struct rb_media_f
   if(f->type != RB_MEDIA_VIDEO || !rb_media_parse_sei(f->data, f->len, &seq, &send_ns))
     return;
   v->received++;
-  v->latencies_ms[v->latency_next] = (double)(now_ns - send_ns) / 1e6;
+  /* In double: send_ns comes off the wire, and a hostile or corrupt value must
+     not overflow the subtraction (found by tests/fuzz/fuzz_media_sei). */
+  v->latencies_ms[v->latency_next] = ((double)now_ns - (double)send_ns) / 1e6;
   v->latency_next = (v->latency_next + 1) % RB_MEDIA_MAX_LATENCIES;
   if(v->nlatencies < RB_MEDIA_MAX_LATENCIES)
     v->nlatencies++;
@@ -621,9 +623,11 @@ void rb_media_verifier_feed(struct rb_media_verifier *v, const struct rb_media_f
     return;
   }
   missing = seq - v->last_seq - 1;
-  v->gaps += missing;
+  /* Saturating: a peer that jumps by 2^63 must not wrap the counts back to 0. */
+  v->gaps = v->gaps > UINT64_MAX - missing ? UINT64_MAX : v->gaps + missing;
   if(counts_as_lost)
-    v->lost_after_reconnect += missing;
+    v->lost_after_reconnect = v->lost_after_reconnect > UINT64_MAX - missing
+                                ? UINT64_MAX : v->lost_after_reconnect + missing;
   v->last_seq = seq;
 }
 

@@ -478,7 +478,8 @@ rb_err rb_refserver_write_message(struct rb_refserver_buf *out, uint32_t chunk_s
         put_be(h + hl, m->timestamp, 4), hl += 4;
     }
     buf_put(out, h, hl);
-    buf_put(out, m->data + pos, n);
+    if(n) /* an empty message may have data == NULL: NULL + 0 is undefined (found by fuzzing) */
+      buf_put(out, m->data + pos, n);
     pos += n;
   } while(pos < m->length);
   return RB_OK;

@@ -50,6 +50,30 @@ static void print_ms(FILE *out, const char *label, double ms)
     fprintf(out, "  %s -", label);
 }
 
+/* The last `lines` lines of a server log, indented, as a failure's context. */
+static void print_log_tail(FILE *out, const char *tail, int lines)
+{
+  const char *start = tail + strlen(tail);
+  int seen = 0;
+
+  while(start > tail && (start[-1] == '\n' || start[-1] == '\r'))
+    start--;
+  while(start > tail && seen < lines)
+    if(*--start == '\n')
+      seen++;
+  if(*start == '\n')
+    start++;
+  fputs("    server log:\n", out);
+  while(*start) {
+    const char *nl = strchr(start, '\n');
+    int len = nl ? (int)(nl - start) : (int)strlen(start);
+
+    if(len)
+      fprintf(out, "      | %.*s\n", len, start);
+    start += len + (nl ? 1 : 0);
+  }
+}
+
 static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev)
 {
   const struct rb_cycle_result *c = ev->result;
@@ -70,6 +94,8 @@ static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev
     fprintf(rep->out, "    diagnosis: %s\n", c->diagnosis);
   for(size_t i = 0; !c->pass && i < c->nfailures; i++)
     fprintf(rep->out, "    failure: %s\n", c->failures[i]);
+  if(!c->pass && c->log_tail[0])
+    print_log_tail(rep->out, c->log_tail, 5);
 }
 
 static const char *event_name(enum rb_event_kind k)

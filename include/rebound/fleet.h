@@ -78,6 +78,11 @@ rb_err rb_fleet_open_handshakes(struct rb_fleet *f, unsigned n, int64_t deadline
 /* Close them without sending anything more. */
 void rb_fleet_close_handshakes(struct rb_fleet *f);
 
+/* The server listens again: clients that are backing off after a failed attempt
+   retry now instead of at the end of their backoff. Their retries are spread over
+   about 20 us per client, so that a large fleet does not reconnect in lockstep. */
+void rb_fleet_kick(struct rb_fleet *f);
+
 /* Stop and join every thread (bounded: blocked steps are aborted). */
 void rb_fleet_stop(struct rb_fleet *f);
 

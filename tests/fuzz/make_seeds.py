@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/<target>/).
+
+The seeds are small valid inputs (and a few near misses) so that the fuzzers
+start from the shapes the parsers accept; they are committed, and this script
+says how they were made. Run from anywhere: python3 tests/fuzz/make_seeds.py
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+UUID = b"rebound SEI v1.0"
+
+
+def put(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---- AMF0 -------------------------------------------------------------------
+def s(v):
+    b = v.encode() if isinstance(v, str) else v
+    return b"\x02" + struct.pack(">H", len(b)) + b
+
+
+def n(v):
+    return b"\x00" + struct.pack(">d", v)
+
+
+def null():
+    return b"\x05"
+
+
+def key(k):
+    return struct.pack(">H", len(k)) + k.encode()
+
+
+def obj(pairs, ecma=False):
+    head = b"\x08" + struct.pack(">I", len(pairs)) if ecma else b"\x03"
+    return head + b"".join(key(k) + v for k, v in pairs) + b"\x00\x00\x09"
+
+
+def info(level, code, desc):
+    return obj([("level", s(level)), ("code", s(code)), ("description", s(desc))])
+
+
+def client_seeds():
+    put("client_command", "connect_result",
+        s("_result") + n(1) + obj([("fmsVer", s("FMS/3,0,1,123")), ("capabilities", n(31))])
+        + info("status", "NetConnection.Connect.Success", "Connection succeeded."))
+    put("client_command", "connect_error",
+        s("_error") + n(1) + null() + info("error", "NetConnection.Connect.Rejected", "no"))
+    put("client_command", "create_stream", s("_result") + n(4) + null() + n(1))
+    put("client_command", "publish_badname",
+        s("onStatus") + n(0) + null()
+        + info("error", "NetStream.Publish.BadName", 'Stream "x" <already> & \x01 publishing'))
+    put("client_command", "play_start_ecma",
+        s("onStatus") + n(0) + null()
+        + obj([("level", s("status")), ("code", s("NetStream.Play.Start")), ("details", s("s"))],
+              ecma=True))
+    put("client_command", "close", s("close") + n(0) + null())
+    put("client_command", "amf3_onstatus",
+        b"\x00" + s("onStatus") + n(0) + null() + info("status", "NetStream.Publish.Start", "go"))
+    put("client_command", "other_types",
+        s("onStatus") + n(0) + b"\x01\x01" + b"\x06" + b"\x0b" + bytes(10)
+        + b"\x0c" + struct.pack(">I", 3) + b"abc" + b"\x0a" + struct.pack(">I", 2) + n(1) + s("x")
+        + info("status", "NetStream.Play.Reset", "reset"))
+
+
+# ---- SEI ----------------------------------------------------------------------
+def emulation_prevent(rbsp):
+    out, zeros = bytearray(), 0
+    for b in rbsp:
+        if zeros >= 2 and b <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(b)
+        zeros = zeros + 1 if b == 0 else 0
+    return bytes(out)
+
+
+def sei_nal(seq, ns):
+    payload = UUID + struct.pack(">Q", seq) + struct.pack(">q", ns)
+    return b"\x06" + emulation_prevent(bytes([5, len(payload)]) + payload + b"\x80")
+
+
+def video_tag(nals, lsz=4):
+    body = b"\x27\x01\x00\x00\x00"
+    for nal in nals:
+        body += len(nal).to_bytes(lsz, "big") + nal
+    return body
+
+
+def sei_seeds():
+    slice_nal = b"\x41\x9a" + bytes(20)
+    put("media_sei", "sei_first", video_tag([sei_nal(1, 123456789), slice_nal]))
+    put("media_sei", "sei_after_aud", video_tag([b"\x09\xf0", sei_nal(0, 0), slice_nal]))
+    put("media_sei", "sei_len2", video_tag([sei_nal(2**40, 2**62)], lsz=2))
+    put("media_sei", "sei_len1", video_tag([sei_nal(7, 7)], lsz=1))
+    other = b"\x06" + emulation_prevent(bytes([4, 3, 1, 2, 3]) + bytes([5, 40]) + UUID
+                                        + bytes(24) + b"\x80")
+    put("media_sei", "sei_two_messages", video_tag([other, slice_nal]))
+    put("media_sei", "no_sei", video_tag([slice_nal]))
+
+
+# ---- RTMP chunks for the refserver ------------------------------------------------
+def chunks(csid, msg_type, sid, ts, body, chunk_size=128):
+    out = bytearray()
+    for off in range(0, max(len(body), 1), chunk_size):
+        if off == 0:
+            ts_field = min(ts, 0xFFFFFF)
+            out += bytes([csid]) + ts_field.to_bytes(3, "big") + len(body).to_bytes(3, "big")
+            out += bytes([msg_type]) + struct.pack("<I", sid)
+            if ts >= 0xFFFFFF:
+                out += struct.pack(">I", ts)
+        else:
+            out += bytes([0xC0 | csid])
+        out += body[off:off + chunk_size]
+    return bytes(out)
+
+
+def command(csid, sid, name, txn, *args):
+    return chunks(csid, 20, sid, 0, s(name) + n(txn) + b"".join(args))
+
+
+def records(stream):
+    """stream: list of (peer, bytes) -> the target's record format."""
+    out = bytearray()
+    for peer, data in stream:
+        for off in range(0, len(data), 128):
+            part = data[off:off + 128]
+            out += bytes([(peer << 7) | (len(part) - 1)]) + part
+    return bytes(out)
+
+
+def refserver_seeds():
+    connect = command(3, 0, "connect", 1, obj([("app", s("live")), ("tcUrl", s("rtmp://h/live"))]))
+    create = command(3, 0, "createStream", 2, null())
+    publish = command(8, 1, "publish", 3, null(), s("s"), s("live"))
+    play = command(8, 1, "play", 3, null(), s("s"), n(-2000))
+    setchunk = chunks(2, 1, 0, 0, struct.pack(">I", 4096))
+    meta = chunks(4, 18, 1, 0, s("@setDataFrame") + s("onMetaData") + obj([("width", n(64))], True))
+    avc_hdr = chunks(6, 9, 1, 0, b"\x17\x00\x00\x00\x00\x01\x42\x00\x1e\xff\xe1\x00\x04abcd")
+    aac_hdr = chunks(5, 8, 1, 0, b"\xaf\x00\x12\x10")
+    frame = chunks(6, 9, 1, 40, video_tag([sei_nal(1, 5), b"\x65" + bytes(300)]))
+    late = chunks(6, 9, 1, 0x1000000, video_tag([b"\x41" + bytes(10)]))
+    delete = command(3, 0, "deleteStream", 4, null(), n(1))
+    put("refserver", "publish_play_relay", records([
+        (0, connect + create + publish + meta + avc_hdr + aac_hdr),
+        (1, connect + create + play),
+        (0, frame + late + setchunk + chunks(6, 9, 1, 80, video_tag([b"\x41" + bytes(5000)]), 4096)),
+        (0, delete),
+    ]))
+    put("refserver", "control_messages", records([
+        (0, connect + chunks(2, 5, 0, 0, struct.pack(">I", 2500000))
+         + chunks(2, 6, 0, 0, struct.pack(">IB", 2500000, 2))
+         + chunks(2, 4, 0, 0, struct.pack(">HI", 3, 1) + struct.pack(">I", 1000))
+         + chunks(2, 3, 0, 0, struct.pack(">I", 1000))
+         + chunks(2, 2, 0, 0, struct.pack(">I", 6))),
+    ]))
+    put("refserver", "two_publishers", records([
+        (0, connect + create + publish), (1, connect + create + publish),
+        (0, b"\xc8" * 3), (1, delete),
+    ]))
+    # Header forms: fmt 1/2/3 after fmt 0, a 2-byte and a 3-byte basic header.
+    forms = chunks(6, 9, 1, 0, b"\x17\x01" + bytes(10))
+    forms += bytes([0x46]) + (40).to_bytes(3, "big") + (12).to_bytes(3, "big") + b"\x09" + bytes(12)
+    forms += bytes([0x86]) + (40).to_bytes(3, "big") + bytes(12)
+    forms += bytes([0x00, 10]) + chunks(0, 9, 1, 0, b"")[1:12] + b""
+    forms += bytes([0x01, 1, 1]) + (0).to_bytes(3, "big") + (0).to_bytes(3, "big") + b"\x09" + bytes(4)
+    put("refserver", "header_forms", records([(0, connect + create + publish + forms)]))
+
+
+# ---- scenario files ---------------------------------------------------------------
+def scenario_seeds():
+    src = os.path.join(HERE, "..", "..", "scenarios")
+    for name in sorted(os.listdir(src)):
+        if name.endswith(".ini"):
+            with open(os.path.join(src, name), "rb") as f:
+                put("scenario", name, f.read())
+    put("scenario", "everything.ini", b"""; every key
+[global]
+command = exec srv --port ${port} --dir ${run_dir} $${HOME}
+restart_command = ${command} --again
+host = 127.0.0.1
+port = auto
+http_port = auto
+app = live
+stream = s-${client}-${name}
+url = rtmp://${host}:${port}/${app} live=1
+config_template = ${scenario_dir}/x.conf.in
+ready = http://127.0.0.1:${http_port}/ok
+ready_timeout = 2s
+fault = exec:kill -9 ${port}
+fault_at = random
+grace = 500ms
+hang_for = 1m
+cycles = 3
+duration = 0
+publishers = 2
+players = 1
+holders = 0
+publish_for = 0
+rebind_timeout = 1.5s
+reconnect_timeout = 10s
+stat_url = http://127.0.0.1:${http_port}/stat
+stat_expect = ${stream}
+media = ${scenario_dir}/a.flv
+seed = 18446744073709551615
+max_rebind_ms = 250
+max_reconnect_ms = 2s
+expect = fail
+[a]
+fault = sigterm
+[b]
+fault = hang
+cycles = ${cycles}
+""")
+    put("scenario", "set_override.ini", b"--set cycles=2\n[s]\ncommand = x\n")
+    put("scenario", "errors.ini", b"[s]\ncommand = x ${port\ngrace = -1s\n[s]\n")
+
+
+if __name__ == "__main__":
+    client_seeds()
+    sei_seeds()
+    refserver_seeds()
+    scenario_seeds()
