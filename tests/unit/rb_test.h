@@ -8,6 +8,7 @@
 #define REBOUND_TEST_H
 
 #include <CUnit/Basic.h>
+#include <ftw.h>
 #include <CUnit/CUnit.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +52,28 @@ error:
   fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
   CU_cleanup_registry();
   return 2;
+}
+
+static inline int rb_test_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+/* rb_test_main with a private folder: tmpdir (a mkdtemp template, e.g.
+   "/tmp/rb-x-XXXXXX") is created first and removed with everything in it after. */
+static inline int rb_test_main_in_tmpdir(const char *suite_name, const struct rb_test_case *cases, char *tmpdir)
+{
+  int rc;
+
+  if(!mkdtemp(tmpdir))
+    return 2;
+  rc = rb_test_main(suite_name, cases);
+  if(nftw(tmpdir, rb_test_remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    rc = rc ? rc : 1;
+  return rc;
 }
 
 #endif

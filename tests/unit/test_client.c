@@ -430,14 +430,5 @@ static const struct rb_test_case cases[] = {
 
 int main(void)
 {
-  char cmd[128];
-  int rc;
-
-  if(!mkdtemp(tmpdir))
-    return 2;
-  rc = rb_test_main("client", cases);
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-  if(system(cmd) != 0)
-    rc = rc ? rc : 1;
-  return rc;
+  return rb_test_main_in_tmpdir("client", cases, tmpdir);
 }
