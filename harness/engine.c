@@ -530,6 +530,17 @@ static void save_snapshot(const struct run *r, unsigned cycle, const struct rb_p
   fclose(f);
 }
 
+/* The rebind has been judged: holders may go now, sending nothing; then every client
+   must come back, and the server's own stats must agree. */
+static void after_rebind(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
+{
+  rb_fleet_release_holders(r->fleet);
+  rb_fleet_close_handshakes(r->fleet);
+  judge_reconnect(r, c, restart_at);
+  if(c->reconnect_ms >= 0)
+    check_stats(r, c);
+}
+
 /* An external server: the exec fault has run; run restart_command if there is one,
    then judge the rebind by the ready probe. restart = the restart command's start,
    or the fault's when the fault command restarts the server itself (systemctl restart). */
@@ -567,11 +578,7 @@ static bool run_external_restart(struct run *r, struct rb_cycle_result *c, int64
   c->rebind_ms = c->ready_ms = rb_clock_ms(restart_at, ready_at);
   c->rebind_at_ns = ready_at;
   emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
-  rb_fleet_release_holders(r->fleet);
-  rb_fleet_close_handshakes(r->fleet);
-  judge_reconnect(r, c, restart_at);
-  if(c->reconnect_ms >= 0)
-    check_stats(r, c);
+  after_rebind(r, c, restart_at);
   return true;
 }
 
@@ -657,12 +664,7 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
     else
       c->ready_ms = rb_clock_ms(restart_at, ready_at);
   }
-  /* The rebind has been judged: holders may go now, sending nothing. */
-  rb_fleet_release_holders(r->fleet);
-  rb_fleet_close_handshakes(r->fleet);
-  judge_reconnect(r, c, restart_at);
-  if(c->reconnect_ms >= 0)
-    check_stats(r, c);
+  after_rebind(r, c, restart_at);
 out:
   rb_fleet_release_holders(r->fleet);
   rb_fleet_close_handshakes(r->fleet);
