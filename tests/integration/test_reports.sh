@@ -51,6 +51,14 @@ echo '{"schema": 2}' >"$T/bad.json"
 run_rebound 20 run "$ini" --only plain --baseline "$T/bad.json"
 expect_code 2 "a baseline that is not schema 1"
 
+# thresholds on p99: an impossible one fails the run and says which
+run_rebound 60 run "$ini" --only plain --set cycles=2 --set max_reconnect_ms=1 --json "$T/r.json"
+expect_code 1 "max_reconnect_ms exceeded"
+expect_in "$T/out" "exceeds max_reconnect_ms 1"
+json '.scenarios[0].result == "fail" and (.scenarios[0].cycles | map(.result == "pass") | all)'
+run_rebound 60 run "$ini" --only plain --set cycles=2 --set max_reconnect_ms=60000 --set max_rebind_ms=60000
+expect_code 0 "generous thresholds"
+
 # interrupted: SIGINT after the first cycle; every file still parses
 "$REBOUND" run "$ini" --only plain --set cycles=500 --json "$T/i.json" --junit "$T/i.xml" \
   --html "$T/i.html" --events "$T/i.jsonl" --artifacts "$T/art-int" >"$T/iout" 2>&1 &
