@@ -112,11 +112,30 @@ static struct rb_client *wd_list;
 
 /* ---- process-wide setup and the watchdog -------------------------------- */
 
-static void quiet_log(int level, const char *fmt, va_list ap)
+/* librtmp only warns when the server's S0 carries another RTMP version than
+   the client's C0, and carries on; its warning is the one place where that is
+   seen. The callback runs in the thread doing the handshake, so a thread-local
+   flag carries it to handshake_and_connect. */
+static _Thread_local int s0_mismatch; /* the server's version, or -1 */
+static bool lib_debug;
+
+static void librtmp_log(int level, const char *fmt, va_list ap)
 {
-  (void)level;
-  (void)fmt;
-  (void)ap;
+  static const char mismatch[] = "%s: Type mismatch: client sent %d, server answered %d";
+
+  if(level <= RTMP_LOGWARNING && !strcmp(fmt, mismatch)) {
+    va_list copy;
+
+    va_copy(copy, ap);
+    (void)va_arg(copy, const char *);
+    (void)va_arg(copy, int);
+    s0_mismatch = va_arg(copy, int);
+    va_end(copy);
+  }
+  if(lib_debug) {
+    vfprintf(stderr, fmt, ap); /* librtmp's own literal formats */
+    fputc('\n', stderr);
+  }
 }
 
 static void *watchdog_main(void *arg)
@@ -162,12 +181,9 @@ static void lib_init(void)
   RTMP *first;
   int rc;
 
-  if(getenv("REBOUND_LIBRTMP_DEBUG")) {
-    RTMP_LogSetLevel(RTMP_LOGDEBUG);
-  } else {
-    RTMP_LogSetCallback(quiet_log);
-    RTMP_LogSetLevel(RTMP_LOGCRIT);
-  }
+  lib_debug = getenv("REBOUND_LIBRTMP_DEBUG") != NULL;
+  RTMP_LogSetCallback(librtmp_log);
+  RTMP_LogSetLevel(lib_debug ? RTMP_LOGDEBUG : RTMP_LOGWARNING);
   RTMP_GetTime(); /* sets its cached clock tick rate */
   first = RTMP_Alloc(); /* the first RTMP_Init creates librtmp's TLS context */
   if(first) {
@@ -989,11 +1005,16 @@ static rb_err handshake_and_connect(struct rb_client *c, char *msg, size_t msgle
     return rb_fail(msg, msglen, RB_ERR_SYSTEM, "dup: %s", strerror(errno));
   c->r->m_bSendCounter = TRUE; /* acknowledge bytes received, as RTMP_Connect would */
   watchdog_arm(c, rb_clock_deadline(c->step_ns));
+  s0_mismatch = -1;
   ok = RTMP_Connect1(c->r, NULL); /* handshake, then sends connect */
   fired = watchdog_disarm(c);
   t1 = rb_clock_now();
   if(!ok)
     return step_failure(c, "handshake", fired, msg, msglen);
+  if(s0_mismatch >= 0) /* librtmp would go on regardless */
+    return rb_fail(msg, msglen, RB_ERR_PROTOCOL,
+                   "protocol error: the server answered the handshake with RTMP version %d",
+                   s0_mismatch);
   c->timings.handshake_ms = rb_clock_ms(t0, t1);
   w.txn = c->r->m_numInvokes; /* connect's transaction id */
   err = await_reply(c, &w, &ignored, msg, msglen);

@@ -133,36 +133,44 @@ static void cycle_chart(FILE *f, const struct rb_scenario_result *s)
   fputs("</svg>\n", f);
 }
 
-/* The phases of one cycle on a time line: steady, fault, down, rebind, reconnect. */
+/* The phases of one cycle on a time line: steady, fault, down, rebind, reconnect (or
+   "no rebind" up to the cycle's end when the port never came back). Labels go in a
+   legend under the bar: short phases would make labels on the bar collide. */
 static void timeline(FILE *f, const struct rb_cycle_result *c)
 {
+  int64_t cycle_end = c->start_at_ns + (int64_t)(c->duration_ms * 1e6);
   struct { const char *name; int64_t from, to; } phases[] = {
     { "steady", c->start_at_ns, c->fault_at_ns },
     { "fault", c->fault_at_ns, c->fault_done_at_ns },
     { "down", c->fault_done_at_ns, c->restart_at_ns },
     { "rebind", c->restart_at_ns, c->rebind_at_ns },
     { "reconnect", c->rebind_at_ns, c->reconnect_ms >= 0 ? c->restart_at_ns + (int64_t)(c->reconnect_ms * 1e6) : 0 },
+    { "norebind", c->rebind_at_ns ? 0 : c->restart_at_ns, c->rebind_at_ns ? 0 : cycle_end },
   };
+  const size_t n = sizeof(phases) / sizeof(phases[0]);
   int64_t begin = c->start_at_ns, end = begin;
+  double lx = 10;
 
-  for(size_t i = 0; i < 5; i++)
+  for(size_t i = 0; i < n; i++)
     if(phases[i].to > end)
       end = phases[i].to;
   if(!begin || end <= begin)
     return;
-  fprintf(f, "<h3>Phases of cycle %u</h3>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"70\" "
+  fprintf(f, "<h3>Phases of cycle %u</h3>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"64\" "
              "class=\"timeline\">\n", c->index, CHART_W);
-  for(size_t i = 0; i < 5; i++) {
-    double x, w;
+  for(size_t i = 0; i < n; i++) {
+    double ms = (double)(phases[i].to - phases[i].from) / 1e6, x, w;
 
     if(!phases[i].from || phases[i].to <= phases[i].from)
       continue;
     x = 10 + (double)(phases[i].from - begin) / (double)(end - begin) * (CHART_W - 20);
     w = (double)(phases[i].to - phases[i].from) / (double)(end - begin) * (CHART_W - 20);
-    fprintf(f, "<rect class=\"%s\" x=\"%.1f\" y=\"10\" width=\"%.1f\" height=\"24\"><title>%s %.1f ms</title></rect>"
-               "<text x=\"%.1f\" y=\"52\">%s %.1f ms</text>\n", phases[i].name, x, w < 1 ? 1 : w, phases[i].name,
-            (double)(phases[i].to - phases[i].from) / 1e6, x, phases[i].name,
-            (double)(phases[i].to - phases[i].from) / 1e6);
+    fprintf(f, "<rect class=\"%s\" x=\"%.1f\" y=\"6\" width=\"%.1f\" height=\"24\"><title>%s %.1f ms</title></rect>\n",
+            phases[i].name, x, w < 1 ? 1 : w, phases[i].name, ms);
+    fprintf(f, "<rect class=\"%s\" x=\"%.1f\" y=\"42\" width=\"10\" height=\"10\"/><text x=\"%.1f\" y=\"51\">%s %.1f ms"
+               "</text>\n", phases[i].name, lx, lx + 14, strcmp(phases[i].name, "norebind") ? phases[i].name :
+               "no rebind", ms);
+    lx += 130;
   }
   fputs("</svg>\n", f);
 }
@@ -256,7 +264,7 @@ static const char style[] =
   "polyline{fill:none;stroke-width:2}polyline.rebind{stroke:#0969da}polyline.reconnect{stroke:#bc4c00}"
   "text.rebind{fill:#0969da}text.reconnect{fill:#bc4c00}.axis{stroke:#888}.failmark{fill:#cf222e;font-size:16px}"
   "svg text{font-size:11px}rect.steady{fill:#8c959f}rect.fault{fill:#cf222e}rect.down{fill:#d4a72c}"
-  "rect.rebind{fill:#0969da}rect.reconnect{fill:#bc4c00}pre{background:#f6f8fa;padding:8px;overflow:auto}"
+  "rect.rebind{fill:#0969da}rect.reconnect{fill:#bc4c00}rect.norebind{fill:#ff8182}pre{background:#f6f8fa;padding:8px;overflow:auto}"
   ".diagnosis{font-weight:bold}";
 
 rb_err rb_report_write_html(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
