@@ -814,7 +814,11 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     goto out;
   if((err = wait_ready(&r, spawned_at + sc->ready_timeout_ns, &ready_at, msg, sizeof(msg)))) {
     if(err != RB_ERR_INTERRUPTED || !stop_requested(&r)) {
-      first_start_failure(&r, RB_ERR_SPAWN, msg, msg, sizeof(msg));
+      char why[sizeof(msg)];
+
+      /* the probe's own words: "not ready after N attempts", or why it stopped early */
+      snprintf(why, sizeof(why), "%s", err == RB_ERR_INTERRUPTED ? "its processes ended" : msg);
+      first_start_failure(&r, RB_ERR_SPAWN, why, msg, sizeof(msg));
       err = RB_ERR_SPAWN;
     }
     goto out;
