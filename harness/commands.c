@@ -47,11 +47,15 @@ static const char *const usages[] = {
   "usage: rebound play URL [--duration D] [--verify] [--timeout D]",
 };
 
+/* One line, as for every other failure: "rebound CMD: what (usage: ...)". */
+static int usage_error(const struct cmd_opts *o, const char *usage, const char *fmt, const char *arg)
+  __attribute__((format(printf, 3, 0)));
+
 static int usage_error(const struct cmd_opts *o, const char *usage, const char *fmt, const char *arg)
 {
   fprintf(stderr, "rebound %s: ", o->name);
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n%s\n", usage);
+  fprintf(stderr, fmt, arg); /* fmt is always one of this file's literals */
+  fprintf(stderr, " (%s)\n", usage);
   return EXIT_USAGE;
 }
 

@@ -27,6 +27,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -45,7 +47,8 @@
 #define THREAD_STACK (128 * 1024)
 #define BACKOFF_MIN (2 * RB_NS_PER_MS)
 #define BACKOFF_MAX (100 * RB_NS_PER_MS)
-#define KICK_SPREAD_NS (20 * 1000)       /* per member: 1000 members retry within 20 ms */
+#define SPREAD_NS (100 * 1000)          /* per member: 1000 members (re)connect over 100 ms */
+#define PACE_NS (40 * RB_NS_PER_MS)      /* frames due within this are sent in one wake-up */
 #define FRAME_SLICE_NS (50 * RB_NS_PER_MS) /* a publisher between frames rechecks stop this often */
 #define HOLDER_THREADS 32
 #define JOIN_TIMEOUT (10 * RB_NS_PER_S)
@@ -258,18 +261,31 @@ static rb_err publish_session(struct member *m, struct rb_media_source *src, uin
   start = rb_clock_now();
   while(wait_while_paused(f)) {
     int64_t due = start + (int64_t)rb_media_next_timestamp(src) * RB_NS_PER_MS;
+    uint64_t sent = 0;
+    int on = 1, off = 0;
 
-    if((err = wait_frame_due(m, c, due, msg, msglen)))
+    /* Frames go in small bursts, up to PACE_NS ahead of their time: one wake-up per
+       PACE_NS rather than one per frame (~70/s of audio and video), and one TCP segment
+       per burst (TCP_CORK), because with a thousand publishers the context switches and
+       the per-segment work of loopback TCP would cost more than the sending itself. */
+    if((err = wait_frame_due(m, c, due - PACE_NS, msg, msglen)))
       goto out;
-    if((err = rb_media_next(src, *seq, rb_clock_now(), &frame, &is_video, msg, msglen)))
-      goto out;
-    if((err = rb_client_write(c, &frame, msg, msglen)))
-      goto out;
-    if(is_video)
-      (*seq)++;
+    setsockopt(rb_client_fd(c), IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+    do {
+      if((err = rb_media_next(src, *seq, rb_clock_now(), &frame, &is_video, msg, msglen)) ||
+         (err = rb_client_write(c, &frame, msg, msglen)))
+        break;
+      if(is_video)
+        (*seq)++;
+      sent++;
+    } while(start + (int64_t)rb_media_next_timestamp(src) * RB_NS_PER_MS <= rb_clock_now() + PACE_NS);
+    if(rb_client_fd(c) >= 0)
+      setsockopt(rb_client_fd(c), IPPROTO_TCP, TCP_CORK, &off, sizeof(off)); /* sends the burst */
     pthread_mutex_lock(&f->lock);
-    m->frames_sent++;
+    m->frames_sent += sent;
     pthread_mutex_unlock(&f->lock);
+    if(err)
+      goto out;
   }
   err = RB_ERR_INTERRUPTED;
 out:
@@ -340,7 +356,7 @@ static unsigned kick_seq(struct rb_fleet *f)
 }
 
 /* Back off for backoff/2 .. backoff (clients that failed together must not retry
-   together), or until a kick newer than kick_ref, then a spread share of the kick.
+   together), or until a kick newer than kick_ref, then a random share of the spread.
    False once stopping. */
 static bool back_off(struct member *m, int64_t backoff, unsigned kick_ref)
 {
@@ -356,7 +372,7 @@ static bool back_off(struct member *m, int64_t backoff, unsigned kick_ref)
   running = !f->stopping;
   pthread_mutex_unlock(&f->lock);
   if(running && kicked && f->nmembers > 1) {
-    uint64_t spread = (uint64_t)f->nmembers * KICK_SPREAD_NS;
+    uint64_t spread = (uint64_t)f->nmembers * SPREAD_NS;
 
     running = pause_until(f, rb_clock_now() + (int64_t)(next_random(&m->rng) % spread));
   }
@@ -382,6 +398,11 @@ static void *member_main(void *arg)
     goto out;
   }
   set_client(m, c);
+  /* Members start connecting over nmembers x SPREAD_NS, not all in the same
+     millisecond: a burst larger than the server's listen backlog loses SYNs, and a
+     lost SYN costs a 1 s retransmission. */
+  if(f->nmembers > 1 && !pause_until(f, rb_clock_now() + (int64_t)(next_random(&m->rng) % (f->nmembers * SPREAD_NS))))
+    goto out;
   while(!is_stopping(f)) {
     int64_t began = rb_clock_now();
     unsigned kick_ref = kick_seq(f);

@@ -561,6 +561,11 @@ static char *read_line(char *str, int num, void *stream)
   const char *start, *nl, *p;
   size_t n;
 
+  /* A UTF-8 byte order mark (some Windows editors write one) is not content:
+     left in place it hid the first [section] from the header check below, and
+     its keys were then reported as "outside a section". */
+  if(ld->pos == 0 && ld->len >= 3 && !memcmp(ld->text, "\xef\xbb\xbf", 3))
+    ld->pos = 3;
   if(ld->failed || ld->pos >= ld->len)
     return NULL;
   start = ld->text + ld->pos;
@@ -576,7 +581,7 @@ static char *read_line(char *str, int num, void *stream)
     }
   }
   if(n + 1 > (size_t)num || n > MAX_LINE) {
-    fail_at(ld, ld->line, "line too long (more than %s%d bytes)", "", MAX_LINE);
+    fail_at(ld, ld->line, "line too long (more than %s%d bytes)", "", num - 3 < MAX_LINE ? num - 3 : MAX_LINE);
     return NULL;
   }
   memcpy(str, start, n);
@@ -806,6 +811,8 @@ rb_err rb_scenario_load_string(const char *text, const char *name, const char *d
      continuation-line magic that would change shell commands behind the user's back. */
   ini_use_stack = false;
   ini_max_line = MAX_LINE + 3;
+  ini_initial_alloc = MAX_LINE + 3; /* the heap buffer starts at this size and never grows */
+  ini_allow_realloc = false;
   ini_stop_on_first_error = true;
   ini_allow_multiline = false;
   ini_allow_inline_comments = false;

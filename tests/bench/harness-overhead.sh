@@ -23,7 +23,7 @@ REBOUND=${REBOUND:-$build/rebound}
 [ -x "$REBOUND" ] || { echo "harness-overhead: no rebound at $REBOUND (build first)" >&2; exit 3; }
 command -v jq >/dev/null || { echo "harness-overhead: jq is required" >&2; exit 3; }
 
-work=$(mktemp -d /tmp/rebound-bench-XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}"/rebound-bench-XXXXXX)
 # rebound's keeper kills the server's tree if rebound itself is killed by timeout
 trap 'rm -rf "$work"' EXIT
 

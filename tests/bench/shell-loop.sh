@@ -20,7 +20,7 @@ for p in nginx ffmpeg ss python3; do
   command -v "$p" >/dev/null || { echo "shell-loop: $p is required" >&2; exit 3; }
 done
 
-dir=$(mktemp -d /tmp/rebound-shell-loop-XXXXXX)
+dir=$(mktemp -d "${TMPDIR:-/tmp}"/rebound-shell-loop-XXXXXX)
 nginx_pid=
 ffmpeg_pid=
 cleanup() {

@@ -19,7 +19,7 @@ publish_ms=${4:-40}
 REBOUND=${REBOUND:-$build/rebound}
 [ -x "$REBOUND" ] || { echo "vs-shell: no rebound at $REBOUND (build first)" >&2; exit 3; }
 
-work=$(mktemp -d /tmp/rebound-vs-shell-XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}"/rebound-vs-shell-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 median() { sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }

@@ -45,7 +45,9 @@ port = auto
 http_port = auto
 url = rtmps://\${host}:\${port}/\${app}
 ready = rtmp
-ready_timeout = 15s
+ready_timeout = 20s
+rebind_timeout = 15s
+reconnect_timeout = 20s
 cycles = 2
 publishers = 1
 players = 1
@@ -79,7 +81,7 @@ start_nms() {
     -e '/"http"/d' "$T/nms-rtmps.json.in" >"$T/manual/nms.json"
   node --tls-max-v1.2 "$nms/bin/app.js" -c "$T/manual/nms.json" >"$T/manual/nms.log" 2>&1 &
   NMS_PID=$!
-  for _ in $(seq 100); do   # up to 10 s
+  for _ in $(seq 200); do   # up to 20 s: Node.js starts slowly on a loaded machine
     ss -Htln "sport = :$port" | grep -q LISTEN && return 0
     kill -0 $NMS_PID 2>/dev/null || return 1
     sleep 0.1

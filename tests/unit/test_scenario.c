@@ -219,6 +219,21 @@ static void test_long_line(void)
   free(text);
 }
 
+/* Long but legal lines (shell commands, URLs with tokens) must load intact. */
+static void test_long_legal_line(void)
+{
+  char text[4200], msg[512];
+  struct rb_scenario_set set;
+  size_t n = 4000;
+
+  strcpy(text, "[s]\ncommand = ");
+  memset(text + strlen(text), 'b', n);
+  strcpy(text + 14 + n, "\n");
+  CU_ASSERT_EQUAL_FATAL(load(text, NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(strlen(set.items[0].raw[RB_OPT_COMMAND]), n);
+  rb_scenario_set_free(&set);
+}
+
 static void test_set_errors(void)
 {
   static const struct { const char *set; const char *needle; } cases[] = {
@@ -343,6 +358,7 @@ int main(void)
     RB_TEST(test_expansion_bomb_is_bounded),
     RB_TEST(test_error_table),
     RB_TEST(test_long_line),
+    RB_TEST(test_long_legal_line),
     RB_TEST(test_set_errors),
     RB_TEST(test_only_unknown),
     RB_TEST(test_files),
