@@ -620,6 +620,21 @@ static bool handle_control(struct rb_client *c, const RTMPPacket *pkt, rb_err *e
   }
 }
 
+/* RTMP_ReadPacket failed. A body it allocated for a new message is left in pkt
+   and nowhere else (librtmp stores it in its channel only after a chunk was read
+   whole), so it is ours to free: before this, every read that a deadline or a
+   peer cut short in the middle of a message leaked the message's buffer (up to
+   8 MB). A body that is the channel's partial message stays: RTMP_Close frees it. */
+static void drop_failed_packet(RTMP *r, RTMPPacket *pkt)
+{
+  int ch = pkt->m_nChannel;
+
+  if(pkt->m_body && ch >= 0 && ch < r->m_channelsAllocatedIn && r->m_vecChannelsIn[ch] &&
+     r->m_vecChannelsIn[ch]->m_body == pkt->m_body)
+    pkt->m_body = NULL;
+  RTMPPacket_Free(pkt);
+}
+
 /* The next complete message that is not a control message, bounded by deadline. */
 static rb_err read_message(struct rb_client *c, const char *step, int64_t deadline,
                            RTMPPacket *pkt, char *msg, size_t msglen)
@@ -638,8 +653,10 @@ static rb_err read_message(struct rb_client *c, const char *step, int64_t deadli
     err = check_next_chunk(c, msg, msglen);
     if(err == RB_ERR_CLOSED)
       failed = true;
-    else if(!err && !RTMP_ReadPacket(c->r, pkt))
+    else if(!err && !RTMP_ReadPacket(c->r, pkt)) {
       failed = true;
+      drop_failed_packet(c->r, pkt);
+    }
     fired = watchdog_disarm(c);
     if(failed)
       return step_failure(c, step, fired, msg, msglen);

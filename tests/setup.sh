@@ -10,6 +10,8 @@ packages=(
   nginx libnginx-mod-rtmp                                 # a real RTMP server for the tests
   ffmpeg                                                  # ffprobe decodes what rebound publishes
   iproute2 procps jq libxml2-utils                        # ss, pgrep, JSON and XML checks in tests
+  valgrind                                                # tests/run.sh valgrind
+  clang                                                   # libFuzzer smoke (tests/fuzz/run.sh)
   openssl                                                 # throwaway TLS key/cert for the RTMPS test
   groff-base                                              # renders the man page in the install test
 )

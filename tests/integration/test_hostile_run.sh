@@ -3,7 +3,8 @@
 # the scenario's command): exit 1 with a diagnosis naming what the server did,
 # within bounded time, and no process left; a target that dies noisily before it
 # is ready is exit 3. Server-controlled text (onStatus descriptions, the target's
-# log with control bytes and invalid UTF-8) comes out as valid JSON and JUnit XML.
+# log with control bytes and invalid UTF-8) comes out as valid JSON, JSON Lines
+# events and JUnit XML.
 source "$(dirname "$0")/lib.sh"
 : "${FIXTURES:?set by ctest}"
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -16,7 +17,7 @@ command = exec $FIXTURES/fake_rtmp_server --lifetime 120s --log $T/fake.log --po
 port = auto
 cycles = 1
 publish_for = 0
-ready_timeout = 3s
+ready_timeout = 10s
 rebind_timeout = 2s
 reconnect_timeout = 2s
 [hostile]
@@ -26,14 +27,16 @@ INI
 # run_hostile WANT_CODE: bounded run with JSON + JUnit, no process left.
 run_hostile() {
   local t0 ms
-  rm -f "$T/r.json" "$T/r.xml"
+  rm -f "$T/r.json" "$T/r.xml" "$T/ev.jsonl"
   t0=$(now_ms)
-  run_rebound 60 run "$T/h.ini" --json "$T/r.json" --junit "$T/r.xml" --artifacts "$T/art" --no-progress
+  run_rebound 60 run "$T/h.ini" --json "$T/r.json" --junit "$T/r.xml" --events "$T/ev.jsonl" \
+    --artifacts "$T/art" --no-progress
   ms=$(( $(now_ms) - t0 ))
   expect_code "$1" "hostile target $2"
   [ "$ms" -lt 30000 ] || fail "$2: rebound run took $ms ms"
   jq -e . "$T/r.json" >/dev/null || fail "$2: --json output does not parse"
   xmllint --noout "$T/r.xml" || fail "$2: --junit output does not parse"
+  jq -e . "$T/ev.jsonl" >/dev/null || fail "$2: an --events line does not parse"
   ! grep -q "Sanitizer\|runtime error" "$T/err" "$T/out" || fail "$2: sanitizer report"
   assert_no_leftovers
 }
