@@ -375,6 +375,10 @@ static bool wait_rebind(struct run *r, int64_t deadline, int64_t *listen_at, str
       int64_t seen = rb_clock_now();
       bool new_listens, survivor_listens;
 
+      /* Clients backing off retry now rather than at the end of their backoff
+         (the owner check below takes a while; a wrong owner fails the cycle anyway). */
+      rb_fleet_kick(r->fleet);
+
       if(rb_sockdiag_snapshot(r->sc->port, true, &snap, NULL, 0) == RB_OK) {
         collect_owners(r, &snap, ev, &new_listens, &survivor_listens);
         /* Owners we cannot see (another user's process) are given the benefit of the doubt. */
@@ -577,6 +581,7 @@ static bool run_external_restart(struct run *r, struct rb_cycle_result *c, int64
   }
   c->rebind_ms = c->ready_ms = rb_clock_ms(restart_at, ready_at);
   c->rebind_at_ns = ready_at;
+  rb_fleet_kick(r->fleet);
   emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
   after_rebind(r, c, restart_at);
   return true;

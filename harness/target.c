@@ -373,6 +373,27 @@ static void reset_signals(void)
   sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* `exec WORD...` with nothing the shell would interpret: exec the words directly
+   and save starting /bin/sh (a fork+exec's worth per restart). Returns only if it
+   is not such a command or execvp failed (the shell then reports it as usual). */
+static void exec_simple(const char *command)
+{
+  static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _./:,+-=@%";
+  char copy[4096], *argv[64], *save = NULL;
+  size_t argc = 0;
+
+  if(strncmp(command, "exec ", 5) || strspn(command, plain) != strlen(command) ||
+     strlen(command) >= sizeof(copy) || strchr(command + 5, '=') == command + 5)
+    return;
+  strcpy(copy, command + 5);
+  for(char *w = strtok_r(copy, " ", &save); w && argc < 63; w = strtok_r(NULL, " ", &save))
+    argv[argc++] = w;
+  if(!argc || argc == 63 || strchr(argv[0], '='))
+    return; /* VAR=value prefixes are the shell's business */
+  argv[argc] = NULL;
+  execvp(argv[0], argv);
+}
+
 /* In the child, between fork and exec: never returns. Failures before exec are
    written (errno) to errfd, which is close-on-exec. */
 static void target_child(const char *command, int logfd, char **env, size_t nenv, int errfd, pid_t keeper)
@@ -393,6 +414,7 @@ static void target_child(const char *command, int logfd, char **env, size_t nenv
     if(putenv(env[i]))
       goto fail;
   close_fds_from(3, true);
+  exec_simple(command);
   execl("/bin/sh", "sh", "-c", command, (char *)NULL);
 fail:
   err = errno;
