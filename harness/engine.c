@@ -378,6 +378,11 @@ static bool wait_rebind(struct run *r, int64_t deadline, int64_t *listen_at, str
       /* Clients backing off retry now rather than at the end of their backoff
          (the owner check below takes a while; a wrong owner fails the cycle anyway). */
       rb_fleet_kick(r->fleet);
+      /* The common case, cheaply: the new main process holds every LISTEN socket. */
+      if(rb_sockdiag_listen_all_held_by(r->sc->port, rb_target_main_pid(r->target))) {
+        *listen_at = seen;
+        return true;
+      }
 
       if(rb_sockdiag_snapshot(r->sc->port, true, &snap, NULL, 0) == RB_OK) {
         collect_owners(r, &snap, ev, &new_listens, &survivor_listens);

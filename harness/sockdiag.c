@@ -415,6 +415,34 @@ bool rb_sockdiag_is_listening(uint16_t port)
   return snap.counts[RB_TCP_LISTEN] > 0;
 }
 
+/* Does the process in pid_dir hold inode? */
+static bool holds_one(int pid_dir, unsigned long inode)
+{
+  return holds_inode(pid_dir, &inode, 1);
+}
+
+bool rb_sockdiag_listen_all_held_by(uint16_t port, pid_t pid)
+{
+  unsigned long inodes[MAX_LISTEN_INODES];
+  struct rb_port_snapshot snap;
+  struct collect c = { .snap = &snap, .inodes = inodes, .max_inodes = MAX_LISTEN_INODES };
+  char path[32];
+  bool all = true;
+  int pid_dir;
+
+  memset(&snap, 0, sizeof(snap));
+  if(pid <= 0 || netlink_collect(port, 1U << RB_TCP_LISTEN, &c, NULL, 0) != RB_OK || !c.ninodes ||
+     c.ninodes == MAX_LISTEN_INODES)
+    return false;
+  snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+  if((pid_dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    return false;
+  for(size_t i = 0; i < c.ninodes && all; i++)
+    all = holds_one(pid_dir, inodes[i]);
+  close(pid_dir);
+  return all;
+}
+
 void rb_sockdiag_format_counts(const struct rb_port_snapshot *s, char *buf, size_t buflen)
 {
   size_t used = 0;

@@ -192,6 +192,92 @@ fail:
   return false;
 }
 
+/* Append the children of pid (every thread's /proc/PID/task/TID/children) to queue. */
+static bool add_children(pid_t pid, pid_t **queue, size_t *n, size_t *cap)
+{
+  char path[64];
+  struct dirent *de;
+  DIR *tasks;
+
+  snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+  if(!(tasks = opendir(path)))
+    return true; /* gone since: nothing to add */
+  while((de = readdir(tasks))) {
+    char file[96], buf[4096];
+    ssize_t len;
+    int fd;
+
+    if(de->d_name[0] == '.')
+      continue;
+    if(snprintf(file, sizeof(file), "/proc/%d/task/%s/children", (int)pid, de->d_name) >= (int)sizeof(file) ||
+       (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+      continue;
+    len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if(len <= 0)
+      continue;
+    buf[len] = '\0';
+    for(char *p = buf, *end; *p; p = end) {
+      long child = strtol(p, &end, 10);
+
+      if(end == p)
+        break;
+      if(*n == *cap) {
+        pid_t *bigger = realloc(*queue, 2 * *cap * sizeof(**queue));
+
+        if(!bigger) {
+          closedir(tasks);
+          return false;
+        }
+        *queue = bigger;
+        *cap *= 2;
+      }
+      (*queue)[(*n)++] = (pid_t)child;
+    }
+  }
+  closedir(tasks);
+  return true;
+}
+
+/* Only root's descendants, found through the kernel's children lists instead of
+   reading every process on the machine (a scan costs ~1 ms per call on a small VM,
+   and the engine asks several times per cycle). False if the children files are
+   missing (kernels without CONFIG_PROC_CHILDREN): the caller then scans /proc. */
+static bool scan_tree(struct proc_table *tab, pid_t root)
+{
+  size_t cap = 64, n = 0, tabcap = 64;
+  pid_t *queue = malloc(cap * sizeof(*queue));
+  char probe[64];
+
+  snprintf(probe, sizeof(probe), "/proc/%d/task/%d/children", (int)root, (int)root);
+  tab->n = 0;
+  tab->v = malloc(tabcap * sizeof(*tab->v));
+  if(!queue || !tab->v || access(probe, R_OK) || !add_children(root, &queue, &n, &cap))
+    goto fail;
+  for(size_t i = 0; i < n; i++) {
+    if(tab->n == tabcap) {
+      struct proc_info *bigger = realloc(tab->v, 2 * tabcap * sizeof(*tab->v));
+
+      if(!bigger)
+        goto fail;
+      tab->v = bigger;
+      tabcap *= 2;
+    }
+    if(read_proc_stat(queue[i], &tab->v[tab->n])) {
+      tab->n++;
+      if(!add_children(queue[i], &queue, &n, &cap))
+        goto fail;
+    }
+  }
+  free(queue);
+  qsort(tab->v, tab->n, sizeof(*tab->v), compare_pid);
+  return true;
+fail:
+  free(queue);
+  free_procs(tab);
+  return false;
+}
+
 static const struct proc_info *find_proc(const struct proc_table *tab, pid_t pid)
 {
   struct proc_info key = { .pid = pid };
@@ -761,7 +847,8 @@ static void refresh(struct rb_target *t)
   unsigned char *desc = NULL;
   size_t keep = 0;
 
-  if(!scan_procs(&tab) || !(desc = malloc(tab.n ? tab.n : 1)) || !mark_descendants(&tab, t->keeper, desc))
+  if(!(scan_tree(&tab, t->keeper) || scan_procs(&tab)) || !(desc = malloc(tab.n ? tab.n : 1)) ||
+     !mark_descendants(&tab, t->keeper, desc))
     goto out;
   for(size_t i = 0; i < t->nmembers; i++) {
     struct member *m = &t->members[i];

@@ -61,6 +61,11 @@ rb_err rb_sockdiag_snapshot(uint16_t port, bool with_owners,
 /* Cheap check used in tight polling loops: is any socket LISTENing on port? */
 bool rb_sockdiag_is_listening(uint16_t port);
 
+/* Fast path for the rebind check: true when port has LISTEN sockets and process pid
+   holds every one of them (a fd walk of one process instead of all of /proc). False
+   otherwise, including when another process holds a LISTEN socket of its own. */
+bool rb_sockdiag_listen_all_held_by(uint16_t port, pid_t pid);
+
 /* Parse the text of /proc/net/tcp or /proc/net/tcp6 and add the sockets whose
    local port is port to out->counts; inodes of LISTEN sockets are appended to
    listen_inodes (up to max_inodes, count in *ninodes). Exposed for unit tests. */
