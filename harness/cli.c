@@ -79,6 +79,8 @@ struct run_args {
   bool parse_only, quiet, verbose, no_progress;
 };
 
+static int usage_error(const char *fmt, const char *arg) __attribute__((format(printf, 1, 0)));
+
 static int usage_error(const char *fmt, const char *arg)
 {
   fprintf(stderr, "rebound: ");

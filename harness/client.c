@@ -518,6 +518,15 @@ static rb_err wait_readable(struct rb_client *c, const char *step, int64_t deadl
 
   if(!plain_socket(c) || c->r->m_sb.sb_size > 0)
     return RB_OK;
+  /* Acknowledge at once rather than after the delayed-ACK timer: servers that leave
+     Nagle on (nginx-rtmp) hold their next small reply until our ACK arrives, which
+     costs 40 ms per command round trip. The kernel clears the flag again by itself,
+     hence before every wait. */
+  {
+    int on = 1;
+
+    setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+  }
   for(;;) {
     int ms = rb_clock_ms_left(deadline), rc;
 

@@ -689,11 +689,21 @@ out:
 
 /* ---- scenario ------------------------------------------------------------- */
 
+/* No single client step may outlast half the reconnect window: a client stuck on a
+   silent server must fail with its reason ("handshake timed out") while the window
+   is still open, so the verdict can say why, not just "not up yet". */
+static int64_t step_timeout(const struct rb_scenario *sc)
+{
+  int64_t half = sc->reconnect_timeout_ns / 2;
+
+  return half > 0 && half < STEP_TIMEOUT_NS ? half : STEP_TIMEOUT_NS;
+}
+
 static rb_err start_clients(struct run *r, char *msg, size_t msglen)
 {
   struct rb_fleet_opts fo = {
     .url = r->url, .streams = r->streams, .publishers = r->sc->publishers, .players = r->sc->players,
-    .holders = r->sc->holders, .step_timeout_ns = STEP_TIMEOUT_NS, .host = r->host,
+    .holders = r->sc->holders, .step_timeout_ns = step_timeout(r->sc), .host = r->host,
     .port = r->sc->port,
   };
   char *media = NULL;

@@ -6,6 +6,9 @@ set -euo pipefail
 : "${REBOUND:?set by ctest}" "${SRC:?set by ctest}"
 T=$(mktemp -d /tmp/rebound-it-XXXXXX)
 TEST_NAME=$(basename "$0" .sh)
+# rebound's own temporary artifact folders (runs without --artifacts) land in $T too,
+# so a test that expects a failure does not leave them behind in /tmp.
+export TMPDIR="$T"
 
 cleanup() {
   local code=$?

@@ -42,7 +42,7 @@ run_hostile() {
 }
 
 cases=(
-  "--silent|not up yet"
+  "--silent|handshake timed out"
   "--garbage|protocol error"
   "--bad-version|protocol error: the server answered the handshake with RTMP version 6"
   "--huge-message|protocol error: message of 16777215 bytes is too large"
