@@ -611,7 +611,9 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   c->fault = r->sc->fault;
   c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
   rb_fleet_reset_cycle(r->fleet);
-  if(r->sc->holders && (err = rb_fleet_connect_holders(r->fleet, rb_clock_deadline(STEP_TIMEOUT_NS), why,
+  /* Holders are clients like the others: a loaded server gets the reconnect window to
+     accept them all, not one step's worth (1000 holders need more than 5 s there). */
+  if(r->sc->holders && (err = rb_fleet_connect_holders(r->fleet, rb_clock_deadline(r->sc->reconnect_timeout_ns), why,
                                                       sizeof(why))))
     rb_cycle_add_failure(c, "holders could not connect before the fault: %s", why);
   c->holders = r->sc->holders;
