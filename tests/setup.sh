@@ -9,9 +9,9 @@ packages=(
   libcunit1-dev                                           # unit tests
   nginx libnginx-mod-rtmp                                 # a real RTMP server for the tests
   ffmpeg                                                  # ffprobe decodes what rebound publishes
-  iproute2 procps jq libxml2-utils                        # ss, pgrep, JSON and XML checks in tests
+  iproute2 procps jq libxml2-utils python3 python3-jsonschema  # ss, pgrep, JSON/XML/JSON Schema checks in tests
   valgrind                                                # tests/run.sh valgrind
-  clang                                                   # libFuzzer smoke (tests/fuzz/run.sh)
+  clang libclang-rt-14-dev                                # libFuzzer smoke (its runtime is only a Recommends of clang)
   openssl                                                 # throwaway TLS key/cert for the RTMPS test
   groff-base                                              # renders the man page in the install test
 )
