@@ -47,7 +47,7 @@
 #define THREAD_STACK (128 * 1024)
 #define BACKOFF_MIN (2 * RB_NS_PER_MS)
 #define BACKOFF_MAX (100 * RB_NS_PER_MS)
-#define SPREAD_NS (100 * 1000)          /* per member: 1000 members (re)connect over 100 ms */
+#define SPREAD_NS (400 * 1000)          /* per member: 1000 members (re)connect over 400 ms */
 #define PACE_NS (40 * RB_NS_PER_MS)      /* frames due within this are sent in one wake-up */
 #define FRAME_SLICE_NS (50 * RB_NS_PER_MS) /* a publisher between frames rechecks stop this often */
 #define HOLDER_THREADS 32
