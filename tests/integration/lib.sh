@@ -18,6 +18,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# Wait (at most 5 s) until FILE has a first line -- a started server's port -- and put
+# it in $port.
+wait_port_line() {
+  local i
+  for ((i = 0; i < 250; i++)); do
+    port=$(head -n1 "$1" 2>/dev/null || true)
+    [ -n "$port" ] && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
 fail() {
   echo "FAIL $TEST_NAME: $*" >&2
   exit 1

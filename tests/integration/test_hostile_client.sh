@@ -5,20 +5,14 @@
 source "$(dirname "$0")/lib.sh"
 : "${FIXTURES:?set by ctest}"
 FAKE=$FIXTURES/fake_rtmp_server
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # Start the fake with the given switches (its command line names $T, so the
 # cleanup of lib.sh finds it); sets $port.
 start_fake() {
-  local out=$T/fake.$RANDOM i
+  local out=$T/fake.$RANDOM
   "$FAKE" --lifetime 120s --log "$T/fake.log" "$@" >"$out" &
   fake_pid=$!
-  for ((i = 0; i < 250; i++)); do
-    port=$(head -n1 "$out" 2>/dev/null || true)
-    [ -n "$port" ] && return 0
-    sleep 0.02
-  done
-  fail "fake_rtmp_server $* did not start"
+  wait_port_line "$out" || fail "fake_rtmp_server $* did not start"
 }
 
 # check COMMAND MODE PATTERN: exit 1, one line on stderr matching PATTERN, within

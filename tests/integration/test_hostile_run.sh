@@ -7,7 +7,6 @@
 # events and JUnit XML.
 source "$(dirname "$0")/lib.sh"
 : "${FIXTURES:?set by ctest}"
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # scenario MODE...: a one-cycle scenario whose target is the fake in MODE.
 scenario() {
