@@ -24,6 +24,7 @@
 #include "rebound/fleet.h"
 #include "rebound/http.h"
 #include "rebound/probe.h"
+#include "rebound/random.h"
 #include "rebound/sockdiag.h"
 #include "rebound/target.h"
 
@@ -77,15 +78,6 @@ static void warn(struct run *r, const char *text)
   if(r->res->nwarnings < sizeof(r->res->warnings) / sizeof(r->res->warnings[0]))
     snprintf(r->res->warnings[r->res->nwarnings++], RB_FAILURE_LEN, "%s", text);
   emit(r, RB_EVENT_WARNING, 0, 0, text, NULL);
-}
-
-/* xorshift64*: seeded, so `seed` replays every random choice. */
-static uint64_t next_random(struct run *r)
-{
-  r->rng ^= r->rng >> 12;
-  r->rng ^= r->rng << 25;
-  r->rng ^= r->rng >> 27;
-  return r->rng * UINT64_C(2685821657736338717);
 }
 
 /* Wait for duration unless a stop is requested; false when stopped. */
@@ -212,15 +204,9 @@ static rb_err prepare(struct run *r, char *msg, size_t msglen)
   if((err = pick_ports(r, msg, msglen)))
     return err;
   r->res->port = r->sc->port;
-  if(r->opts->artifacts_dir)
-    snprintf(r->run_dir, sizeof(r->run_dir), "%s/%s", r->opts->artifacts_dir, r->sc->name);
-  else {
-    char tmpl[] = "/tmp/rebound-XXXXXX";
-
-    if(!mkdtemp(tmpl))
-      return rb_fail(msg, msglen, RB_ERR_IO, "cannot create a temporary folder: %s", strerror(errno));
-    snprintf(r->run_dir, sizeof(r->run_dir), "%s/%s", tmpl, r->sc->name);
-  }
+  if(!r->opts->artifacts_dir)
+    return rb_fail(msg, msglen, RB_ERR_USAGE, "no folder for the artifacts");
+  snprintf(r->run_dir, sizeof(r->run_dir), "%s/%s", r->opts->artifacts_dir, r->sc->name);
   if((err = make_dir(r->run_dir, msg, msglen)))
     return err;
   snprintf(r->res->artifacts, sizeof(r->res->artifacts), "%.*s", (int)sizeof(r->res->artifacts) - 1, r->run_dir);
@@ -427,7 +413,7 @@ static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
   char why[RB_FAILURE_LEN];
 
   if(at == RB_FAULT_AT_RANDOM)
-    at = (enum rb_fault_at)(next_random(r) % 3);
+    at = (enum rb_fault_at)(rb_random_next(&r->rng) % 3);
   rb_fleet_set_paused(r->fleet, at == RB_FAULT_AT_IDLE);
   if(at == RB_FAULT_AT_HANDSHAKE &&
      rb_fleet_open_handshakes(r->fleet, r->sc->publishers ? r->sc->publishers : 1,

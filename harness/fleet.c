@@ -42,6 +42,7 @@
 #include "rebound/client.h"
 #include "rebound/clock.h"
 #include "rebound/media.h"
+#include "rebound/random.h"
 #include "rebound/stats.h"
 
 #define THREAD_STACK (128 * 1024)
@@ -336,15 +337,6 @@ out:
 
 /* ---- threads -------------------------------------------------------------- */
 
-/* xorshift64*, one state per member. */
-static uint64_t next_random(uint64_t *state)
-{
-  *state ^= *state >> 12;
-  *state ^= *state << 25;
-  *state ^= *state >> 27;
-  return *state * UINT64_C(2685821657736338717);
-}
-
 static unsigned kick_seq(struct rb_fleet *f)
 {
   unsigned seq;
@@ -362,7 +354,7 @@ static bool back_off(struct member *m, int64_t backoff, unsigned kick_ref)
 {
   struct rb_fleet *f = m->fleet;
   int64_t half = backoff / 2;
-  int64_t deadline = rb_clock_now() + half + (int64_t)(next_random(&m->rng) % (uint64_t)(half ? half : 1));
+  int64_t deadline = rb_clock_now() + half + (int64_t)(rb_random_next(&m->rng) % (uint64_t)(half ? half : 1));
   bool kicked, running;
 
   pthread_mutex_lock(&f->lock);
@@ -374,7 +366,7 @@ static bool back_off(struct member *m, int64_t backoff, unsigned kick_ref)
   if(running && kicked && f->nmembers > 1) {
     uint64_t spread = (uint64_t)f->nmembers * SPREAD_NS;
 
-    running = pause_until(f, rb_clock_now() + (int64_t)(next_random(&m->rng) % spread));
+    running = pause_until(f, rb_clock_now() + (int64_t)(rb_random_next(&m->rng) % spread));
   }
   return running;
 }
@@ -401,7 +393,7 @@ static void *member_main(void *arg)
   /* Members start connecting over nmembers x SPREAD_NS, not all in the same
      millisecond: a burst larger than the server's listen backlog loses SYNs, and a
      lost SYN costs a 1 s retransmission. */
-  if(f->nmembers > 1 && !pause_until(f, rb_clock_now() + (int64_t)(next_random(&m->rng) % (f->nmembers * SPREAD_NS))))
+  if(f->nmembers > 1 && !pause_until(f, rb_clock_now() + (int64_t)(rb_random_next(&m->rng) % (f->nmembers * SPREAD_NS))))
     goto out;
   while(!is_stopping(f)) {
     int64_t began = rb_clock_now();

@@ -44,7 +44,7 @@ struct rb_event {
 typedef void (*rb_event_fn)(const struct rb_event *ev, void *arg);
 
 struct rb_engine_opts {
-  const char *artifacts_dir;   /* where run folders and logs go; NULL = a fresh temp folder */
+  const char *artifacts_dir;   /* where run folders and logs go (required; the caller owns it) */
   volatile sig_atomic_t *stop; /* set by a signal handler; the run ends at the next check */
   rb_event_fn on_event;        /* may be NULL */
   void *event_arg;
