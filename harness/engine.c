@@ -47,6 +47,7 @@ struct run {
   char *url;
   char *host;
   char **streams;
+  char **flv_urls, **hls_urls;  /* one per HTTP player: flv_url / hls_url for its stream */
   enum rb_ready_kind ready_kind;
   char *ready_http;
   uint64_t rng;
@@ -196,6 +197,29 @@ static rb_err preflight(struct run *r, uint16_t port, char *msg, size_t msglen)
                  "start (not visible to this user): stop it or choose another port", port);
 }
 
+/* flv_url / hls_url for each HTTP player; player i plays publisher i's stream (mod publishers). */
+static rb_err expand_player_urls(struct run *r, enum rb_opt_id key, unsigned n, char ***out, char *msg,
+                                 size_t msglen)
+{
+  rb_err err = RB_OK;
+
+  if(!(*out = calloc(n ? n : 1, sizeof(**out))))
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+  for(unsigned i = 0; i < n && !err; i++) {
+    r->vars.client = (int)(i % r->sc->publishers);
+    err = rb_scenario_expand_key(r->sc, key, &r->vars, &(*out)[i], msg, msglen);
+  }
+  r->vars.client = -1;
+  return err;
+}
+
+static void free_player_urls(char **urls, unsigned n)
+{
+  for(unsigned i = 0; urls && i < n; i++)
+    free(urls[i]);
+  free(urls);
+}
+
 static rb_err prepare(struct run *r, char *msg, size_t msglen)
 {
   char *ready = NULL;
@@ -223,6 +247,9 @@ static rb_err prepare(struct run *r, char *msg, size_t msglen)
       return err;
   }
   r->vars.client = -1;
+  if((err = expand_player_urls(r, RB_OPT_FLV_URL, r->sc->flv_players, &r->flv_urls, msg, msglen)) ||
+     (err = expand_player_urls(r, RB_OPT_HLS_URL, r->sc->hls_players, &r->hls_urls, msg, msglen)))
+    return err;
   if((err = rb_scenario_expand_key(r->sc, RB_OPT_READY, &r->vars, &ready, msg, msglen)))
     return err;
   if(!rb_ready_parse(ready, &r->ready_kind)) {
@@ -423,6 +450,62 @@ static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
 
 
 
+/* One kind of HTTP player's figures for the cycle. */
+static void record_player_figures(struct rb_player_figures *p, const struct rb_fleet_kind_counts *k, unsigned planned,
+                                  int64_t restart_at)
+{
+  p->planned = planned;
+  p->ok = k->up;
+  p->recovery_ms = planned && k->up == planned ? rb_clock_ms(restart_at, k->last_up_at) : -1;
+  p->frames_received = k->frames_received;
+  p->gaps = k->gaps;
+  p->duplicates = k->duplicates;
+  p->lost_after_reconnect = k->lost_after_reconnect;
+  p->latency_p50_ms = k->latency_p50_ms;
+  p->latency_p99_ms = k->latency_p99_ms;
+  p->segments = k->segments;
+  p->segments_without_sei = k->segments_without_sei;
+  p->decode_errors = k->decode_errors;
+  p->sequence_resets = k->resets;
+  p->restarts_signalled = k->restarts;
+}
+
+/* What the HTTP players saw: their own failures, and a diagnosis that names the
+   delivery side when the ingest came back but the viewers did not. */
+static void judge_http_players(struct run *r, struct rb_cycle_result *c, const struct rb_fleet_counts *counts,
+                               int64_t restart_at, bool reconnected)
+{
+  const struct rb_fleet_kind_counts *flv = &counts->kinds[RB_PLAYER_FLV], *hls = &counts->kinds[RB_PLAYER_HLS];
+  bool ingest_up = counts->publishers_up == r->sc->publishers && counts->players_up == r->sc->players;
+
+  record_player_figures(&c->flv, flv, r->sc->flv_players, restart_at);
+  record_player_figures(&c->hls, hls, r->sc->hls_players, restart_at);
+  if(hls->resets) {
+    rb_cycle_add_failure(c, "%s", hls->reset_why);
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", hls->reset_why);
+  }
+  if(hls->segments_without_sei)
+    rb_cycle_add_failure(c, "%llu HLS segments carried none of the publisher's SEI sequence numbers",
+                         (unsigned long long)hls->segments_without_sei);
+  if(hls->decode_errors)
+    rb_cycle_add_failure(c, "HLS segments did not decode: the H.264 decoder refused %llu packets",
+                         (unsigned long long)hls->decode_errors);
+  if(flv->lost_after_reconnect || hls->lost_after_reconnect)
+    rb_cycle_add_failure(c, "HTTP players lost %llu frames after reconnecting (HTTP-FLV %llu, HLS %llu)",
+                         (unsigned long long)(flv->lost_after_reconnect + hls->lost_after_reconnect),
+                         (unsigned long long)flv->lost_after_reconnect, (unsigned long long)hls->lost_after_reconnect);
+  if(reconnected || !ingest_up || c->diagnosis[0])
+    return;
+  if(flv->up < r->sc->flv_players)
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "the restarted server took the publisher back but its HTTP-FLV "
+             "output delivered no media to %u of %u players within %.0f ms: %s", r->sc->flv_players - flv->up,
+             r->sc->flv_players, (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, counts->first_problem);
+  else if(hls->up < r->sc->hls_players)
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "the restarted server took the publisher back but served no new "
+             "HLS segment to %u of %u players within %.0f ms: %s", r->sc->hls_players - hls->up,
+             r->sc->hls_players, (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, counts->first_problem);
+}
+
 static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
 {
   struct rb_fleet_counts counts;
@@ -440,6 +523,8 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
   else if(err != RB_ERR_INTERRUPTED) {
     rb_cycle_add_failure(c, "clients did not reconnect within %.0f ms: %s",
                          (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, why);
+    rb_fleet_counts(r->fleet, restart_at, &counts);
+    judge_http_players(r, c, &counts, restart_at, false);
     if(!c->diagnosis[0])
       snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
                "the restarted server kept refusing the clients' republish (stale stream state?)" :
@@ -456,6 +541,8 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
   c->latency_p50_ms = counts.latency_p50_ms;
   c->latency_p99_ms = counts.latency_p99_ms;
   c->stale_ms = counts.stale_ms_max;
+  if(!err)
+    judge_http_players(r, c, &counts, restart_at, true);
   if(c->lost_after_reconnect)
     rb_cycle_add_failure(c, "players lost %llu frames after reconnecting",
                          (unsigned long long)c->lost_after_reconnect);
@@ -596,6 +683,7 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   c->pass = true;
   c->fault = r->sc->fault;
   c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
+  c->flv.recovery_ms = c->hls.recovery_ms = -1;
   rb_fleet_reset_cycle(r->fleet);
   /* Holders are clients like the others: a loaded server gets the reconnect window to
      accept them all, not one step's worth (1000 holders need more than 5 s there). */
@@ -692,7 +780,8 @@ static rb_err start_clients(struct run *r, char *msg, size_t msglen)
   struct rb_fleet_opts fo = {
     .url = r->url, .streams = r->streams, .publishers = r->sc->publishers, .players = r->sc->players,
     .holders = r->sc->holders, .step_timeout_ns = step_timeout(r->sc), .host = r->host,
-    .port = r->sc->port,
+    .port = r->sc->port, .flv_players = r->sc->flv_players, .hls_players = r->sc->hls_players,
+    .flv_urls = r->flv_urls, .hls_urls = r->hls_urls,
   };
   char *media = NULL;
   rb_err err;
@@ -716,6 +805,7 @@ static void first_clients_failure(struct run *r, rb_err err, const char *why)
   c->index = 1;
   c->fault = r->sc->fault;
   c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
+  c->flv.recovery_ms = c->hls.recovery_ms = -1;
   rb_cycle_add_failure(c, "clients could not publish/play after the first start: %s", why);
   snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
            "the server refused the clients before any fault" :
@@ -860,6 +950,8 @@ out:
   for(unsigned i = 0; r.streams && i < sc->publishers; i++)
     free(r.streams[i]);
   free(r.streams);
+  free_player_urls(r.flv_urls, sc->flv_players);
+  free_player_urls(r.hls_urls, sc->hls_players);
   free(r.ready_http);
   return err;
 }

@@ -208,6 +208,32 @@ bool rb_media_parse_sei(const uint8_t *data, size_t len, uint64_t *seq, int64_t 
   return false;
 }
 
+bool rb_media_parse_sei_annexb(const uint8_t *data, size_t len, uint64_t *seq, int64_t *send_ns)
+{
+  size_t i = 0;
+
+  /* NAL units follow start codes 00 00 01 (or 00 00 00 01); each ends where the
+     next start code begins. */
+  while(data && len >= 3 && i + 3 <= len) {
+    size_t start, end;
+
+    if(data[i] != 0 || data[i + 1] != 0 || data[i + 2] != 1) {
+      i++;
+      continue;
+    }
+    start = i + 3;
+    end = start;
+    while(end + 3 <= len && !(data[end] == 0 && data[end + 1] == 0 && data[end + 2] <= 1))
+      end++;
+    if(end + 3 > len)
+      end = len;
+    if(end > start && (data[start] & 0x1f) == 6 && parse_sei_nal(data + start + 1, end - start - 1, seq, send_ns))
+      return true;
+    i = end;
+  }
+  return false;
+}
+
 /* ---- FLV parsing -------------------------------------------------------- */
 
 /* Where the SEI goes: before the first VCL NAL unit (types 1..5), i.e. after
@@ -570,12 +596,18 @@ void rb_media_verifier_init(struct rb_media_verifier *v)
 
 void rb_media_verifier_feed(struct rb_media_verifier *v, const struct rb_media_frame *f, int64_t now_ns)
 {
-  uint64_t seq, missing;
+  uint64_t seq;
   int64_t send_ns;
+
+  if(f->type == RB_MEDIA_VIDEO && rb_media_parse_sei(f->data, f->len, &seq, &send_ns))
+    rb_media_verifier_record(v, seq, send_ns, now_ns);
+}
+
+void rb_media_verifier_record(struct rb_media_verifier *v, uint64_t seq, int64_t send_ns, int64_t now_ns)
+{
+  uint64_t missing;
   bool counts_as_lost;
 
-  if(f->type != RB_MEDIA_VIDEO || !rb_media_parse_sei(f->data, f->len, &seq, &send_ns))
-    return;
   v->received++;
   /* In double: send_ns comes off the wire, and a hostile or corrupt value must
      not overflow the subtraction (found by tests/fuzz/fuzz_media_sei). */

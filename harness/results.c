@@ -53,6 +53,8 @@ void rb_scenario_result_summarize(struct rb_scenario_result *r)
   summarize_field(r, offsetof(struct rb_cycle_result, ready_ms), &r->ready);
   summarize_field(r, offsetof(struct rb_cycle_result, rebind_ms), &r->rebind);
   summarize_field(r, offsetof(struct rb_cycle_result, reconnect_ms), &r->reconnect);
+  summarize_field(r, offsetof(struct rb_cycle_result, flv.recovery_ms), &r->flv_recovery);
+  summarize_field(r, offsetof(struct rb_cycle_result, hls.recovery_ms), &r->hls_recovery);
 }
 
 void rb_run_result_free(struct rb_run_result *r)

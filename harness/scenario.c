@@ -81,6 +81,17 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
     OFF(publishers), NULL, MAX_PUBLISHERS },
   [RB_OPT_PLAYERS] = { "players", RB_OPT_UINT, "0",
     "clients that play the publishers' streams and check sequence numbers", OFF(players), NULL, MAX_PUBLISHERS },
+  [RB_OPT_FLV_PLAYERS] = { "flv_players", RB_OPT_UINT, "0",
+    "clients that play the publishers' streams over HTTP-FLV (flv_url) and check sequence numbers",
+    OFF(flv_players), NULL, MAX_PUBLISHERS },
+  [RB_OPT_FLV_URL] = { "flv_url", RB_OPT_STRING, "http://${host}:${http_port}/${app}/${stream}.flv",
+    "HTTP-FLV URL of a stream; ${stream} is the stream the player plays", 0, NULL, 0 },
+  [RB_OPT_HLS_PLAYERS] = { "hls_players", RB_OPT_UINT, "0",
+    "clients that poll the HLS media playlist (hls_url), fetch and decode each new segment, check "
+    "sequence numbers and that the media sequence goes on or says EXT-X-DISCONTINUITY across a restart",
+    OFF(hls_players), NULL, MAX_PUBLISHERS },
+  [RB_OPT_HLS_URL] = { "hls_url", RB_OPT_STRING, "http://${host}:${http_port}/hls/${stream}.m3u8",
+    "HLS media playlist URL of a stream; ${stream} is the stream the player plays", 0, NULL, 0 },
   [RB_OPT_HOLDERS] = { "holders", RB_OPT_UINT, "2",
     "connections that go idle and stay open across the fault (the classic rebind bug's condition)",
     OFF(holders), NULL, MAX_PUBLISHERS },
@@ -713,9 +724,20 @@ static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO,
                    "%s:%d: [%s] has no command (required unless fault = exec:CMD restarts an external server)",
                    sc->file, sc->line, sc->name);
-  if(sc->players && !sc->publishers)
+  if((sc->players || sc->flv_players || sc->hls_players) && !sc->publishers)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s] has players but no publishers to play",
                    sc->file, sc->line, sc->name);
+  /* The default URLs name ${http_port}: a missing one is an error now, not at run time. */
+  if(!sc->raw[RB_OPT_HTTP_PORT]) {
+    const struct { unsigned n; enum rb_opt_id url; } http[] = {
+      { sc->flv_players, RB_OPT_FLV_URL }, { sc->hls_players, RB_OPT_HLS_URL } };
+
+    for(size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++)
+      if(http[i].n && strstr(sc->raw[http[i].url], "${http_port}"))
+        return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s] has %s players but %s names ${http_port}, "
+                       "which is not set", sc->file, sc->line, sc->name, i ? "HLS" : "HTTP-FLV",
+                       rb_options[http[i].url].name);
+  }
   if(sc->cycles == 0)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s]: cycles must be at least 1",
                    sc->file, sc->line, sc->name);

@@ -29,6 +29,16 @@ enum rb_verdict {
 #define RB_DIAGNOSIS_LEN 512
 #define RB_LOG_TAIL_LEN 2048
 
+/* What one kind of HTTP player saw in a cycle (flv_players, hls_players). */
+struct rb_player_figures {
+  unsigned planned, ok;           /* players of this kind; how many were up again after the restart */
+  double recovery_ms;             /* restart -> the last of them up again (HLS: its first new segment); -1 = not reached */
+  uint64_t frames_received, gaps, duplicates, lost_after_reconnect;
+  double latency_p50_ms, latency_p99_ms;
+  uint64_t segments, segments_without_sei, decode_errors; /* HLS */
+  uint64_t sequence_resets, restarts_signalled;           /* HLS: went back without / with a discontinuity */
+};
+
 struct rb_cycle_result {
   unsigned index;                 /* 1-based */
   bool pass;
@@ -47,6 +57,7 @@ struct rb_cycle_result {
   unsigned publishers_ok, players_ok, holders;
   uint64_t frames_sent, frames_received, lost_after_reconnect, gaps, duplicates;
   double latency_p50_ms, latency_p99_ms;
+  struct rb_player_figures flv, hls;
   char diagnosis[RB_DIAGNOSIS_LEN];
   size_t nfailures;
   char failures[RB_MAX_FAILURES][RB_FAILURE_LEN];
@@ -65,6 +76,7 @@ struct rb_scenario_result {
   size_t ncycles, cycles_planned;
   struct rb_cycle_result *cycles;
   struct rb_summary ready, rebind, reconnect;
+  struct rb_summary flv_recovery, hls_recovery; /* of the cycles' flv/hls recovery_ms */
   bool exercised_classic;         /* some cycle saw FIN_WAIT2/TIME_WAIT at restart */
   char artifacts[512];
   char warnings[2][RB_FAILURE_LEN];
