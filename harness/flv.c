@@ -14,6 +14,33 @@ static uint32_t be32(const uint8_t *p)
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static void put_be(uint8_t *p, uint32_t v, unsigned n)
+{
+  for(unsigned i = n; i-- > 0; v >>= 8)
+    p[i] = (uint8_t)v;
+}
+
+void rb_flv_write_header(uint8_t out[RB_FLV_HEADER_MIN + RB_FLV_TRAILER])
+{
+  static const uint8_t header[] = { 'F', 'L', 'V', 1, 5, 0, 0, 0, RB_FLV_HEADER_MIN, 0, 0, 0, 0 };
+
+  memcpy(out, header, sizeof(header));
+}
+
+void rb_flv_write_tag_header(uint8_t out[RB_FLV_TAG_HEADER], uint8_t type, uint32_t timestamp_ms, size_t len)
+{
+  out[0] = type;
+  put_be(out + 1, (uint32_t)len, 3);
+  put_be(out + 4, timestamp_ms & 0xffffff, 3);
+  out[7] = (uint8_t)(timestamp_ms >> 24); /* the extended byte holds the top 8 bits */
+  put_be(out + 8, 0, 3);
+}
+
+void rb_flv_write_trailer(uint8_t out[RB_FLV_TRAILER], size_t len)
+{
+  put_be(out, (uint32_t)(RB_FLV_TAG_HEADER + len), 4);
+}
+
 rb_err rb_flv_parse_header(const uint8_t *buf, size_t len, size_t *used, char *msg, size_t msglen)
 {
   uint32_t header_len;

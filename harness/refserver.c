@@ -47,6 +47,8 @@ struct options {
   long crash_after;
   long hang_after;
   bool quiet;
+  int http_flv_port;         /* -1: no HTTP-FLV output */
+  bool http_flv_stall;
 };
 
 struct loop_conn {
@@ -60,6 +62,7 @@ struct loop {
   const struct options *opt;
   int epfd;
   int listen_fd;
+  int http_fd;               /* HTTP-FLV listener, -1 if none */
   int spare_fd;              /* released to accept-and-close when out of descriptors */
   struct rb_refserver *srv;
   struct loop_conn *conns;
@@ -110,6 +113,8 @@ static void usage(FILE *f)
 "  --host ADDR            numeric IPv4/IPv6 address to listen on (default 127.0.0.1)\n"
 "  --port N               port (default 1935; 0 picks a free port)\n"
 "  --quiet                no per-connection log lines on stderr\n"
+"  --http-flv-port N      also serve every stream as HTTP-FLV: GET /APP/NAME.flv on\n"
+"                         port N (0 picks one); announced as 'http-flv listening on ...'\n"
 "  --help                 this text\n"
 "\n"
 "Fault switches:\n"
@@ -128,6 +133,8 @@ static void usage(FILE *f)
 "                         believes the publisher from before the restart is there), and\n"
 "                         a publisher that disconnects abruptly (no deleteStream or\n"
 "                         FCUnpublish) keeps its name busy for D more\n"
+"  --http-flv-stall       HTTP-FLV requests get 200 and the FLV header, then nothing\n"
+"                         (a server whose HTTP-FLV output is dead while RTMP works)\n"
 "  --start-delay D        wait D before listening\n"
 "  --crash-after N        abort() as soon as the Nth connection has been accepted\n"
 "  --hang-after N         once the Nth connection has been accepted, stop reading and\n"
@@ -158,7 +165,7 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
 {
   long v;
 
-  *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true };
+  *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true, .http_flv_port = -1 };
   *help = false;
   for(int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -168,6 +175,8 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
       *help = true;
     } else if(strcmp(a, "--quiet") == 0) {
       opt->quiet = true;
+    } else if(strcmp(a, "--http-flv-stall") == 0) {
+      opt->http_flv_stall = true;
     } else if(strcmp(a, "--no-reuseaddr") == 0) {
       opt->reuseaddr = false;
     } else if(strcmp(a, "--reject-publish") == 0) {
@@ -177,16 +186,16 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
     } else if(strcmp(a, "--host") == 0 || strcmp(a, "--port") == 0
               || strcmp(a, "--workers") == 0 || strcmp(a, "--stale-stream") == 0
               || strcmp(a, "--start-delay") == 0 || strcmp(a, "--crash-after") == 0
-              || strcmp(a, "--hang-after") == 0) {
+              || strcmp(a, "--hang-after") == 0 || strcmp(a, "--http-flv-port") == 0) {
       if(!val)
         return rb_fail(msg, msglen, RB_ERR_USAGE, "%s needs a value", a);
       i++;
       if(strcmp(a, "--host") == 0) {
         opt->host = val;
-      } else if(strcmp(a, "--port") == 0) {
+      } else if(strcmp(a, "--port") == 0 || strcmp(a, "--http-flv-port") == 0) {
         if(!parse_long(val, 0, 65535, &v))
-          return rb_fail(msg, msglen, RB_ERR_USAGE, "--port %s: not a port (0..65535)", val);
-        opt->port = (int)v;
+          return rb_fail(msg, msglen, RB_ERR_USAGE, "%s %s: not a port (0..65535)", a, val);
+        *(strcmp(a, "--port") == 0 ? &opt->port : &opt->http_flv_port) = (int)v;
       } else if(strcmp(a, "--workers") == 0) {
         if(!parse_long(val, 1, MAX_WORKERS, &v))
           return rb_fail(msg, msglen, RB_ERR_USAGE, "--workers %s: not in 1..%d", val,
@@ -252,15 +261,15 @@ static void format_endpoint(const char *host, int port, char *buf, size_t len)
 }
 
 /* Returns the exit code on failure (1), 0 on success. */
-static int open_listener(const struct options *opt, int *fd_out, int *port_out, int64_t *listen_ns)
+static int open_listener(const struct options *opt, int port, int *fd_out, int *port_out, int64_t *listen_ns)
 {
   union sockaddr_any sa;
   socklen_t salen;
   int fd = -1, one = 1, rc = 1;
   char where[96];
 
-  parse_host(opt->host, opt->port, &sa, &salen);
-  format_endpoint(opt->host, opt->port, where, sizeof(where));
+  parse_host(opt->host, port, &sa, &salen);
+  format_endpoint(opt->host, port, where, sizeof(where));
   fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if(fd < 0) {
     fprintf(stderr, "socket() failed (%d: %s)\n", errno, strerror(errno));
@@ -417,7 +426,7 @@ static void format_peer(const union sockaddr_any *sa, char *buf, size_t len)
   }
 }
 
-static void add_conn(struct loop *l, int fd, const union sockaddr_any *sa)
+static void add_conn(struct loop *l, int fd, const union sockaddr_any *sa, bool http)
 {
   struct loop_conn *lc = calloc(1, sizeof(*lc));
   struct epoll_event ev = { .events = EPOLLIN };
@@ -426,7 +435,7 @@ static void add_conn(struct loop *l, int fd, const union sockaddr_any *sa)
 
   format_peer(sa, peer, sizeof(peer));
   if(lc)
-    lc->rc = rb_refserver_conn_new(l->srv, peer, lc);
+    lc->rc = http ? rb_refserver_conn_new_http(l->srv, peer, lc) : rb_refserver_conn_new(l->srv, peer, lc);
   ev.data.ptr = lc;
   if(!lc || !lc->rc || epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
     log_line(l->opt, "dropping %s: out of memory", peer);
@@ -461,12 +470,12 @@ static void shed_one(struct loop *l)
   log_line(l->opt, "out of file descriptors: refused a connection");
 }
 
-static void accept_ready(struct loop *l)
+static void accept_ready(struct loop *l, int listen_fd)
 {
   for(int i = 0; i < 64; i++) {
     union sockaddr_any sa;
     socklen_t salen = sizeof(sa);
-    int fd = accept4(l->listen_fd, &sa.sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listen_fd, &sa.sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
     if(fd < 0) {
       if(errno == EMFILE || errno == ENFILE)
@@ -479,7 +488,7 @@ static void accept_ready(struct loop *l)
       close(fd);
       continue;
     }
-    add_conn(l, fd, &sa);
+    add_conn(l, fd, &sa, listen_fd == l->http_fd);
   }
 }
 
@@ -503,13 +512,17 @@ static int run_loop(struct loop *l)
 {
   struct epoll_event evs[256];
   struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
+  struct epoll_event hev = { .events = EPOLLIN, .data.ptr = &l->http_fd }; /* marks the HTTP-FLV listener */
   int rc = 0;
 
   l->epfd = epoll_create1(EPOLL_CLOEXEC);
   /* several workers on one socket: wake one of them per connection */
-  if(l->opt->workers)
+  if(l->opt->workers) {
     lev.events |= EPOLLEXCLUSIVE;
-  if(l->epfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &lev) < 0) {
+    hev.events |= EPOLLEXCLUSIVE;
+  }
+  if(l->epfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &lev) < 0 ||
+     (l->http_fd >= 0 && epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->http_fd, &hev) < 0)) {
     fprintf(stderr, "refserver: epoll setup failed (%d: %s)\n", errno, strerror(errno));
     return 1;
   }
@@ -526,8 +539,8 @@ static int run_loop(struct loop *l)
     for(int i = 0; i < n; i++) {
       struct loop_conn *lc = evs[i].data.ptr;
 
-      if(!lc) {
-        accept_ready(l);
+      if(!lc || evs[i].data.ptr == &l->http_fd) {
+        accept_ready(l, lc ? l->http_fd : l->listen_fd);
         continue;
       }
       if(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -557,15 +570,16 @@ static void free_loop(struct loop *l)
     close(l->spare_fd);
 }
 
-static int serve(const struct options *opt, int listen_fd, int64_t listen_ns, const sigset_t *wait_mask)
+static int serve(const struct options *opt, int listen_fd, int http_fd, int64_t listen_ns, const sigset_t *wait_mask)
 {
   struct rb_refserver_config cfg = {
+    .http_flv_stall = opt->http_flv_stall,
     .reject_publish_code = opt->reject_publish_code,
     .stale_ns = opt->stale_ns,
     .stale_all_until = opt->stale_ns ? listen_ns + opt->stale_ns : 0,
     .log = opt->quiet ? NULL : stderr,
   };
-  struct loop l = { .opt = opt, .epfd = -1, .listen_fd = listen_fd, .wait_mask = *wait_mask };
+  struct loop l = { .opt = opt, .epfd = -1, .listen_fd = listen_fd, .http_fd = http_fd, .wait_mask = *wait_mask };
   int rc;
 
   l.max_conns = raise_fd_limit();
@@ -654,7 +668,7 @@ static bool reap_workers(const struct options *opt, pid_t *pids, int n, int *ali
 
 /* Like nginx's master: fork the workers, keep its own copy of the listening
    socket, wait. A dead worker is logged and not replaced. */
-static int run_master(const struct options *opt, int listen_fd, int64_t listen_ns,
+static int run_master(const struct options *opt, int listen_fd, int http_fd, int64_t listen_ns,
                       const sigset_t *wait_mask)
 {
   pid_t pids[MAX_WORKERS] = { 0 };
@@ -673,7 +687,7 @@ static int run_master(const struct options *opt, int listen_fd, int64_t listen_n
     if(pid == 0) {
       signal(SIGCHLD, SIG_DFL);
       set_worker_title();
-      _exit(serve(opt, listen_fd, listen_ns, wait_mask));
+      _exit(serve(opt, listen_fd, http_fd, listen_ns, wait_mask));
     }
     pids[i] = pid;
     alive++;
@@ -718,8 +732,8 @@ int main(int argc, char **argv)
   struct options opt;
   bool help;
   char msg[256], where[96];
-  int listen_fd = -1, port = 0, rc;
-  int64_t listen_ns = 0;
+  int listen_fd = -1, http_fd = -1, port = 0, http_port = 0, rc;
+  int64_t listen_ns = 0, http_ns = 0;
   sigset_t wait_mask;
 
   saved_argv = argv;
@@ -736,16 +750,27 @@ int main(int argc, char **argv)
   if(opt.start_delay_ns > 0)
     rb_clock_sleep(opt.start_delay_ns);
   install_signal_handlers(&wait_mask);
-  rc = open_listener(&opt, &listen_fd, &port, &listen_ns);
-  if(rc)
+  rc = open_listener(&opt, opt.port, &listen_fd, &port, &listen_ns);
+  if(!rc && opt.http_flv_port >= 0)
+    rc = open_listener(&opt, opt.http_flv_port, &http_fd, &http_port, &http_ns);
+  if(rc) {
+    if(listen_fd >= 0)
+      close(listen_fd);
     return rc;
+  }
   format_endpoint(opt.host, port, where, sizeof(where));
   printf("listening on %s monotonic_ns=%lld\n", where, (long long)listen_ns);
+  if(http_fd >= 0) {
+    format_endpoint(opt.host, http_port, where, sizeof(where));
+    printf("http-flv listening on %s monotonic_ns=%lld\n", where, (long long)http_ns);
+  }
   fflush(stdout);
   if(opt.workers)
-    rc = run_master(&opt, listen_fd, listen_ns, &wait_mask);
+    rc = run_master(&opt, listen_fd, http_fd, listen_ns, &wait_mask);
   else
-    rc = serve(&opt, listen_fd, listen_ns, &wait_mask);
+    rc = serve(&opt, listen_fd, http_fd, listen_ns, &wait_mask);
   close(listen_fd);
+  if(http_fd >= 0)
+    close(http_fd);
   return rc;
 }

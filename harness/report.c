@@ -282,6 +282,25 @@ static json_t *states_json(const unsigned *counts)
   return o;
 }
 
+/* One kind of HTTP player (optional "players" object: only the kinds a scenario has). */
+static json_t *player_figures_json(const struct rb_player_figures *p, bool hls)
+{
+  json_t *o = json_pack("{s:i, s:i, s:o, s:I, s:I, s:I, s:I, s:{s:f, s:f}}", "planned", (int)p->planned, "ok",
+                        (int)p->ok, "recovery_ms", ms_or_null(p->recovery_ms), "received",
+                        (json_int_t)p->frames_received, "lost_after_reconnect", (json_int_t)p->lost_after_reconnect,
+                        "gaps", (json_int_t)p->gaps, "duplicates", (json_int_t)p->duplicates, "latency_ms", "p50",
+                        p->latency_p50_ms, "p99", p->latency_p99_ms);
+
+  if(hls) {
+    json_object_set_new(o, "segments", json_integer((json_int_t)p->segments));
+    json_object_set_new(o, "segments_without_sei", json_integer((json_int_t)p->segments_without_sei));
+    json_object_set_new(o, "decode_errors", json_integer((json_int_t)p->decode_errors));
+    json_object_set_new(o, "sequence_resets", json_integer((json_int_t)p->sequence_resets));
+    json_object_set_new(o, "restarts_signalled", json_integer((json_int_t)p->restarts_signalled));
+  }
+  return o;
+}
+
 static json_t *cycle_json(const struct rb_cycle_result *c)
 {
   json_t *failures = json_array();
@@ -301,6 +320,17 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
                                              (json_int_t)c->lost_after_reconnect, "gaps", (json_int_t)c->gaps,
                                              "duplicates", (json_int_t)c->duplicates));
   json_object_set_new(o, "latency_ms", json_pack("{s:f, s:f}", "p50", c->latency_p50_ms, "p99", c->latency_p99_ms));
+  if(c->flv.planned || c->hls.planned) {
+    json_t *players = json_object();
+
+    if(c->flv.planned)
+      json_object_set_new(players, "flv", player_figures_json(&c->flv, false));
+    if(c->hls.planned) {
+      json_object_set_new(players, "hls", player_figures_json(&c->hls, true));
+      json_object_set_new(o, "hls_recovery_ms", ms_or_null(c->hls.recovery_ms));
+    }
+    json_object_set_new(o, "players", players);
+  }
   json_object_set_new(o, "duration_ms", json_real(c->duration_ms));
   json_object_set_new(o, "start_at_ns", json_integer(c->start_at_ns));
   json_object_set_new(o, "fault_at_ns", json_integer(c->fault_at_ns));
@@ -328,6 +358,10 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
   json_object_set_new(o, "summary", json_pack("{s:o, s:o, s:o}", "ready_ms", summary_json(&s->ready), "rebind_ms",
                                               summary_json(&s->rebind), "reconnect_ms",
                                               summary_json(&s->reconnect)));
+  if(s->flv_recovery.count)
+    json_object_set_new(json_object_get(o, "summary"), "flv_recovery_ms", summary_json(&s->flv_recovery));
+  if(s->hls_recovery.count)
+    json_object_set_new(json_object_get(o, "summary"), "hls_recovery_ms", summary_json(&s->hls_recovery));
   json_object_set_new(o, "error", json_string(s->error));
   json_object_set_new(o, "warnings", warnings);
   json_object_set_new(o, "exercised_classic_bug", json_boolean(s->exercised_classic));

@@ -40,6 +40,12 @@ rb_err rb_flv_parse_header(const uint8_t *buf, size_t len, size_t *used, char *m
 rb_err rb_flv_parse_tag(const uint8_t *buf, size_t len, bool final, struct rb_flv_tag *tag, size_t *used,
                         char *msg, size_t msglen);
 
+/* Writing: the 13 bytes that start a stream (header with audio and video flags, and
+   PreviousTagSize0), and the 11 bytes before / 4 after a tag body of len bytes. */
+void rb_flv_write_header(uint8_t out[RB_FLV_HEADER_MIN + RB_FLV_TRAILER]);
+void rb_flv_write_tag_header(uint8_t out[RB_FLV_TAG_HEADER], uint8_t type, uint32_t timestamp_ms, size_t len);
+void rb_flv_write_trailer(uint8_t out[RB_FLV_TRAILER], size_t len);
+
 /* Incremental reader of an FLV stream: push bytes as they arrive, then take tags. */
 struct rb_flv_reader {
   size_t max;            /* the most bytes ever buffered (one tag must fit) */

@@ -43,4 +43,15 @@ row hang 90
 expect_code 0 "--hang-after with fault = hang"
 json '[.scenarios[0].cycles[] | .fault == "hang" and .result == "pass"] | all'
 
+row http-flv 60
+expect_code 0 "HTTP-FLV players of a healthy refserver"
+json '[.scenarios[0].cycles[] | .result == "pass" and .players.flv.ok == 1 and .players.flv.received > 0 and .players.flv.recovery_ms > 0] | all'
+json '.scenarios[0].summary.flv_recovery_ms.count == 3'
+
+row http-flv-stall 60
+expect_code 1 "--http-flv-stall after the restart"
+json '.scenarios[0].cycles[0].players.flv.ok == 0 and .scenarios[0].cycles[0].clients.publishers_ok == 1'
+json '.scenarios[0].cycles[0].diagnosis | test("^the restarted server took the publisher back but its HTTP-FLV output delivered no media to 1 of 1 players within [0-9]+ ms: HTTP-FLV player 0 .*no data for")'
+expect_in "$T/out" "HTTP-FLV output delivered no media"
+
 pass "every row of the failure matrix"

@@ -135,11 +135,12 @@ static void test_reader_feeds_verifier(void)
   struct rb_media_frame f;
   struct rb_flv_reader r;
   struct rb_flv_tag t;
-  uint8_t hdr[13] = { 'F', 'L', 'V', 1, 5, 0, 0, 0, 9, 0, 0, 0, 0 }, th[11], tr[4];
+  uint8_t hdr[13], th[11], tr[4];
   uint64_t seq = 0;
   bool video, have;
 
   CU_ASSERT_EQUAL_FATAL(rb_media_source_open(&s, NULL, NULL, 0), RB_OK);
+  rb_flv_write_header(hdr);
   rb_media_verifier_init(&v);
   rb_flv_reader_init(&r, 1u << 20);
   CU_ASSERT_EQUAL(rb_flv_reader_push(&r, hdr, sizeof(hdr), NULL, 0), RB_OK);
@@ -147,12 +148,8 @@ static void test_reader_feeds_verifier(void)
     CU_ASSERT_EQUAL_FATAL(rb_media_next(s, seq, 1000, &f, &video, NULL, 0), RB_OK);
     if(video)
       seq++;
-    memset(th, 0, sizeof(th));
-    th[0] = f.type;
-    put_be(th + 1, f.len, 3);
-    put_be(th + 4, f.timestamp_ms & 0xffffff, 3);
-    th[7] = (uint8_t)(f.timestamp_ms >> 24);
-    put_be(tr, f.len + 11, 4);
+    rb_flv_write_tag_header(th, f.type, f.timestamp_ms, f.len);
+    rb_flv_write_trailer(tr, f.len);
     CU_ASSERT_EQUAL(rb_flv_reader_push(&r, th, sizeof(th), NULL, 0), RB_OK);
     CU_ASSERT_EQUAL(rb_flv_reader_push(&r, f.data, f.len, NULL, 0), RB_OK);
     CU_ASSERT_EQUAL(rb_flv_reader_push(&r, tr, sizeof(tr), NULL, 0), RB_OK);
