@@ -414,6 +414,18 @@ static void viewer_change(void *arg, enum rb_hls_change change, const char *why)
       snprintf(m->reset_why, sizeof(m->reset_why), "%s", why);
   } else
     m->restarts++;
+  rb_media_verifier_mark_reconnect(m->verifier);
+  pthread_mutex_unlock(&m->fleet->lock);
+}
+
+/* A new media run (EXT-X-DISCONTINUITY, or the playlist went back): the jump in
+   numbers there is the outage, as across an RTMP reconnect; losses after it are losses. */
+static void viewer_discontinuity(void *arg)
+{
+  struct member *m = ((struct viewer_ctx *)arg)->m;
+
+  pthread_mutex_lock(&m->fleet->lock);
+  rb_media_verifier_mark_reconnect(m->verifier);
   pthread_mutex_unlock(&m->fleet->lock);
 }
 
@@ -427,7 +439,8 @@ static rb_err viewer_session(struct member *m, bool reconnect, char *msg, size_t
   struct viewer_ctx ctx = { .m = m };
   struct rb_viewer_sink sink = {
     .arg = &ctx, .stopping = viewer_stopping, .on_socket = viewer_socket, .on_sei = viewer_sei,
-    .on_segment = viewer_segment, .on_change = viewer_change, .wait_until = viewer_wait,
+    .on_segment = viewer_segment, .on_discontinuity = viewer_discontinuity, .on_change = viewer_change,
+    .wait_until = viewer_wait,
   };
   int64_t step = m->fleet->opts.step_timeout_ns;
 

@@ -107,6 +107,8 @@ static rb_err take_segment(struct rb_http_request *rq, const char *playlist_url,
   rq->max_body = HLS_MAX_SEGMENT;
   if((err = rb_http_fetch(rq, &data, &len, &status, msg, msglen)))
     goto out;
+  if(seg->discontinuity)
+    sink->on_discontinuity(sink->arg);
   if((err = rb_mpegts_scan(data, len, on_segment_sei, &p, &res, why, sizeof(why)))) {
     err = rb_fail(msg, msglen, err, "segment %llu (%s): %s", (unsigned long long)seg->seq, url, why);
     goto out;

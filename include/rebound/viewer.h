@@ -28,6 +28,8 @@ struct rb_viewer_sink {
   void (*on_sei)(void *arg, uint64_t seq, int64_t send_ns);
   /* HLS: one new segment was taken (first_send_ns: its first SEI's send time, 0 if none). */
   void (*on_segment)(void *arg, int64_t first_send_ns, const struct rb_mpegts_result *r);
+  /* HLS: the next segment follows EXT-X-DISCONTINUITY: the numbers may jump there. */
+  void (*on_discontinuity)(void *arg);
   /* HLS: the playlist went back (why: the reset's sentence). */
   void (*on_change)(void *arg, enum rb_hls_change change, const char *why);
   /* Sleep until deadline unless stopping; false when stopping. */

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# HLS viewers across restarts (issue 18): nginx-rtmp writes HLS and serves it from
+# the same nginx; rebound's HLS players poll the playlist, fetch and decode every
+# new segment and check the publisher's sequence numbers across SIGKILL restarts.
+# Then the check must be able to fail: the same nginx with hls_continuous off and
+# EXT-X-DISCONTINUITY stripped restarts its media sequence at 0 without saying so,
+# and rebound must exit 1 with that sentence.
+source "$(dirname "$0")/lib.sh"
+ini="$SRC/scenarios/nginx-rtmp.ini"
+
+run_rebound 240 run "$ini" --only hls-kill-while-publishing --cycles 3 --json "$T/r.json" --artifacts "$T/art"
+expect_code 0 "nginx-rtmp HLS comes back after every restart"
+json '.result == "pass" and (.scenarios[0].cycles | length) == 3'
+json '[.scenarios[0].cycles[] | .players.hls.planned == 2 and .players.hls.ok == 2] | all'
+# new segments were taken, decoded, and carried the publisher's sequence numbers
+json '[.scenarios[0].cycles[] | .players.hls.segments >= 2 and .players.hls.received > 0] | all'
+json '[.scenarios[0].cycles[] | .players.hls.decode_errors == 0 and .players.hls.segments_without_sei == 0] | all'
+json '[.scenarios[0].cycles[] | .players.hls.sequence_resets == 0 and .players.hls.lost_after_reconnect == 0] | all'
+# the restart was seen (nginx-rtmp marks a new publish with EXT-X-DISCONTINUITY) and timed
+json '[.scenarios[0].cycles[] | .hls_recovery_ms > 0 and .hls_recovery_ms <= .reconnect_ms] | all'
+json '.scenarios[0].summary.hls_recovery_ms.count == 3'
+assert_no_leftovers "$T/art"
+
+run_rebound 240 run "$ini" --only hls-kill-while-publishing --cycles 1 \
+  --set "config_template=$SRC/tests/fixtures/nginx-hls-reset.conf.in" --json "$T/r.json" --artifacts "$T/art2"
+expect_code 1 "a media sequence restarted at 0 without EXT-X-DISCONTINUITY"
+json '.scenarios[0].cycles[0].players.hls.sequence_resets >= 1'
+json '.scenarios[0].cycles[0].diagnosis | test("^the HLS media sequence went back from [0-9]+ to 0 without EXT-X-DISCONTINUITY or a new EXT-X-DISCONTINUITY-SEQUENCE: players waiting for segment [0-9]+ stall$")'
+expect_in "$T/out" "without EXT-X-DISCONTINUITY"
+assert_no_leftovers "$T/art2"
+pass "HLS players across nginx-rtmp restarts, and a sequence reset is caught"
