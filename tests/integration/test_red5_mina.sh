@@ -13,8 +13,11 @@ for f in ${cp//:/ }; do
   [ -f "$f" ] || fail "$f missing: run tests/setup.sh (libmina2-java libnetty-java libslf4j-java)"
 done
 command -v javac >/dev/null || fail "javac missing: run tests/setup.sh (openjdk-17-jdk-headless)"
-# the build's rebound-refserver, for the fixture run directly at the end
-export PATH="$(dirname "$REFSERVER"):$PATH"
+# The fixture's rebound-refserver child through a link in $T: its command line names
+# $T, so lib.sh's leftover check and cleanup see it too.
+mkdir "$T/bin"
+ln -s "$REFSERVER" "$T/bin/rebound-refserver"
+export REBOUND_REFSERVER="$T/bin/rebound-refserver"
 
 # Compile once for every section (each would otherwise compile into its own run folder).
 export REBOUND_JAVA_CLASSES="$T/classes"
@@ -24,7 +27,7 @@ timeout 120 javac -d "$REBOUND_JAVA_CLASSES" -cp "$cp" "$SRC/tests/fixtures/Java
 section() { # NAME [ARGS...]
   local name=$1; shift
   run_rebound 150 run "$ini" --only "$name" "$@" --json "$T/r.json" --artifacts "$T/art-$name"
-  assert_no_leftovers "$T/art-$name"
+  assert_no_leftovers "$T"
 }
 
 # Sockets of the killed server on the port when the restart began: the condition.
@@ -77,7 +80,7 @@ for ((i = 0; i < 300; i++)); do
   sleep 0.1
 done
 grep -q '^listening on ' "$T/front.out" || fail "JavaRtmpFront did not listen within 30 s"
-child=$(pgrep -P "$(pgrep -P "$jvm" sh | head -1)" -x rebound-refserv || true)
+child=$(pgrep -f -- "^$REBOUND_REFSERVER " || true)
 [ -n "$child" ] || fail "no rebound-refserver child of JavaRtmpFront"
 kill -KILL "$jvm"
 wait "$jvm" 2>/dev/null || true
