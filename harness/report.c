@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "rebound/clock.h"
-#include "rebound/sockdiag.h"
 
 #define SCHEMA_VERSION 1
 
@@ -35,11 +34,7 @@ static const char *reset(const struct rb_reporter *rep)
 
 static void format_states(const unsigned *counts, char *buf, size_t buflen)
 {
-  struct rb_port_snapshot s;
-
-  memset(&s, 0, sizeof(s));
-  memcpy(s.counts, counts, sizeof(s.counts));
-  rb_sockdiag_format_counts(&s, buf, buflen);
+  rb_tcp_states_format(counts, buf, buflen);
 }
 
 static void print_ms(FILE *out, const char *label, double ms)
