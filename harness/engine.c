@@ -23,6 +23,7 @@
 #include "rebound/diagnosis.h"
 #include "rebound/fleet.h"
 #include "rebound/http.h"
+#include "rebound/judge.h"
 #include "rebound/probe.h"
 #include "rebound/random.h"
 #include "rebound/sockdiag.h"
@@ -423,42 +424,23 @@ static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
 
 
 
+/* Wait for every client to come back, then let judge say what the counters mean. */
 static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
 {
-  struct rb_fleet_counts counts;
-  int64_t all_up_at;
-  char why[RB_FAILURE_LEN];
-  rb_err err;
+  struct rb_reconnect_evidence ev = { .window_ms = (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS };
+  int64_t all_up_at = 0;
+  char why[RB_FAILURE_LEN] = "";
 
   rb_fleet_set_paused(r->fleet, false);
-  err = rb_fleet_wait_up(r->fleet, restart_at, restart_at + r->sc->reconnect_timeout_ns, r->opts->stop,
-                         &all_up_at, why, sizeof(why));
-  if(!err) {
-    c->reconnect_ms = rb_clock_ms(restart_at, all_up_at);
+  ev.wait_err = rb_fleet_wait_up(r->fleet, restart_at, restart_at + r->sc->reconnect_timeout_ns, r->opts->stop,
+                                 &all_up_at, why, sizeof(why));
+  ev.why = why;
+  if(!ev.wait_err)
+    ev.reconnect_ms = rb_clock_ms(restart_at, all_up_at);
+  rb_fleet_counts(r->fleet, restart_at, &ev.counts);
+  rb_judge_reconnect(&ev, c);
+  if(!ev.wait_err)
     emit(r, RB_EVENT_RECONNECT, c->index, c->reconnect_ms, NULL, c);
-  }
-  else if(err != RB_ERR_INTERRUPTED) {
-    rb_cycle_add_failure(c, "clients did not reconnect within %.0f ms: %s",
-                         (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, why);
-    if(!c->diagnosis[0])
-      snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
-               "the restarted server kept refusing the clients' republish (stale stream state?)" :
-               "the restarted server listens but the clients could not publish/play again", why);
-  }
-  rb_fleet_counts(r->fleet, restart_at, &counts);
-  c->publishers_ok = counts.publishers_up;
-  c->players_ok = counts.players_up;
-  c->frames_sent = counts.frames_sent;
-  c->frames_received = counts.frames_received;
-  c->gaps = counts.gaps;
-  c->duplicates = counts.duplicates;
-  c->lost_after_reconnect = counts.lost_after_reconnect;
-  c->latency_p50_ms = counts.latency_p50_ms;
-  c->latency_p99_ms = counts.latency_p99_ms;
-  c->stale_ms = counts.stale_ms_max;
-  if(c->lost_after_reconnect)
-    rb_cycle_add_failure(c, "players lost %llu frames after reconnecting",
-                         (unsigned long long)c->lost_after_reconnect);
 }
 
 /* stat_url: the server's own stats page must show every publisher's stream. */
@@ -725,48 +707,17 @@ static void first_clients_failure(struct run *r, rb_err err, const char *why)
   emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
 }
 
-static void check_thresholds(struct run *r)
-{
-  struct rb_scenario_result *res = r->res;
-
-  if(r->sc->max_rebind_ns && res->rebind.count &&
-     res->rebind.p99 > (double)r->sc->max_rebind_ns / RB_NS_PER_MS) {
-    snprintf(res->error, sizeof(res->error), "rebind p99 %.1f ms exceeds max_rebind_ms %.0f", res->rebind.p99,
-             (double)r->sc->max_rebind_ns / RB_NS_PER_MS);
-    res->verdict = RB_VERDICT_FAIL;
-  }
-  if(r->sc->max_reconnect_ns && res->reconnect.count &&
-     res->reconnect.p99 > (double)r->sc->max_reconnect_ns / RB_NS_PER_MS) {
-    size_t used = strlen(res->error);
-
-    snprintf(res->error + used, sizeof(res->error) - used, "%sreconnect p99 %.1f ms exceeds max_reconnect_ms %.0f",
-             used ? "; " : "", res->reconnect.p99, (double)r->sc->max_reconnect_ns / RB_NS_PER_MS);
-    res->verdict = RB_VERDICT_FAIL;
-  }
-}
-
 static void finish(struct run *r)
 {
-  struct rb_scenario_result *res = r->res;
-  bool failed = false;
+  struct rb_judge_rules rules = {
+    .max_rebind_ms = (double)r->sc->max_rebind_ns / RB_NS_PER_MS,
+    .max_reconnect_ms = (double)r->sc->max_reconnect_ns / RB_NS_PER_MS,
+    .holders = r->sc->holders > 0,
+  };
+  const char *warning = rb_judge_scenario(&rules, r->res);
 
-  for(size_t i = 0; i < res->ncycles; i++) {
-    failed |= !res->cycles[i].pass;
-    for(int s = RB_TCP_FIN_WAIT1; s <= RB_TCP_TIME_WAIT; s++)
-      res->exercised_classic |= res->cycles[i].states_at_restart[s] > 0;
-  }
-  rb_scenario_result_summarize(res);
-  if(res->verdict == RB_VERDICT_PASS && failed)
-    res->verdict = RB_VERDICT_FAIL;
-  if(res->verdict == RB_VERDICT_PASS)
-    check_thresholds(r);
-  if(r->sc->holders && res->ncycles && !res->exercised_classic && res->verdict != RB_VERDICT_INTERRUPTED)
-    warn(r, "no FIN_WAIT2/TIME_WAIT socket was seen at any restart: this run did not exercise the classic "
-            "rebind bug");
-  if(res->expect_fail && res->verdict == RB_VERDICT_FAIL)
-    res->verdict = RB_VERDICT_XFAIL;
-  else if(res->expect_fail && res->verdict == RB_VERDICT_PASS)
-    res->verdict = RB_VERDICT_XPASS;
+  if(warning)
+    warn(r, warning);
 }
 
 static rb_err run_cycles(struct run *r)
