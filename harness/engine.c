@@ -186,13 +186,16 @@ static rb_err preflight(struct run *r, uint16_t port, char *msg, size_t msglen)
     return RB_OK;
   if((err = rb_sockdiag_snapshot(port, true, &snap, msg, msglen)))
     return err;
+  /* The last look before the first spawn: a dead server's connections still on the
+     port decide a failed first start (see first_start_failure). */
+  if(port == r->sc->port)
+    memcpy(r->res->states_before_start, snap.counts, sizeof(r->res->states_before_start));
   if(!snap.counts[RB_TCP_LISTEN])
     return RB_OK;
   if(snap.nowners)
     return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "port %u is already LISTENed by pid %d (%s), which rebound "
                    "did not start: stop it or choose another port", port, (int)snap.owners[0].pid,
                    snap.owners[0].cmdline);
-  (void)r;
   return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "port %u is already LISTENed by a process rebound did not "
                  "start (not visible to this user): stop it or choose another port", port);
 }
@@ -310,18 +313,84 @@ static rb_err start_external(struct run *r, int64_t *spawned_at, char *msg, size
   return rb_target_set_log(r->target, log, msg, msglen);
 }
 
-static void first_start_failure(struct run *r, rb_err err, const char *why, char *msg, size_t msglen)
+/* A first start that failed for the server's own reason is the scenario's first
+   cycle, failed, with the diagnosis (exit 1); see rb_judge_first_start. */
+static struct rb_cycle_result *first_cycle_failure(struct run *r, const char *diagnosis)
 {
-  char tail[RB_LOG_TAIL_LEN], log[PATH_MAX], status[96] = "is still running";
+  struct rb_cycle_result *c = &r->res->cycles[r->res->ncycles++];
+
+  c->index = 1;
+  c->fault = r->sc->fault;
+  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
+  c->pass = false;
+  snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", diagnosis);
+  log_path_for(r, 0, c->log_path, sizeof(c->log_path));
+  rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  return c;
+}
+
+/* What the port and the target showed when the first start failed. */
+static void first_start_evidence(struct run *r, int64_t spawned_at, const char *tail,
+                                 struct rb_first_start_evidence *ev)
+{
+  struct rb_port_snapshot snap;
   struct rb_target_exit ex;
+  pid_t current[256];
+  size_t ncurrent = rb_target_list(r->target, current, 256);
+
+  memset(ev, 0, sizeof(*ev));
+  ev->port = r->sc->port;
+  ev->waited_ms = rb_clock_ms(spawned_at, rb_clock_now());
+  memcpy(ev->states_before, r->res->states_before_start, sizeof(ev->states_before));
+  rb_target_poll_exit(r->target, &ex);
+  ev->exited = ex.exited && !ncurrent;
+  ev->status = ex.status;
+  ev->log_tail = tail;
+  if(rb_sockdiag_snapshot(r->sc->port, true, &snap, NULL, 0))
+    return;
+  memcpy(ev->states_at_failure, snap.counts, sizeof(ev->states_at_failure));
+  for(size_t i = 0; i < snap.nowners; i++) {
+    bool ours = false;
+
+    for(size_t k = 0; k < ncurrent; k++)
+      ours |= current[k] == snap.owners[i].pid;
+    if(!ours && !ev->nforeign++) {
+      ev->foreign_pid = snap.owners[i].pid;
+      snprintf(ev->foreign_cmdline, sizeof(ev->foreign_cmdline), "%s", snap.owners[i].cmdline);
+    }
+  }
+}
+
+/* The first start did not become ready: the server's bug (a failed first cycle,
+   RB_OK) or the environment's (RB_ERR_SPAWN / RB_ERR_PORT_BUSY with msg). */
+static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char *why, char *msg, size_t msglen)
+{
+  char tail[RB_LOG_TAIL_LEN], log[PATH_MAX], status[96] = "is still running", sentence[RB_DIAGNOSIS_LEN];
+  struct rb_first_start_evidence ev;
+  struct rb_target_exit ex;
+  enum rb_verdict verdict = RB_VERDICT_ERROR;
 
   log_path_for(r, 0, log, sizeof(log));
   rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
+  if(!r->external) {
+    first_start_evidence(r, spawned_at, tail, &ev);
+    verdict = rb_judge_first_start(&ev, sentence, sizeof(sentence));
+  }
+  if(verdict == RB_VERDICT_FAIL) {
+    struct rb_cycle_result *c = first_cycle_failure(r, sentence);
+
+    memcpy(c->states_at_restart, r->res->states_before_start, sizeof(c->states_at_restart));
+    rb_cycle_add_failure(c, "the first start did not become ready on port %u (%s)", r->sc->port, why);
+    emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
+    return RB_OK;
+  }
+  if(!r->external && ev.nforeign)
+    return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "%s", sentence);
   rb_target_poll_exit(r->target, &ex);
   if(ex.exited)
     rb_target_describe_status(ex.status, status, sizeof(status));
-  rb_fail(msg, msglen, err, "the target did not become ready on port %u (%s; it %s)%s%s", r->sc->port, why,
-          status, tail[0] ? "; last log lines:\n" : "", tail);
+  return rb_fail(msg, msglen, RB_ERR_SPAWN, "the target did not become ready on port %u (%s; it %s)%s%s",
+                 r->sc->port, why, status, tail[0] ? "; last log lines:\n" : "", tail);
 }
 
 /* ---- one cycle ------------------------------------------------------------ */
@@ -693,17 +762,14 @@ static rb_err start_clients(struct run *r, char *msg, size_t msglen)
    (e.g. every publish rejected), recorded as a failed first cycle. */
 static void first_clients_failure(struct run *r, rb_err err, const char *why)
 {
-  struct rb_cycle_result *c = &r->res->cycles[r->res->ncycles++];
+  char diagnosis[RB_DIAGNOSIS_LEN];
+  struct rb_cycle_result *c;
 
-  c->index = 1;
-  c->fault = r->sc->fault;
-  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
-  rb_cycle_add_failure(c, "clients could not publish/play after the first start: %s", why);
-  snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
+  snprintf(diagnosis, sizeof(diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
            "the server refused the clients before any fault" :
            "the server started but the clients could not publish/play on it", why);
-  log_path_for(r, 0, c->log_path, sizeof(c->log_path));
-  rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  c = first_cycle_failure(r, diagnosis);
+  rb_cycle_add_failure(c, "clients could not publish/play after the first start: %s", why);
   emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
 }
 
@@ -777,8 +843,7 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
 
       /* the probe's own words: "not ready after N attempts", or why it stopped early */
       snprintf(why, sizeof(why), "%s", err == RB_ERR_INTERRUPTED ? "its processes ended" : msg);
-      first_start_failure(&r, RB_ERR_SPAWN, why, msg, sizeof(msg));
-      err = RB_ERR_SPAWN;
+      err = first_start_failure(&r, spawned_at, why, msg, sizeof(msg));
     }
     goto out;
   }

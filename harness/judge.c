@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 void rb_judge_reconnect(const struct rb_reconnect_evidence *ev, struct rb_cycle_result *c)
 {
@@ -73,4 +74,25 @@ const char *rb_judge_scenario(const struct rb_judge_rules *rules, struct rb_scen
   else if(res->expect_fail && res->verdict == RB_VERDICT_PASS)
     res->verdict = RB_VERDICT_XPASS;
   return warning;
+}
+
+enum rb_verdict rb_judge_first_start(const struct rb_first_start_evidence *ev, char *sentence, size_t len)
+{
+  bool not_run = ev->exited && WIFEXITED(ev->status) &&
+                 (WEXITSTATUS(ev->status) == 127 || WEXITSTATUS(ev->status) == 126);
+
+  if(len)
+    sentence[0] = '\0';
+  if(ev->nforeign) {
+    snprintf(sentence, len, "port %u is LISTENed by pid %d (%s), which rebound did not start: stop it or choose "
+             "another port", ev->port, (int)ev->foreign_pid, ev->foreign_cmdline);
+    return RB_VERDICT_ERROR;
+  }
+  /* sh's "not found" / "cannot execute": the program, not the port */
+  if(not_run || ev->states_at_failure[RB_TCP_LISTEN])
+    return RB_VERDICT_ERROR;
+  if(!rb_diagnosis_lingering(ev->states_before) && !rb_diagnosis_lingering(ev->states_at_failure))
+    return RB_VERDICT_ERROR;
+  rb_diagnose_first_start(ev, sentence, len);
+  return RB_VERDICT_FAIL;
 }

@@ -29,7 +29,10 @@ struct rb_engine_opts {
 /* Run one scenario. sc is modified only to fill in auto ports. Target failures are
    recorded in res (verdict pass/fail); an error return means the scenario could not
    run at all (res->verdict = error, res->error says why): RB_ERR_SPAWN when the
-   first start failed, RB_ERR_PORT_BUSY when a foreign process holds the port,
+   first start failed for the environment's reason (a missing program, nothing that
+   points at the server; a first start that a dead server's connections on the port
+   block is the server's bug: a failed first cycle, see rb_judge_first_start),
+   RB_ERR_PORT_BUSY when a foreign process holds the port,
    RB_ERR_SCENARIO for a value that expands to nonsense, RB_ERR_INTERRUPTED. */
 rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opts *opts,
                               struct rb_scenario_result *res);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rebound/diagnosis.h"
 #include "rebound/error.h"
 #include "rebound/fleet.h"
 #include "rebound/results.h"
@@ -29,6 +30,15 @@ struct rb_reconnect_evidence {
 /* Fill c's reconnect fields from ev and add its failures (and a diagnosis when the
    cycle has none yet): clients that did not come back, frames lost after the reconnect. */
 void rb_judge_reconnect(const struct rb_reconnect_evidence *ev, struct rb_cycle_result *c);
+
+/* Whose fault a failed first start is. RB_VERDICT_FAIL, the server's: no LISTEN on
+   the port, but connections a dead server left (FIN_WAIT*, TIME_WAIT, CLOSE_WAIT ...)
+   were there before the spawn or at the failure -- the classic rebind bug one start
+   early; sentence is the diagnosis. RB_VERDICT_ERROR, the environment's (exit 3): a
+   foreign process LISTENs on the port (sentence names it), the command is missing or
+   cannot be executed (status 127 / 126), or nothing points at the server (for these
+   sentence is left empty: the caller's own message, with the log tail, says it). */
+enum rb_verdict rb_judge_first_start(const struct rb_first_start_evidence *ev, char *sentence, size_t len);
 
 /* What the scenario asks of its numbers (0 = no bound). */
 struct rb_judge_rules {

@@ -56,6 +56,7 @@ struct rb_scenario_result {
   struct rb_cycle_result *cycles;
   struct rb_summary ready, rebind, reconnect;
   bool exercised_classic;         /* some cycle saw FIN_WAIT2/TIME_WAIT at restart */
+  unsigned states_before_start[RB_TCP_STATE_MAX]; /* the port's sockets just before the first spawn */
   char artifacts[512];
   char warnings[2][RB_FAILURE_LEN];
   size_t nwarnings;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
+
 #include "rb_test.h"
 #include "rebound/judge.h"
 
@@ -224,6 +226,113 @@ static void test_classic_warning(void)
   free(res.cycles);
 }
 
+/* ---- the first start: evidence -> verdict (exit 1 or 3) and sentence ------- */
+
+static struct rb_first_start_evidence first_start(void)
+{
+  struct rb_first_start_evidence ev;
+
+  memset(&ev, 0, sizeof(ev));
+  ev.port = 29451;
+  ev.waited_ms = 10000;
+  ev.exited = true;
+  ev.status = 1 << 8; /* exited with status 1 */
+  ev.log_tail = "starting\nbind() to 127.0.0.1:29451 failed (98: Address already in use)\n";
+  return ev;
+}
+
+/* sentence "" = the judge must leave it empty (the caller's own message stands). */
+static void expect_first_start(const struct rb_first_start_evidence *ev, enum rb_verdict verdict, const char *sentence)
+{
+  char buf[RB_DIAGNOSIS_LEN];
+  enum rb_verdict got = rb_judge_first_start(ev, buf, sizeof(buf));
+  bool ok = got == verdict && (sentence[0] ? strstr(buf, sentence) != NULL : buf[0] == '\0');
+
+  CU_ASSERT(ok);
+  if(!ok)
+    fprintf(stderr, "verdict %s, sentence '%s'; expected %s '%s'\n", rb_verdict_name(got), buf,
+            rb_verdict_name(verdict), sentence);
+}
+
+static void test_first_start_time_wait_is_the_servers(void)
+{
+  struct rb_first_start_evidence ev = first_start();
+
+  ev.states_before[RB_TCP_TIME_WAIT] = 6;
+  ev.states_at_failure[RB_TCP_TIME_WAIT] = 6;
+  expect_first_start(&ev, RB_VERDICT_FAIL, "bind() failed with EADDRINUSE while 6 sockets on the port were in "
+                     "TIME_WAIT before the first start (left by an earlier server): the server does not set "
+                     "SO_REUSEADDR");
+  ev.states_before[RB_TCP_FIN_WAIT2] = 1;
+  expect_first_start(&ev, RB_VERDICT_FAIL, "while 1 socket on the port was in FIN_WAIT2 and 6 in TIME_WAIT before "
+                     "the first start");
+}
+
+static void test_first_start_other_lingering_states(void)
+{
+  struct rb_first_start_evidence ev = first_start();
+
+  ev.states_before[RB_TCP_CLOSE_WAIT] = 2;
+  expect_first_start(&ev, RB_VERDICT_FAIL, "2 sockets on the port were in CLOSE_WAIT before the first start");
+  ev = first_start();
+  ev.states_before[RB_TCP_FIN_WAIT1] = 1;
+  expect_first_start(&ev, RB_VERDICT_FAIL, "1 socket on the port was in FIN_WAIT1");
+  /* seen only when the start failed */
+  ev = first_start();
+  ev.states_at_failure[RB_TCP_TIME_WAIT] = 3;
+  expect_first_start(&ev, RB_VERDICT_FAIL, "3 sockets on the port were in TIME_WAIT when the first start failed");
+}
+
+static void test_first_start_without_log_evidence(void)
+{
+  struct rb_first_start_evidence ev = first_start();
+
+  ev.states_before[RB_TCP_TIME_WAIT] = 6;
+  ev.log_tail = "fatal: cannot start\n";
+  expect_first_start(&ev, RB_VERDICT_FAIL, "the server exited with status 1 before listening on port 29451 while 6 "
+                     "sockets on the port were in TIME_WAIT before the first start (left by an earlier server): "
+                     "the server most likely does not set SO_REUSEADDR; last log line: fatal: cannot start");
+  /* still running, not listening: timed out */
+  ev.exited = false;
+  ev.log_tail = NULL;
+  expect_first_start(&ev, RB_VERDICT_FAIL, "port 29451 not listening after 10000 ms at the first start while 6 "
+                     "sockets on the port were in TIME_WAIT");
+}
+
+static void test_first_start_environment(void)
+{
+  struct rb_first_start_evidence ev = first_start();
+
+  /* nothing on the port: whatever stopped the server, it is not the classic bug */
+  expect_first_start(&ev, RB_VERDICT_ERROR, "");
+  ev.states_before[RB_TCP_ESTABLISHED] = 1;
+  expect_first_start(&ev, RB_VERDICT_ERROR, "");
+  /* a foreign listener: named */
+  ev = first_start();
+  ev.states_before[RB_TCP_TIME_WAIT] = 6;
+  ev.states_at_failure[RB_TCP_LISTEN] = 1;
+  ev.nforeign = 1;
+  ev.foreign_pid = 4242;
+  strcpy(ev.foreign_cmdline, "nginx: master process");
+  expect_first_start(&ev, RB_VERDICT_ERROR, "port 29451 is LISTENed by pid 4242 (nginx: master process), which "
+                     "rebound did not start");
+  /* the target itself listens (a ready probe other than listen timed out): not a bind failure */
+  ev.nforeign = 0;
+  expect_first_start(&ev, RB_VERDICT_ERROR, "");
+  /* a missing program or one that cannot be executed, TIME_WAIT or not */
+  ev = first_start();
+  ev.states_before[RB_TCP_TIME_WAIT] = 6;
+  ev.status = 127 << 8;
+  ev.log_tail = "sh: 1: exec: /opt/nope: not found\n";
+  expect_first_start(&ev, RB_VERDICT_ERROR, "");
+  ev.status = 126 << 8;
+  expect_first_start(&ev, RB_VERDICT_ERROR, "");
+  /* killed by a signal is no exec failure: the sockets decide */
+  ev.status = SIGSEGV;
+  CU_ASSERT(WIFSIGNALED(ev.status));
+  expect_first_start(&ev, RB_VERDICT_FAIL, "the server killed by signal");
+}
+
 int main(void)
 {
   static const struct rb_test_case cases[] = {
@@ -236,6 +345,10 @@ int main(void)
     RB_TEST(test_failed_cycle_fails_scenario),
     RB_TEST(test_expect_fail),
     RB_TEST(test_classic_warning),
+    RB_TEST(test_first_start_time_wait_is_the_servers),
+    RB_TEST(test_first_start_other_lingering_states),
+    RB_TEST(test_first_start_without_log_evidence),
+    RB_TEST(test_first_start_environment),
     RB_TEST_END
   };
 
