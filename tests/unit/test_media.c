@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "rb_test.h"
+#include "rebound/flv.h"
 #include "rebound/media.h"
 
 static char tmpdir[] = "/tmp/rb-test-media-XXXXXX";
@@ -145,17 +146,13 @@ static void test_next_loops_with_sei(void)
 
 static void write_tag(FILE *f, uint8_t type, uint32_t ts, const uint8_t *data, size_t len)
 {
-  uint8_t h[11], trailer[4];
+  uint8_t h[RB_FLV_TAG_HEADER], trailer[RB_FLV_TRAILER];
 
-  h[0] = type;
-  put_be(h + 1, len, 3);
-  put_be(h + 4, ts & 0xffffff, 3);
-  h[7] = (uint8_t)(ts >> 24);
-  memset(h + 8, 0, 3);
-  fwrite(h, 1, 11, f);
+  rb_flv_write_tag_header(h, type, ts, len);
+  rb_flv_write_trailer(trailer, len);
+  fwrite(h, 1, sizeof(h), f);
   fwrite(data, 1, len, f);
-  put_be(trailer, 11 + len, 4);
-  fwrite(trailer, 1, 4, f);
+  fwrite(trailer, 1, sizeof(trailer), f);
 }
 
 /* What a publisher sends, as an FLV file: ffmpeg must decode every frame. */

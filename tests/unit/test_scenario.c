@@ -187,6 +187,13 @@ static void test_error_table(void)
     { "[s]\ncommand = x\ncycles = ${app}\n", "t.ini:3:", "bad value 'live' for cycles" },
     { "[s]\ncommand = x\ncycles = 0\n", "t.ini:1:", "at least 1" },
     { "[s]\ncommand = x\nplayers = 2\npublishers = 0\n", "t.ini:1:", "players but no publishers" },
+    { "[s]\ncommand = x\nhls_players = 1\npublishers = 0\n", "t.ini:1:", "players but no publishers" },
+    { "[s]\ncommand = x\nflv_players = 1\n", "t.ini:1:",
+      "has HTTP-FLV players but flv_url names ${http_port}, which is not set" },
+    { "[s]\ncommand = x\nhls_players = 1\n", "t.ini:1:",
+      "has HLS players but hls_url names ${http_port}, which is not set" },
+    { "[s]\ncommand = x\nflv_players = 1\nflv_url = http://${host}:${nope}/x.flv\n", "t.ini:4:",
+      "unknown variable ${nope}" },
     { "[global]\ngrace = ${cycle}\n[s]\ncommand = x\n", "t.ini:2:", "not available" },
   };
 
