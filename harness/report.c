@@ -69,6 +69,21 @@ static void print_log_tail(FILE *out, const char *tail, int lines)
   }
 }
 
+/* "    HLS players 2/2  recovery 1486.4 ms  frames 75  lost 0  segments 6  resets 0" */
+static void print_players(FILE *out, const char *kind, const struct rb_player_figures *p, bool hls)
+{
+  if(!p->planned)
+    return;
+  fprintf(out, "    %s players %u/%u", kind, p->ok, p->planned);
+  print_ms(out, "recovery", p->recovery_ms);
+  fprintf(out, "  frames %llu  gaps %llu  lost %llu", (unsigned long long)p->frames_received,
+          (unsigned long long)p->gaps, (unsigned long long)p->lost_after_reconnect);
+  if(hls)
+    fprintf(out, "  segments %llu  discontinuities %llu  resets %llu", (unsigned long long)p->segments,
+            (unsigned long long)p->restarts_signalled, (unsigned long long)p->sequence_resets);
+  fputc('\n', out);
+}
+
 static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev)
 {
   const struct rb_cycle_result *c = ev->result;
@@ -85,6 +100,8 @@ static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev
   if(c->stale_ms > 0)
     fprintf(rep->out, "  stale %.0f ms", c->stale_ms);
   fputc('\n', rep->out);
+  print_players(rep->out, "HTTP-FLV", &c->flv, false);
+  print_players(rep->out, "HLS", &c->hls, true);
   if(!c->pass && c->diagnosis[0])
     fprintf(rep->out, "    diagnosis: %s\n", c->diagnosis);
   for(size_t i = 0; !c->pass && i < c->nfailures; i++)
@@ -255,6 +272,10 @@ void rb_report_summary(const struct rb_reporter *rep, const struct rb_run_result
       print_summary_row(out, "ready", &s->ready);
       print_summary_row(out, "rebind", &s->rebind);
       print_summary_row(out, "reconnect", &s->reconnect);
+      if(s->flv_recovery.count)
+        print_summary_row(out, "flv recov", &s->flv_recovery);
+      if(s->hls_recovery.count)
+        print_summary_row(out, "hls recov", &s->hls_recovery);
     }
     for(size_t k = 0; k < s->ncycles; k++)
       if(!s->cycles[k].pass)

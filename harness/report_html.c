@@ -60,11 +60,15 @@ static void summary_table(FILE *f, const struct rb_scenario_result *s)
 {
   const struct { const char *name; const struct rb_summary *sum; } rows[] = {
     { "ready", &s->ready }, { "rebind", &s->rebind }, { "reconnect", &s->reconnect },
+    { "HTTP-FLV recovery", &s->flv_recovery }, { "HLS recovery (first new segment)", &s->hls_recovery },
   };
 
   fputs("<table><tr><th></th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>samples</th></tr>\n", f);
-  for(size_t i = 0; i < 3; i++) {
+  for(size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     const struct rb_summary *m = rows[i].sum;
+
+    if(i >= 3 && !m->count)
+      continue; /* the scenario has no players of that kind */
 
     if(m->count)
       fprintf(f, "<tr><td>%s</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%zu</td></tr>\n",

@@ -153,6 +153,17 @@ static void write_cycle(xmlTextWriterPtr w, const struct rb_scenario_result *s, 
   xmlTextWriterEndElement(w);
 }
 
+/* The HTTP players' recovery p99 as a suite property, when the scenario has them. */
+static void recovery_property(xmlTextWriterPtr w, const char *name, const struct rb_summary *sum)
+{
+  if(!sum->count)
+    return;
+  xmlTextWriterStartElement(w, BAD_CAST "property");
+  attr_clean(w, "name", name);
+  attr_fmt(w, "value", "%.1f", sum->p99);
+  xmlTextWriterEndElement(w);
+}
+
 static void write_suite(xmlTextWriterPtr w, const struct rb_scenario_result *s)
 {
   bool error = s->verdict == RB_VERDICT_ERROR;
@@ -177,6 +188,8 @@ static void write_suite(xmlTextWriterPtr w, const struct rb_scenario_result *s)
   attr_clean(w, "name", "result");
   attr_clean(w, "value", rb_verdict_name(s->verdict));
   xmlTextWriterEndElement(w);
+  recovery_property(w, "flv_recovery_p99_ms", &s->flv_recovery);
+  recovery_property(w, "hls_recovery_p99_ms", &s->hls_recovery);
   xmlTextWriterEndElement(w);
   if(error) {
     xmlTextWriterStartElement(w, BAD_CAST "testcase");

@@ -19,6 +19,9 @@ json '[.scenarios[0].cycles[] | .players.hls.sequence_resets == 0 and .players.h
 # the restart was seen (nginx-rtmp marks a new publish with EXT-X-DISCONTINUITY) and timed
 json '[.scenarios[0].cycles[] | .hls_recovery_ms > 0 and .hls_recovery_ms <= .reconnect_ms] | all'
 json '.scenarios[0].summary.hls_recovery_ms.count == 3'
+jsonschema -i "$T/r.json" "$SRC/tests/fixtures/results-schema-1.json" || fail "HLS results do not match schema 1"
+expect_in "$T/out" "HLS players 2/2"
+expect_in "$T/out" "hls recov"
 assert_no_leftovers "$T/art"
 
 run_rebound 240 run "$ini" --only hls-kill-while-publishing --cycles 1 \
