@@ -49,7 +49,7 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
   [RB_OPT_PORT_KEY] = { "port", RB_OPT_PORT, "1935",
     "the RTMP port that must be rebound (auto = a free loopback port)", OFF(port), NULL, 0 },
   [RB_OPT_HTTP_PORT] = { "http_port", RB_OPT_PORT, NULL,
-    "a second port for the target's HTTP side (stats, API), for use as ${http_port}; auto allowed",
+    "a second port for the target's HTTP side (stats, API, HTTP-FLV, HLS), for use as ${http_port}; auto allowed",
     OFF(http_port), NULL, 0 },
   [RB_OPT_APP] = { "app", RB_OPT_STRING, "live", "RTMP application", 0, NULL, 0 },
   [RB_OPT_STREAM] = { "stream", RB_OPT_STRING, "rebound-${client}",
