@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "rb_test.h"
+#include "rb_test_flv.h"
 #include "rebound/flv.h"
 #include "rebound/media.h"
 #include "rebound/mpegts.h"
@@ -26,17 +27,6 @@ static void on_sei(void *arg, uint64_t seq, int64_t send_ns)
   (void)send_ns;
   if(s->n < 1024)
     s->seqs[s->n++] = seq;
-}
-
-static void write_tag(FILE *f, uint8_t type, uint32_t ts, const uint8_t *data, size_t len)
-{
-  uint8_t h[RB_FLV_TAG_HEADER], t[RB_FLV_TRAILER];
-
-  rb_flv_write_tag_header(h, type, ts, len);
-  rb_flv_write_trailer(t, len);
-  fwrite(h, 1, sizeof(h), f);
-  fwrite(data, 1, len, f);
-  fwrite(t, 1, sizeof(t), f);
 }
 
 /* The publisher's stream with seqs from 1000 as FLV, remuxed by ffmpeg; *videos = pictures. */
@@ -60,12 +50,12 @@ static uint8_t *make_segment(size_t *len, int *videos)
   fwrite(header, 1, sizeof(header), f);
   CU_ASSERT_EQUAL_FATAL(rb_media_source_open(&s, NULL, NULL, 0), RB_OK);
   for(size_t i = 1, n = rb_media_headers(s, h, 3); i < n; i++)
-    write_tag(f, h[i].type, h[i].timestamp_ms, h[i].data, h[i].len);
+    rb_test_write_flv_tag(f, h[i].type, h[i].timestamp_ms, h[i].data, h[i].len);
   for(uint64_t i = 0, seq = 1000; i < 150; i++) {
     CU_ASSERT_EQUAL_FATAL(rb_media_next(s, seq, 42, &fr, &is_video, NULL, 0), RB_OK);
     seq += is_video;
     *videos += is_video;
-    write_tag(f, fr.type, fr.timestamp_ms, fr.data, fr.len);
+    rb_test_write_flv_tag(f, fr.type, fr.timestamp_ms, fr.data, fr.len);
   }
   fclose(f);
   rb_media_source_close(s);
