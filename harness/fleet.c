@@ -47,6 +47,7 @@
 #include "rebound/viewer.h"
 
 #define THREAD_STACK (128 * 1024)
+#define VIEWER_STACK (1024 * 1024)
 #define BACKOFF_MIN (2 * RB_NS_PER_MS)
 #define BACKOFF_MAX (100 * RB_NS_PER_MS)
 #define SPREAD_NS (400 * 1000)          /* per member: 1000 members (re)connect over 400 ms */
@@ -628,8 +629,10 @@ rb_err rb_fleet_start(struct rb_fleet *f, char *msg, size_t msglen)
   rb_err err = RB_OK;
 
   pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, THREAD_STACK);
   for(size_t i = 0; i < f->nmembers; i++) {
+    /* An HLS player runs FFmpeg's demuxer and H.264 decoder on its own stack. */
+    pthread_attr_setstacksize(&attr, f->members[i].kind == RB_PLAYER_HLS && f->members[i].is_player
+                                       ? VIEWER_STACK : THREAD_STACK);
     if(pthread_create(&f->members[i].thread, &attr, member_main, &f->members[i])) {
       err = rb_fail(msg, msglen, RB_ERR_SYSTEM, "cannot start client thread %zu of %zu", i + 1, f->nmembers);
       break;
