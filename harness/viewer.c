@@ -120,14 +120,58 @@ out:
   return err;
 }
 
+/* GET and parse the media playlist. */
+static rb_err read_playlist(struct rb_http_request *rq, const char *url, int64_t step_timeout_ns,
+                            struct rb_hls_playlist *pl, char *msg, size_t msglen)
+{
+  char why[RB_HLS_MAX_URI + 160];
+  uint8_t *text = NULL;
+  size_t len;
+  long status;
+  rb_err err;
+
+  rq->url = url;
+  rq->deadline = rb_clock_deadline(step_timeout_ns);
+  rq->max_body = RB_HLS_MAX_PLAYLIST;
+  if((err = rb_http_fetch(rq, &text, &len, &status, msg, msglen)))
+    return err;
+  if(strlen((char *)text) != len)
+    err = rb_fail(why, sizeof(why), RB_ERR_PROTOCOL, "holds a NUL byte");
+  else
+    err = rb_hls_parse((char *)text, pl, why, sizeof(why));
+  free(text);
+  return err ? rb_fail(msg, msglen, err, "playlist %s: %s", url, why) : RB_OK;
+}
+
+/* One poll: the playlist, judged against the last, then every new segment. *changed
+   says whether there were new segments (it sets the reload interval). */
+static rb_err poll_once(struct rb_http_request *rq, const char *url, int64_t step_timeout_ns,
+                        struct rb_hls_tracker *tracker, struct rb_hls_playlist *pl,
+                        const struct rb_viewer_sink *sink, bool *changed, char *msg, size_t msglen)
+{
+  char why[320] = "";
+  enum rb_hls_change change;
+  size_t first_new;
+  rb_err err;
+
+  if((err = read_playlist(rq, url, step_timeout_ns, pl, msg, msglen)))
+    return err;
+  change = rb_hls_track(tracker, pl, &first_new, why, sizeof(why));
+  if(change != RB_HLS_SAME)
+    sink->on_change(sink->arg, change, why);
+  *changed = first_new < pl->nsegments;
+  for(size_t i = first_new; i < pl->nsegments && !err; i++)
+    err = take_segment(rq, url, &pl->segments[i], step_timeout_ns, sink, msg, msglen);
+  return err;
+}
+
 rb_err rb_viewer_hls_session(const char *url, int64_t step_timeout_ns, struct rb_hls_tracker *tracker,
                              const struct rb_viewer_sink *sink, char *msg, size_t msglen)
 {
   struct rb_http_request rq = {
     .arg = sink->arg, .stopping = sink->stopping, .on_socket = sink->on_socket, .require_2xx = true,
   };
-  struct rb_hls_playlist *pl = malloc(sizeof(*pl));
-  char why[RB_HLS_MAX_URI + 160];
+  struct rb_hls_playlist *pl = malloc(sizeof(*pl)); /* ~40 KiB: not on a player's stack */
   rb_err err = RB_OK;
 
   if(!pl)
@@ -138,39 +182,12 @@ rb_err rb_viewer_hls_session(const char *url, int64_t step_timeout_ns, struct rb
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "cannot initialise libcurl");
   }
   while(!err) {
-    uint8_t *text = NULL;
-    size_t len, first_new;
-    long status;
-    enum rb_hls_change change;
-    int64_t reload_at;
+    int64_t polled_at = rb_clock_now();
+    bool changed = false;
 
-    rq.url = url;
-    rq.deadline = rb_clock_deadline(step_timeout_ns);
-    rq.max_body = RB_HLS_MAX_PLAYLIST;
-    if((err = rb_http_fetch(&rq, &text, &len, &status, msg, msglen)))
+    if((err = poll_once(&rq, url, step_timeout_ns, tracker, pl, sink, &changed, msg, msglen)))
       break;
-    reload_at = rb_clock_now();
-    if(strlen((char *)text) != len)
-      snprintf(why, sizeof(why), "holds a NUL byte");
-    else
-      err = rb_hls_parse((char *)text, pl, why, sizeof(why));
-    if(strlen((char *)text) != len)
-      err = RB_ERR_PROTOCOL;
-    free(text);
-    if(err) {
-      rb_fail(msg, msglen, err, "playlist %s: %s", url, why);
-      break;
-    }
-    why[0] = '\0';
-    change = rb_hls_track(tracker, pl, &first_new, why, sizeof(why));
-    if(change != RB_HLS_SAME)
-      sink->on_change(sink->arg, change, why);
-    for(size_t i = first_new; i < pl->nsegments && !err; i++)
-      err = take_segment(&rq, url, &pl->segments[i], step_timeout_ns, sink, msg, msglen);
-    if(err)
-      break;
-    reload_at += rb_hls_reload_ns(pl, first_new < pl->nsegments);
-    if(!sink->wait_until(sink->arg, reload_at))
+    if(!sink->wait_until(sink->arg, polled_at + rb_hls_reload_ns(pl, changed)))
       err = rb_fail(msg, msglen, RB_ERR_INTERRUPTED, "stopped");
   }
   rb_http_handle_free(rq.handle);
