@@ -20,6 +20,7 @@
 #include "rebound/results.h"
 #include "rebound/run.h"
 #include "rebound/scenario.h"
+#include "rebound/shard.h"
 
 #define MAX_ARGS 256
 
@@ -47,10 +48,13 @@ static void usage(FILE *out)
 {
   fprintf(out,
           "usage: rebound run [SCENARIO.ini] [--only NAME]... [--set KEY=VALUE]... [--cycles N]\n"
-          "                   [--json FILE] [--junit FILE] [--html FILE] [--events FILE] [--artifacts DIR]\n"
+          "                   [--json FILE] [--junit FILE] [--html FILE] [--metrics FILE] [--events FILE]\n"
+          "                   [--artifacts DIR] [--shard I/N | --shard auto [--shards N]]\n"
           "                   [--baseline OLD.json [--baseline-threshold 25%%] [--baseline-min-ms 5]]\n"
           "                   [--parse-only]\n"
           "                   [--quiet | --verbose] [--no-progress]\n"
+          "       rebound merge  RESULTS.json... [--json FILE] [--junit FILE] [--html FILE] [--metrics FILE]\n"
+          "       rebound report RESULTS.json [--json FILE] [--junit FILE] [--html FILE] [--metrics FILE]\n"
           "       rebound probe   URL [--timeout D] [--json FILE]\n"
           "       rebound publish URL [--duration D] [--media FILE.flv] [--timeout D]\n"
           "       rebound play    URL [--duration D] [--verify] [--timeout D]\n"
@@ -70,7 +74,8 @@ struct run_args {
   char *sets[MAX_ARGS];
   size_t nsets;
   char cycles_set[64];
-  const char *reports[RB_REPORT__COUNT], *events, *artifacts, *baseline;
+  const char *reports[RB_REPORT__COUNT], *events, *artifacts, *baseline, *shard;
+  unsigned shards;
   struct rb_baseline_opts baseline_opts;
   bool parse_only, quiet, verbose, no_progress;
 };
@@ -87,7 +92,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 enum {
   OPT_PARSE_ONLY = 256, OPT_QUIET, OPT_VERBOSE, OPT_NO_PROGRESS, OPT_ONLY, OPT_SET, OPT_CYCLES,
-  OPT_EVENTS, OPT_ARTIFACTS, OPT_BASELINE, OPT_BASELINE_THRESHOLD, OPT_BASELINE_MIN_MS,
+  OPT_EVENTS, OPT_ARTIFACTS, OPT_BASELINE, OPT_BASELINE_THRESHOLD, OPT_BASELINE_MIN_MS, OPT_SHARD, OPT_SHARDS,
   OPT_REPORT /* + enum rb_report_kind */
 };
 
@@ -102,6 +107,9 @@ static const struct option run_options[] = {
   { "json", required_argument, NULL, OPT_REPORT + RB_REPORT_JSON },
   { "junit", required_argument, NULL, OPT_REPORT + RB_REPORT_JUNIT },
   { "html", required_argument, NULL, OPT_REPORT + RB_REPORT_HTML },
+  { "metrics", required_argument, NULL, OPT_REPORT + RB_REPORT_METRICS },
+  { "shard", required_argument, NULL, OPT_SHARD },
+  { "shards", required_argument, NULL, OPT_SHARDS },
   { "events", required_argument, NULL, OPT_EVENTS },
   { "artifacts", required_argument, NULL, OPT_ARTIFACTS },
   { "baseline", required_argument, NULL, OPT_BASELINE },
@@ -146,6 +154,17 @@ static int take_value(int c, const char *v, struct run_args *a)
     if(!rb_baseline_parse_pct(v, &a->baseline_opts.pct))
       return usage_error("--baseline-threshold %s: expected a percentage such as 25%%", v);
     break;
+  case OPT_SHARD: a->shard = v; break;
+  case OPT_SHARDS: {
+    struct rb_shard s;
+    char text[64];
+
+    snprintf(text, sizeof(text), "1/%.40s", v);
+    if(rb_shard_parse(text, &s, NULL, 0))
+      return usage_error("--shards %s: expected a number of shards (1..10000)", v);
+    a->shards = s.total;
+    break;
+  }
   case OPT_BASELINE_MIN_MS:
     a->baseline_opts.min_ms = strtod(v, &end);
     if(end == v || *end || a->baseline_opts.min_ms < 0)
@@ -244,6 +263,38 @@ static void parse_only(const struct rb_scenario_set *set)
   printf("\n");
 }
 
+static bool in_shard(size_t k, const void *shard)
+{
+  return rb_shard_has(shard, k);
+}
+
+/* --shard: keep this shard's slice of the scenarios and say what it is. */
+static int apply_shard(const struct run_args *a, struct rb_scenario_set *set, struct rb_run_result *run)
+{
+  struct rb_shard shard;
+  size_t all = set->count;
+  char msg[256];
+  rb_err err;
+
+  if(!strcmp(a->shard, "auto"))
+    err = rb_shard_from_env(getenv, a->shards, &shard, msg, sizeof(msg));
+  else
+    err = rb_shard_parse(a->shard, &shard, msg, sizeof(msg));
+  if(err) {
+    fprintf(stderr, "rebound: %s%s (see rebound --help)\n", strcmp(a->shard, "auto") ? "--" : "", msg);
+    return RB_EXIT_USAGE;
+  }
+  rb_scenario_set_keep(set, in_shard, &shard);
+  run->shard_index = shard.index;
+  run->shard_total = shard.total;
+  if(set->count)
+    printf("shard %u/%u: %zu of the %zu scenarios\n", shard.index, shard.total, set->count, all);
+  else
+    printf("shard %u/%u: nothing to do (the %zu scenarios went to the other shards): pass\n", shard.index,
+           shard.total, all);
+  return RB_EXIT_PASS;
+}
+
 static int cmd_run(int argc, char **argv)
 {
   struct run_args a;
@@ -260,6 +311,8 @@ static int cmd_run(int argc, char **argv)
   a.baseline_opts.min_ms = 5;
   if((code = parse_run_args(argc, argv, &a)) || (code = load_scenarios(&a, &set)))
     return code;
+  if(a.shard && (code = apply_shard(&a, &set, &run)))
+    goto out;
   if(a.parse_only) {
     parse_only(&set);
     goto out;
@@ -296,6 +349,54 @@ out:
   return code;
 }
 
+static const struct option report_options[] = {
+  { "json", required_argument, NULL, OPT_REPORT + RB_REPORT_JSON },
+  { "junit", required_argument, NULL, OPT_REPORT + RB_REPORT_JUNIT },
+  { "html", required_argument, NULL, OPT_REPORT + RB_REPORT_HTML },
+  { "metrics", required_argument, NULL, OPT_REPORT + RB_REPORT_METRICS },
+  { "quiet", no_argument, NULL, OPT_QUIET },
+  { NULL, 0, NULL, 0 },
+};
+
+/* `rebound merge A.json B.json ...` (the verdict's exit code) and `rebound report
+   RESULTS.json` (0 once rendered): saved results through the same summary, verdict
+   rule and report writers as a run. */
+static int cmd_merge(int argc, char **argv, bool merge)
+{
+  const char *reports[RB_REPORT__COUNT] = { NULL };
+  struct rb_reporter rep = { .out = stdout, .quiet = true };
+  struct rb_run_result run;
+  char msg[1024];
+  int c, code;
+  bool quiet = false;
+
+  optind = 1;
+  opterr = 0;
+  while((c = getopt_long(argc, argv, ":", report_options, NULL)) != -1) {
+    if(c == '?' || c == ':')
+      return getopt_error(argv, c);
+    if(c == OPT_QUIET)
+      quiet = true;
+    else
+      reports[c - OPT_REPORT] = optarg;
+  }
+  if(optind >= argc)
+    return usage_error("%s: no results file given", argv[0]);
+  if(!merge && argc - optind > 1)
+    return usage_error("report: one results file, not %s more (rebound merge combines them)", argv[optind + 1]);
+  if(rb_run_merge((const char *const *)argv + optind, (size_t)(argc - optind), &run, msg, sizeof(msg))) {
+    fprintf(stderr, "rebound %s: %s\n", argv[0], msg);
+    return RB_EXIT_USAGE;
+  }
+  if(!quiet)
+    rb_report_summary(&rep, &run);
+  code = merge ? rb_run_exit_code(run.verdict, 0) : RB_EXIT_PASS;
+  if(rb_report_write_all(reports, &run, stderr))
+    code = rb_run_exit_after_output_error(code);
+  rb_run_result_free(&run);
+  return code;
+}
+
 int main(int argc, char **argv)
 {
   const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -315,6 +416,8 @@ int main(int argc, char **argv)
     rb_scenario_print_keys(stdout);
     return RB_EXIT_PASS;
   }
+  if(!strcmp(cmd, "merge") || !strcmp(cmd, "report"))
+    return cmd_merge(argc - 1, argv + 1, !strcmp(cmd, "merge"));
   if(!strcmp(cmd, "probe"))
     return rb_cmd_probe(argc - 1, argv + 1);
   if(!strcmp(cmd, "publish"))

@@ -337,13 +337,17 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
 
 json_t *rb_report_json(const struct rb_run_result *run)
 {
-  json_t *scenarios = json_array();
+  json_t *scenarios = json_array(), *doc;
 
   for(size_t i = 0; i < run->nscenarios; i++)
     json_array_append_new(scenarios, scenario_json(&run->scenarios[i]));
-  return json_pack("{s:i, s:s, s:s, s:I, s:s, s:o}", "schema", SCHEMA_VERSION, "rebound", REBOUND_VERSION,
+  doc = json_pack("{s:i, s:s, s:s, s:I, s:s, s:o}", "schema", SCHEMA_VERSION, "rebound", REBOUND_VERSION,
                    "scenario_file", run->scenario_file, "seed", (json_int_t)run->seed, "result",
                    rb_verdict_name(run->verdict), "scenarios", scenarios);
+  if(doc && run->shard_total)
+    json_object_set_new(doc, "shard", json_pack("{s:i, s:i}", "index", (int)run->shard_index, "total",
+                                                (int)run->shard_total));
+  return doc;
 }
 
 rb_err rb_report_dump_json(FILE *f, const void *doc, char *msg, size_t msglen)
@@ -371,6 +375,7 @@ const struct rb_report_format rb_report_formats[RB_REPORT__COUNT] = {
   [RB_REPORT_JSON] = { "--json", rb_report_json_to },
   [RB_REPORT_JUNIT] = { "--junit", rb_report_junit_to },
   [RB_REPORT_HTML] = { "--html", rb_report_html_to },
+  [RB_REPORT_METRICS] = { "--metrics", rb_report_metrics_to },
 };
 
 rb_err rb_report_write(enum rb_report_kind kind, const char *path, const struct rb_run_result *run, char *msg,

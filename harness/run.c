@@ -184,3 +184,62 @@ int rb_run(struct rb_scenario_set *set, const struct rb_run_opts *o, struct rb_r
   fflush(out);
   return code;
 }
+
+/* Move part's scenarios into out (part keeps none). */
+static rb_err take_scenarios(struct rb_run_result *out, struct rb_run_result *part, const char *path,
+                             const char *const *paths, const size_t *owner, char *msg, size_t msglen)
+{
+  struct rb_scenario_result *grown;
+
+  for(size_t i = 0; i < part->nscenarios; i++)
+    for(size_t k = 0; k < out->nscenarios; k++)
+      if(!strcmp(out->scenarios[k].name, part->scenarios[i].name))
+        return rb_fail(msg, msglen, RB_ERR_USAGE, "%s: scenario '%s' is also in %s (the same shard twice, or "
+                       "shards of different splits?)", path, part->scenarios[i].name, paths[owner[k]]);
+  if(!part->nscenarios)
+    return RB_OK;
+  if(!(grown = realloc(out->scenarios, (out->nscenarios + part->nscenarios) * sizeof(*grown))))
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+  out->scenarios = grown;
+  memcpy(out->scenarios + out->nscenarios, part->scenarios, part->nscenarios * sizeof(*grown));
+  out->nscenarios += part->nscenarios;
+  part->nscenarios = 0;
+  return RB_OK;
+}
+
+rb_err rb_run_merge(const char *const *paths, size_t n, struct rb_run_result *out, char *msg, size_t msglen)
+{
+  size_t *owner = NULL, total = 0;
+  enum rb_verdict files = RB_VERDICT_PASS;
+  rb_err err = RB_OK;
+
+  memset(out, 0, sizeof(*out));
+  for(size_t i = 0; i < n && !err; i++) {
+    struct rb_run_result part;
+    size_t *grown;
+
+    if((err = rb_report_load_json(paths[i], &part, msg, msglen)))
+      break;
+    if(!i) {
+      snprintf(out->scenario_file, sizeof(out->scenario_file), "%s", part.scenario_file);
+      out->seed = part.seed;
+    }
+    files = rb_verdict_worst(files, part.verdict); /* an interrupted shard interrupts the whole */
+    if(!(grown = realloc(owner, (total + part.nscenarios + 1) * sizeof(*owner))))
+      err = rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+    else {
+      owner = grown;
+      for(size_t k = 0; k < part.nscenarios; k++)
+        owner[total + k] = i;
+      total += part.nscenarios;
+      err = take_scenarios(out, &part, paths[i], paths, owner, msg, msglen);
+    }
+    rb_run_result_free(&part);
+  }
+  free(owner);
+  if(err)
+    rb_run_result_free(out);
+  else
+    out->verdict = rb_verdict_worst(rb_run_verdict(out, false), files);
+  return err;
+}

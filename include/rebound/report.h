@@ -45,6 +45,7 @@ enum rb_report_kind {
                       gets a <failure> with its diagnosis and the server's log tail */
   RB_REPORT_HTML,  /* --html: one self-contained XHTML page: charts of rebind and reconnect per
                       cycle, the phase timeline, socket states, failures with log tails */
+  RB_REPORT_METRICS, /* --metrics: Prometheus text format (node exporter's textfile collector) */
   RB_REPORT__COUNT
 };
 
@@ -67,6 +68,12 @@ size_t rb_report_write_all(const char *const paths[RB_REPORT__COUNT], const stru
 rb_err rb_report_json_to(FILE *f, const void *run, char *msg, size_t msglen);
 rb_err rb_report_junit_to(FILE *f, const void *run, char *msg, size_t msglen);
 rb_err rb_report_html_to(FILE *f, const void *run, char *msg, size_t msglen);
+rb_err rb_report_metrics_to(FILE *f, const void *run, char *msg, size_t msglen);
+
+/* Read a schema-1 results file back into run (rb_run_result_free it); the summaries are
+   recomputed from the cycles. RB_ERR_USAGE with "PATH[:LINE]: reason" for a file that
+   is missing, truncated, not JSON, of another schema or not rebound's results. */
+rb_err rb_report_load_json(const char *path, struct rb_run_result *run, char *msg, size_t msglen);
 
 /* rb_output_fn for any JSON document (a json_t *), indented, ASCII, one final newline. */
 rb_err rb_report_dump_json(FILE *f, const void *doc, char *msg, size_t msglen);

@@ -66,4 +66,11 @@ int rb_run_exit_after_output_error(int code);
    process exit code. run is the caller's to free (rb_run_result_free). */
 int rb_run(struct rb_scenario_set *set, const struct rb_run_opts *o, struct rb_run_result *run);
 
+/* `rebound merge`: the results files of shards (or any runs) as one run. Scenarios in
+   file order; the verdict by the rule above over every scenario, and no better than
+   any file's own verdict (an interrupted shard interrupts the merge). RB_ERR_USAGE
+   naming the file for one that cannot be loaded (rb_report_load_json) or that repeats
+   a scenario of an earlier one. */
+rb_err rb_run_merge(const char *const *paths, size_t n, struct rb_run_result *out, char *msg, size_t msglen);
+
 #endif

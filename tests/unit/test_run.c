@@ -193,11 +193,124 @@ static void test_write_all(void)
   fclose(err);
 }
 
+/* A saved run of one scenario with the given reconnect times. */
+static void save_run(const char *file, const char *name, const double *reconnect, size_t n, enum rb_verdict v)
+{
+  struct rb_cycle_result cycles[8];
+  struct rb_scenario_result sc = { .verdict = v, .ncycles = n, .cycles = cycles, .seed = 9 };
+  struct rb_run_result run = { .scenario_file = "s.ini", .seed = 9, .verdict = v, .nscenarios = 1, .scenarios = &sc };
+  char path[PATH_MAX], msg[512];
+
+  memset(cycles, 0, sizeof(cycles));
+  for(size_t i = 0; i < n; i++) {
+    cycles[i].index = (unsigned)i + 1;
+    cycles[i].pass = v != RB_VERDICT_FAIL;
+    cycles[i].ready_ms = cycles[i].rebind_ms = 1;
+    cycles[i].reconnect_ms = reconnect[i];
+    cycles[i].states_at_restart[RB_TCP_FIN_WAIT2] = 2;
+  }
+  snprintf(sc.name, sizeof(sc.name), "%s", name);
+  rb_scenario_result_summarize(&sc);
+  snprintf(path, sizeof(path), "%s/%s", tmpdir, file);
+  CU_ASSERT_EQUAL(rb_report_write_json(path, &run, msg, sizeof(msg)), RB_OK);
+}
+
+static rb_err merge(const char *a, const char *b, struct rb_run_result *out, char *msg)
+{
+  char pa[PATH_MAX], pb[PATH_MAX];
+  const char *paths[] = { pa, pb };
+
+  snprintf(pa, sizeof(pa), "%s/%s", tmpdir, a);
+  snprintf(pb, sizeof(pb), "%s/%s", tmpdir, b);
+  return rb_run_merge(paths, b ? 2 : 1, out, msg, 512);
+}
+
+static void test_merge(void)
+{
+  static const double fast[] = { 10, 20, 30 }, slow[] = { 1000, 2000 };
+  struct rb_run_result m;
+  char msg[512], path[PATH_MAX];
+  FILE *f;
+
+  save_run("m1.json", "one", fast, 3, RB_VERDICT_PASS);
+  save_run("m2.json", "two", slow, 2, RB_VERDICT_FAIL);
+  CU_ASSERT_EQUAL_FATAL(merge("m1.json", "m2.json", &m, msg), RB_OK);
+  CU_ASSERT_EQUAL(m.nscenarios, 2);
+  CU_ASSERT_STRING_EQUAL(m.scenarios[0].name, "one");
+  CU_ASSERT_STRING_EQUAL(m.scenarios[1].name, "two");
+  CU_ASSERT_EQUAL(m.verdict, RB_VERDICT_FAIL);
+  CU_ASSERT_EQUAL(m.scenarios[0].ncycles, 3);
+  CU_ASSERT_EQUAL(m.scenarios[0].cycles[2].states_at_restart[RB_TCP_FIN_WAIT2], 2);
+  /* summaries come from the cycles, not from the file */
+  CU_ASSERT_EQUAL(m.scenarios[0].reconnect.count, 3);
+  CU_ASSERT_DOUBLE_EQUAL(m.scenarios[0].reconnect.p99, 30, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(m.scenarios[1].reconnect.p50, 1000, 1e-9);
+  rb_run_result_free(&m);
+
+  /* the same scenario twice: an error naming both files */
+  CU_ASSERT_EQUAL(merge("m1.json", "m1.json", &m, msg), RB_ERR_USAGE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "m1.json: scenario 'one' is also in"));
+  /* an interrupted file interrupts the merge */
+  save_run("m3.json", "three", fast, 1, RB_VERDICT_INTERRUPTED);
+  CU_ASSERT_EQUAL_FATAL(merge("m1.json", "m3.json", &m, msg), RB_OK);
+  CU_ASSERT_EQUAL(m.verdict, RB_VERDICT_INTERRUPTED);
+  rb_run_result_free(&m);
+  /* truncated, another schema, not results */
+  snprintf(path, sizeof(path), "%s/cut.json", tmpdir);
+  f = fopen(path, "w");
+  fputs("{\"schema\": 1, \"result\": \"pass\", \"scenarios\": [{\"name\": \"x\"", f);
+  fclose(f);
+  CU_ASSERT_EQUAL(merge("m1.json", "cut.json", &m, msg), RB_ERR_USAGE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "cut.json:1: "));
+  snprintf(path, sizeof(path), "%s/v2.json", tmpdir);
+  f = fopen(path, "w");
+  fputs("{\"schema\": 2, \"result\": \"pass\", \"scenarios\": []}", f);
+  fclose(f);
+  CU_ASSERT_EQUAL(merge("v2.json", NULL, &m, msg), RB_ERR_USAGE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "v2.json: results schema 2, expected 1"));
+  snprintf(path, sizeof(path), "%s/bad-cycle.json", tmpdir);
+  f = fopen(path, "w");
+  fputs("{\"schema\": 1, \"result\": \"pass\", \"scenarios\": [{\"name\": \"x\", \"result\": \"pass\", "
+        "\"cycles\": [{\"index\": 1, \"result\": \"maybe\"}]}]}", f);
+  fclose(f);
+  CU_ASSERT_EQUAL(merge("bad-cycle.json", NULL, &m, msg), RB_ERR_USAGE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "bad-cycle.json: scenarios[0].cycles[0]: not a cycle"));
+}
+
+/* Metrics: base units, one sample per scenario label, quotes in names escaped. */
+static void test_metrics(void)
+{
+  static const double t[] = { 250, 500 };
+  struct rb_run_result m;
+  char msg[512], path[PATH_MAX], text[16384];
+  const char *paths[RB_REPORT__COUNT] = { NULL };
+  FILE *f;
+  size_t n;
+
+  save_run("q.json", "a \"quoted\" name", t, 2, RB_VERDICT_PASS);
+  CU_ASSERT_EQUAL_FATAL(merge("q.json", NULL, &m, msg), RB_OK);
+  snprintf(path, sizeof(path), "%s/m.prom", tmpdir);
+  paths[RB_REPORT_METRICS] = path;
+  CU_ASSERT_EQUAL(rb_report_write_all(paths, &m, stderr), 0);
+  rb_run_result_free(&m);
+  f = fopen(path, "r");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  n = fread(text, 1, sizeof(text) - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "# TYPE rebound_reconnect_seconds summary\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "rebound_reconnect_seconds{scenario=\"a \\\"quoted\\\" name\",quantile=\"0.99\"} 0.5\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "rebound_reconnect_seconds_sum{scenario=\"a \\\"quoted\\\" name\"} 0.75\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "rebound_run_result{result=\"pass\"} 1\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "rebound_restart_sockets{scenario=\"a \\\"quoted\\\" name\",state=\"FIN_WAIT2\"} 4\n"));
+}
+
 int main(void)
 {
   static const struct rb_test_case cases[] = {
     RB_TEST(test_worst), RB_TEST(test_run_verdict), RB_TEST(test_exit_codes), RB_TEST(test_run_cannot_start),
     RB_TEST(test_run_passes_and_cleans_up), RB_TEST(test_lost_report_is_exit_3), RB_TEST(test_write_all),
+    RB_TEST(test_merge), RB_TEST(test_metrics),
     RB_TEST_END
   };
 
