@@ -260,12 +260,9 @@ static void states_table(W w, const struct rb_scenario_result *s)
   element(w, "th", NULL, "states");
   end(w);
   for(size_t i = 0; i < s->ncycles; i++) {
-    struct rb_port_snapshot snap;
     char text[256];
 
-    memset(&snap, 0, sizeof(snap));
-    memcpy(snap.counts, s->cycles[i].states_at_restart, sizeof(snap.counts));
-    rb_sockdiag_format_counts(&snap, text, sizeof(text));
+    rb_tcp_states_format(s->cycles[i].states_at_restart, text, sizeof(text));
     start(w, "tr", NULL);
     start(w, "td", NULL);
     xmlTextWriterWriteFormatString(w, "%u", s->cycles[i].index);

@@ -38,23 +38,19 @@ static double num(json_t *o, const char *key, double dflt)
 
 static bool parse_verdict(const char *name, enum rb_verdict *v)
 {
-  static const enum rb_verdict all[] = { RB_VERDICT_PASS, RB_VERDICT_FAIL, RB_VERDICT_ERROR,
-                                         RB_VERDICT_INTERRUPTED, RB_VERDICT_XFAIL, RB_VERDICT_XPASS };
+  const struct rb_word *w = name ? rb_word_match(rb_verdict_words, name, NULL) : NULL;
 
-  for(size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++)
-    if(!strcmp(name, rb_verdict_name(all[i]))) {
-      *v = all[i];
-      return true;
-    }
-  return false;
+  if(w)
+    *v = (enum rb_verdict)w->value;
+  return w != NULL;
 }
 
+/* A fault this build does not know (a newer writer) is shown as the default. */
 static enum rb_fault_kind parse_fault(const char *name)
 {
-  for(int k = 0; name && k < 32 && strcmp(rb_fault_name((enum rb_fault_kind)k), "?"); k++)
-    if(!strcmp(name, rb_fault_name((enum rb_fault_kind)k)))
-      return (enum rb_fault_kind)k;
-  return RB_FAULT_SIGKILL;
+  const struct rb_word *w = name ? rb_word_match(rb_fault_words, name, NULL) : NULL;
+
+  return w ? (enum rb_fault_kind)w->value : RB_FAULT_SIGKILL;
 }
 
 static void load_states(json_t *o, unsigned *counts)
@@ -129,6 +125,7 @@ static rb_err load_scenario(const struct loader *l, size_t k, json_t *o, struct 
   s->seed = (uint64_t)num(o, "seed", 0);
   s->first_ready_ms = num(o, "first_ready_ms", 0);
   s->exercised_classic = json_is_true(json_object_get(o, "exercised_classic_bug"));
+  load_states(json_object_get(o, "port_states_before_start"), s->states_before_start);
   json_array_foreach(json_object_get(o, "warnings"), i, v)
     if(s->nwarnings < 2 && json_is_string(v))
       snprintf(s->warnings[s->nwarnings++], RB_FAILURE_LEN, "%s", json_string_value(v));

@@ -11,10 +11,6 @@
 #include "rebound/report.h"
 #include "rebound/sockdiag.h"
 
-static const enum rb_verdict verdicts[] = { RB_VERDICT_PASS, RB_VERDICT_FAIL, RB_VERDICT_ERROR,
-                                            RB_VERDICT_INTERRUPTED, RB_VERDICT_XFAIL, RB_VERDICT_XPASS };
-#define NVERDICTS (sizeof(verdicts) / sizeof(verdicts[0]))
-
 /* A label value: backslash, double quote and newline escaped, as the format says. */
 static void label(FILE *f, const char *v)
 {
@@ -56,9 +52,9 @@ static void verdict_samples(FILE *f, const char *name, const char *scenario, enu
 {
   char extra[48];
 
-  for(size_t i = 0; i < NVERDICTS; i++) {
-    snprintf(extra, sizeof(extra), "result=\"%s\"", rb_verdict_name(verdicts[i]));
-    sample(f, name, scenario, extra, verdicts[i] == v);
+  for(const struct rb_word *w = rb_verdict_words; w->word; w++) {
+    snprintf(extra, sizeof(extra), "result=\"%s\"", w->word);
+    sample(f, name, scenario, extra, w->value == (int)v);
   }
 }
 
