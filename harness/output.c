@@ -140,9 +140,18 @@ static int open_socket(const char *target)
   return fd;
 }
 
-/* An existing file that is not regular: the descriptor to write it where it is. A
-   /proc link (st is the link's) is appended to: /dev/stdout redirected to a file keeps
-   what was printed before. */
+/* /proc/self/fd/N: one of our own descriptors (/dev/stdout, /dev/fd/N). */
+static bool own_fd_number(const char *target, int *n)
+{
+  int len = 0;
+
+  return sscanf(target, "/proc/self/fd/%d%n", n, &len) == 1 && !target[len] && *n >= 0;
+}
+
+/* An existing file that is not regular: the descriptor to write it where it is. One
+   of our own descriptors (/dev/stdout) is duplicated, so the report continues at the
+   same offset as what the console printed (a shell redirect to a file keeps both, in
+   order); another /proc link (st is the link's) is opened for appending. */
 static int open_in_place(const char *path, const char *target, const struct stat *st, bool magic, char *msg,
                          size_t msglen)
 {
@@ -153,7 +162,12 @@ static int open_in_place(const char *path, const char *target, const struct stat
             S_ISDIR(st->st_mode) ? "folder" : "block device");
     return -1;
   }
-  if(magic)
+  if(magic && own_fd_number(target, &fd)) {
+    fflush(stdout); /* what was printed comes first, then the report, at the same offset */
+    fflush(stderr);
+    fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  }
+  else if(magic)
     fd = open(target, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
   else if(S_ISFIFO(st->st_mode))
     fd = open_fifo(target);
@@ -224,8 +238,9 @@ static rb_err attach(struct rb_output *o, int fd, bool own_fd, char *msg, size_t
   return RB_OK;
 }
 
-/* A new temporary file next to target, to be renamed over it. */
-static int open_temp(struct rb_output *o, char *msg, size_t msglen)
+/* A new temporary file next to target, to be renamed over it; mode 0 = as a plain
+   fopen would create it (not mkstemp's 0600), else the replaced file's. */
+static int open_temp(struct rb_output *o, mode_t mode, char *msg, size_t msglen)
 {
   mode_t mask = umask(0);
   int fd;
@@ -239,7 +254,7 @@ static int open_temp(struct rb_output *o, char *msg, size_t msglen)
     rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", o->path, strerror(errno));
     return -1;
   }
-  fchmod(fd, 0666 & ~mask); /* as a plain fopen would create it, not mkstemp's 0600 */
+  fchmod(fd, mode ? mode : 0666 & ~mask);
   o->atomic = true;
   return fd;
 }
@@ -266,7 +281,7 @@ static rb_err open_output(struct rb_output *o, const char *path, bool append, ch
       rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", path, strerror(errno));
   }
   else
-    fd = open_temp(o, msg, msglen);
+    fd = open_temp(o, exists ? st.st_mode & 07777 : 0, msg, msglen);
   if(fd < 0)
     return RB_ERR_IO;
   return attach(o, fd, true, msg, msglen);

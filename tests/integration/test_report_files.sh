@@ -60,11 +60,14 @@ sed -n '/^<?xml/,$p' "$T/out" | xmllint --noout - || fail "no JUnit on stdout"
 run_rebound 60 "${quick[@]}" --quiet --events -
 expect_code 0 "--events -"
 grep '^{' "$T/out" | jq -e -s 'length > 0 and .[0].event == "scenario_start"' >/dev/null || fail "no events on stdout"
-# /dev/stdout redirected to a file (a CI idiom): appended to, what was printed stays
-run_rebound 60 "${quick[@]}" --json /dev/stdout
-expect_code 0 "--json /dev/stdout"
-expect_in "$T/out" "result: pass"
-sed -n '/^{/,$p' "$T/out" | jq -e '.result == "pass"' >/dev/null || fail "no JSON through /dev/stdout"
+# /dev/stdout redirected to a file (a CI idiom): written at stdout's own offset, so
+# what was printed before stays and what is printed after follows (here the failed
+# run's "artifacts kept in" line, after the JSON)
+run_rebound 60 run "$ini" --only no-reuseaddr --set cycles=1 --json /dev/stdout
+expect_code 1 "--json /dev/stdout"
+expect_in "$T/out" "result: fail"
+sed -n '/^{/,/^}/p' "$T/out" | jq -e '.result == "fail"' >/dev/null || fail "no JSON through /dev/stdout: $(cat "$T/out")"
+tail -n1 "$T/out" | grep -q "^artifacts kept in " || fail "the line after the JSON was lost: $(tail -n3 "$T/out")"
 [ -L /dev/stdout ] || fail "/dev/stdout is no longer a symlink"
 
 # a symlink to a regular file (an artifacts store): the file is replaced, the link stays

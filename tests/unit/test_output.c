@@ -1,7 +1,6 @@
 /* Unit tests of output: atomic replacement of regular files, symlinks followed and
    kept, devices written in place and never replaced, every write error reported
    with the path, nothing half-written left behind. */
-#include <dirent.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,24 +55,11 @@ static char *slurp(const char *path)
   return buf;
 }
 
-static size_t entries(void)
-{
-  DIR *d = opendir(tmpdir);
-  struct dirent *e;
-  size_t n = 0;
-
-  while(d && (e = readdir(d)))
-    n += e->d_name[0] != '.';
-  if(d)
-    closedir(d);
-  return n;
-}
-
 static void test_regular_file(void)
 {
   char p[PATH_MAX], msg[512];
   struct stat st;
-  size_t before = entries();
+  size_t before = rb_test_count_entries(tmpdir);
 
   path_of(p, sizeof(p), "r.txt");
   CU_ASSERT_EQUAL(rb_output_write(p, put_text, "one", msg, sizeof(msg)), RB_OK);
@@ -83,11 +69,16 @@ static void test_regular_file(void)
   CU_ASSERT_EQUAL(stat(p, &st), 0);
   CU_ASSERT_TRUE(S_ISREG(st.st_mode));
   CU_ASSERT_EQUAL(st.st_mode & 0777, 0666 & ~(mode_t)022); /* not mkstemp's 0600 (umask 022 set in main) */
+  /* a replaced file keeps its mode (a private report stays private) */
+  CU_ASSERT_EQUAL(chmod(p, 0600), 0);
+  CU_ASSERT_EQUAL(rb_output_write(p, put_text, "three", msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_TRUE(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600);
+  CU_ASSERT_STRING_EQUAL(slurp(p), "three");
   /* a failing writer leaves the old content and no temporary file */
   CU_ASSERT_EQUAL(rb_output_write(p, put_fail, NULL, msg, sizeof(msg)), RB_ERR_NOMEM);
   CU_ASSERT_PTR_NOT_NULL(strstr(msg, "r.txt: cannot build it"));
-  CU_ASSERT_STRING_EQUAL(slurp(p), "two");
-  CU_ASSERT_EQUAL(entries(), before + 1);
+  CU_ASSERT_STRING_EQUAL(slurp(p), "three");
+  CU_ASSERT_EQUAL(rb_test_count_entries(tmpdir), before + 1);
 }
 
 static void test_symlinks_stay_links(void)

@@ -1,7 +1,6 @@
 /* Unit tests of run: the verdict rule, exit codes (baseline, lost output), and whole
    runs through rb_run -- a target that cannot start, a passing refserver run, report
    files, results.json in the artifacts, temporary artifacts removed or kept. */
-#include <dirent.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -78,19 +77,6 @@ static bool exists(const char *fmt, const char *a)
   return stat(path, &st) == 0;
 }
 
-static size_t entries(const char *dir)
-{
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  size_t n = 0;
-
-  while(d && (e = readdir(d)))
-    n += e->d_name[0] != '.';
-  if(d)
-    closedir(d);
-  return n;
-}
-
 /* Run text with reports and artifacts as given; returns the exit code. */
 static int run_text(const char *text, const char *artifacts, const char *json, struct rb_run_result *run)
 {
@@ -133,8 +119,16 @@ static void test_run_cannot_start(void)
   mkdir(temps, 0700);
   setenv("TMPDIR", temps, 1);
   CU_ASSERT_EQUAL(run_text("[s]\ncommand = exit 7\nready_timeout = 300ms\n", NULL, NULL, &run), 3);
-  CU_ASSERT_EQUAL(entries(temps), 1);
+  CU_ASSERT_EQUAL(rb_test_count_entries(temps), 1);
   rb_run_result_free(&run);
+}
+
+/* A refserver scenario file of one cycle with these sections ("[a]\n[b]\n"). */
+static void refserver_text(char *text, size_t len, const char *sections)
+{
+  snprintf(text, len,
+           "[global]\ncommand = exec %s/rebound-refserver --quiet --port ${port}\nport = auto\ncycles = 1\n"
+           "publish_for = 100ms\n%s", REBOUND_BINARY_DIR, sections);
 }
 
 static void test_run_passes_and_cleans_up(void)
@@ -142,9 +136,7 @@ static void test_run_passes_and_cleans_up(void)
   struct rb_run_result run;
   char text[1024], temps[PATH_MAX];
 
-  snprintf(text, sizeof(text),
-           "[global]\ncommand = exec %s/rebound-refserver --quiet --port ${port}\nport = auto\ncycles = 1\n"
-           "publish_for = 100ms\n[a]\n[b]\n", REBOUND_BINARY_DIR);
+  refserver_text(text, sizeof(text), "[a]\n[b]\n");
   snprintf(temps, sizeof(temps), "%s/tmp-pass", tmpdir);
   mkdir(temps, 0700);
   setenv("TMPDIR", temps, 1);
@@ -152,7 +144,7 @@ static void test_run_passes_and_cleans_up(void)
   CU_ASSERT_EQUAL(run.nscenarios, 2);
   CU_ASSERT_EQUAL(run.verdict, RB_VERDICT_PASS);
   CU_ASSERT_EQUAL(run.scenarios[1].ncycles, 1);
-  CU_ASSERT_EQUAL(entries(temps), 0); /* a passing run leaves nothing behind */
+  CU_ASSERT_EQUAL(rb_test_count_entries(temps), 0); /* a passing run leaves nothing behind */
   rb_run_result_free(&run);
 }
 
@@ -161,9 +153,7 @@ static void test_lost_report_is_exit_3(void)
   struct rb_run_result run;
   char text[1024], art[PATH_MAX];
 
-  snprintf(text, sizeof(text),
-           "[global]\ncommand = exec %s/rebound-refserver --quiet --port ${port}\nport = auto\ncycles = 1\n"
-           "publish_for = 100ms\n[a]\n", REBOUND_BINARY_DIR);
+  refserver_text(text, sizeof(text), "[a]\n");
   snprintf(art, sizeof(art), "%s/art-lost", tmpdir);
   CU_ASSERT_EQUAL(run_text(text, art, "/nonexistent-folder/r.json", &run), 3);
   CU_ASSERT_EQUAL(run.verdict, RB_VERDICT_PASS);
