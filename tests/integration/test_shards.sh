@@ -74,6 +74,39 @@ for i in 1 2; do
     || fail "shard $i/2 differs between Kubernetes and REBOUND_SHARD"
 done
 
+# every preset: the shards' scenarios (--parse-only) are disjoint and together exactly
+# the unsharded set, for 1..4 shards
+names() { sed -n 's/^.*scenarios\? OK://p' "$T/out" | tr ' ' '\n' | sed '/^$/d'; }
+for f in "$SRC"/scenarios/*.ini; do
+  run_rebound 20 run "$f" --parse-only
+  expect_code 0 "$(basename "$f") parses"
+  names | sort >"$T/preset.all"
+  for n in 1 2 3 4; do
+    : >"$T/preset.union"
+    for ((i = 1; i <= n; i++)); do
+      run_rebound 20 run "$f" --parse-only --shard "$i/$n"
+      expect_code 0 "$(basename "$f") --shard $i/$n"
+      names >>"$T/preset.union"
+    done
+    sort "$T/preset.union" | cmp -s - "$T/preset.all" \
+      || fail "$(basename "$f"): shards of $n do not add up to its scenarios: $(sort "$T/preset.union" | tr '\n' ' ')"
+  done
+done
+
+# the refserver preset, really run: sharded + merged equals unsharded
+run_rebound 120 run "$SRC/scenarios/refserver.ini" --cycles 2 --json "$T/ref-all.json"
+ref_code=$CODE
+for i in 1 2; do
+  run_rebound 120 run "$SRC/scenarios/refserver.ini" --cycles 2 --shard "$i/2" --json "$T/ref-$i.json"
+done
+run_rebound 60 merge "$T/ref-1.json" "$T/ref-2.json" --json "$T/ref.json" --junit "$T/ref.xml" --metrics "$T/ref.prom"
+expect_code "$ref_code" "refserver preset: the merge has the unsharded run's exit code"
+[ "$(jq -c '[.scenarios[].name] | sort' "$T/ref.json")" = "$(jq -c '[.scenarios[].name] | sort' "$T/ref-all.json")" ] \
+  || fail "refserver preset: merged scenarios differ"
+[ "$(jq -r .result "$T/ref.json")" = "$(jq -r .result "$T/ref-all.json")" ] || fail "refserver preset: verdict differs"
+xmllint --noout "$T/ref.xml" || fail "refserver preset: JUnit"
+promtool check metrics <"$T/ref.prom" || fail "refserver preset: metrics"
+
 # a shard with nothing to do passes and says so; the merge of all 7 equals the rest
 for i in 6 7; do
   run_rebound 30 run "$ini" --shard "$i/7" --json "$T/empty-$i.json"
