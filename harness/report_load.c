@@ -5,6 +5,8 @@
  * merged run's percentiles are those of all its cycles, never an average of shards'.
  */
 #include <jansson.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,19 @@ static double num(json_t *o, const char *key, double dflt)
   return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
+/* A count or timestamp: a whole number in 0..max, else 0 (a cast of an out-of-range
+   double would be undefined). */
+static uint64_t whole(json_t *o, const char *key, uint64_t max)
+{
+  json_t *v = json_object_get(o, key);
+  json_int_t i = json_integer_value(v);
+  double d = json_real_value(v);
+
+  if(json_is_integer(v))
+    return i > 0 && (uint64_t)i <= max ? (uint64_t)i : 0;
+  return json_is_real(v) && d > 0 && d <= (double)max ? (uint64_t)d : 0;
+}
+
 static bool parse_verdict(const char *name, enum rb_verdict *v)
 {
   const struct rb_word *w = name ? rb_word_match(rb_verdict_words, name, NULL) : NULL;
@@ -56,7 +71,7 @@ static enum rb_fault_kind parse_fault(const char *name)
 static void load_states(json_t *o, unsigned *counts)
 {
   for(int st = 1; st < RB_TCP_STATE_MAX; st++)
-    counts[st] = (unsigned)num(o, rb_tcp_state_name(st), 0);
+    counts[st] = (unsigned)whole(o, rb_tcp_state_name(st), UINT_MAX);
 }
 
 static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
@@ -70,22 +85,22 @@ static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
   c->rebind_ms = num(o, "rebind_ms", -1);
   c->reconnect_ms = num(o, "reconnect_ms", -1);
   c->stale_ms = num(o, "stale_ms", 0);
-  c->publishers_ok = (unsigned)num(clients, "publishers_ok", 0);
-  c->players_ok = (unsigned)num(clients, "players_ok", 0);
-  c->holders = (unsigned)num(clients, "holders", 0);
-  c->frames_sent = (uint64_t)num(frames, "sent", 0);
-  c->frames_received = (uint64_t)num(frames, "received", 0);
-  c->lost_after_reconnect = (uint64_t)num(frames, "lost_after_reconnect", 0);
-  c->gaps = (uint64_t)num(frames, "gaps", 0);
-  c->duplicates = (uint64_t)num(frames, "duplicates", 0);
+  c->publishers_ok = (unsigned)whole(clients, "publishers_ok", UINT_MAX);
+  c->players_ok = (unsigned)whole(clients, "players_ok", UINT_MAX);
+  c->holders = (unsigned)whole(clients, "holders", UINT_MAX);
+  c->frames_sent = whole(frames, "sent", UINT64_MAX);
+  c->frames_received = whole(frames, "received", UINT64_MAX);
+  c->lost_after_reconnect = whole(frames, "lost_after_reconnect", UINT64_MAX);
+  c->gaps = whole(frames, "gaps", UINT64_MAX);
+  c->duplicates = whole(frames, "duplicates", UINT64_MAX);
   c->latency_p50_ms = num(json_object_get(o, "latency_ms"), "p50", 0);
   c->latency_p99_ms = num(json_object_get(o, "latency_ms"), "p99", 0);
   c->duration_ms = num(o, "duration_ms", 0);
-  c->start_at_ns = (int64_t)num(o, "start_at_ns", 0);
-  c->fault_at_ns = (int64_t)num(o, "fault_at_ns", 0);
-  c->fault_done_at_ns = (int64_t)num(o, "fault_done_at_ns", 0);
-  c->restart_at_ns = (int64_t)num(o, "restart_at_ns", 0);
-  c->rebind_at_ns = (int64_t)num(o, "rebind_at_ns", 0);
+  c->start_at_ns = (int64_t)whole(o, "start_at_ns", INT64_MAX);
+  c->fault_at_ns = (int64_t)whole(o, "fault_at_ns", INT64_MAX);
+  c->fault_done_at_ns = (int64_t)whole(o, "fault_done_at_ns", INT64_MAX);
+  c->restart_at_ns = (int64_t)whole(o, "restart_at_ns", INT64_MAX);
+  c->rebind_at_ns = (int64_t)whole(o, "rebind_at_ns", INT64_MAX);
   copy_str(o, "diagnosis", c->diagnosis, sizeof(c->diagnosis));
   copy_str(o, "log_tail", c->log_tail, sizeof(c->log_tail));
   json_array_foreach(json_object_get(o, "failures"), i, v)
@@ -121,8 +136,8 @@ static rb_err load_scenario(const struct loader *l, size_t k, json_t *o, struct 
   copy_str(o, "error", s->error, sizeof(s->error));
   copy_str(o, "artifacts", s->artifacts, sizeof(s->artifacts));
   s->expect_fail = s->verdict == RB_VERDICT_XFAIL || s->verdict == RB_VERDICT_XPASS;
-  s->port = (uint16_t)num(o, "port", 0);
-  s->seed = (uint64_t)num(o, "seed", 0);
+  s->port = (uint16_t)whole(o, "port", UINT16_MAX);
+  s->seed = (uint64_t)json_integer_value(json_object_get(o, "seed")) /* written as json_int_t */;
   s->first_ready_ms = num(o, "first_ready_ms", 0);
   s->exercised_classic = json_is_true(json_object_get(o, "exercised_classic_bug"));
   load_states(json_object_get(o, "port_states_before_start"), s->states_before_start);
@@ -163,9 +178,9 @@ static rb_err load_doc(const struct loader *l, json_t *doc, struct rb_run_result
   if(!json_is_array(scenarios) || !parse_verdict(json_string_value(json_object_get(doc, "result")), &run->verdict))
     return bad(l, "", "not a rebound results file (result, scenarios)");
   copy_str(doc, "scenario_file", run->scenario_file, sizeof(run->scenario_file));
-  run->seed = (uint64_t)num(doc, "seed", 0);
-  run->shard_index = (unsigned)num(json_object_get(doc, "shard"), "index", 0);
-  run->shard_total = (unsigned)num(json_object_get(doc, "shard"), "total", 0);
+  run->seed = (uint64_t)json_integer_value(json_object_get(doc, "seed"));
+  run->shard_index = (unsigned)whole(json_object_get(doc, "shard"), "index", UINT_MAX);
+  run->shard_total = (unsigned)whole(json_object_get(doc, "shard"), "total", UINT_MAX);
   if(json_array_size(scenarios) && !(run->scenarios = calloc(json_array_size(scenarios), sizeof(*run->scenarios))))
     return rb_fail(l->msg, l->msglen, RB_ERR_NOMEM, "%s: out of memory", l->path);
   json_array_foreach(scenarios, i, v) {

@@ -153,6 +153,12 @@ expect_code 0 "report re-renders"
 xmllint --noout "$T/re.html" "$T/re.xml" || fail "re-rendered HTML/JUnit"
 promtool check metrics <"$T/re.prom" || fail "re-rendered metrics"
 grep -q "does not set SO_REUSEADDR" "$T/re.html" || fail "the re-rendered page lacks the diagnosis"
+# the loader loses nothing: a saved result read back and written again is the same
+# document, summaries (recomputed from the cycles) included
+run_rebound 30 report "$T/all.json" --json "$T/again.json" --quiet
+expect_code 0 "report --json"
+diff <(jq -S . "$T/all.json") <(jq -S . "$T/again.json") >"$T/roundtrip.diff" \
+  || fail "results changed on the way through rebound report: $(head -c 600 "$T/roundtrip.diff")"
 
 # the examples parse and have the shape the README describes (yamllint, python3-yaml)
 if command -v yamllint >/dev/null; then
