@@ -366,28 +366,80 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
 
 json_t *rb_report_json(const struct rb_run_result *run)
 {
-  json_t *scenarios = json_array();
+  json_t *scenarios = json_array(), *doc;
 
   for(size_t i = 0; i < run->nscenarios; i++)
     json_array_append_new(scenarios, scenario_json(&run->scenarios[i]));
-  return json_pack("{s:i, s:s, s:s, s:I, s:s, s:o}", "schema", SCHEMA_VERSION, "rebound", REBOUND_VERSION,
+  doc = json_pack("{s:i, s:s, s:s, s:I, s:s, s:o}", "schema", SCHEMA_VERSION, "rebound", REBOUND_VERSION,
                    "scenario_file", run->scenario_file, "seed", (json_int_t)run->seed, "result",
                    rb_verdict_name(run->verdict), "scenarios", scenarios);
+  if(doc && run->shard_total)
+    json_object_set_new(doc, "shard", json_pack("{s:i, s:i}", "index", (int)run->shard_index, "total",
+                                                (int)run->shard_total));
+  return doc;
+}
+
+rb_err rb_report_dump_json(FILE *f, const void *doc, char *msg, size_t msglen)
+{
+  if(json_dumpf(doc, f, JSON_INDENT(2) | JSON_ENSURE_ASCII) || fputc('\n', f) == EOF)
+    return rb_fail(msg, msglen, RB_ERR_IO, "%s", strerror(errno));
+  return RB_OK;
+}
+
+rb_err rb_report_json_to(FILE *f, const void *run, char *msg, size_t msglen)
+{
+  json_t *doc = rb_report_json(run);
+  rb_err err;
+
+  if(!doc)
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "cannot build the JSON results");
+  err = rb_report_dump_json(f, doc, msg, msglen);
+  json_decref(doc);
+  return err;
+}
+
+/* ---- the report files ------------------------------------------------------- */
+
+const struct rb_report_format rb_report_formats[RB_REPORT__COUNT] = {
+  [RB_REPORT_JSON] = { "--json", rb_report_json_to },
+  [RB_REPORT_JUNIT] = { "--junit", rb_report_junit_to },
+  [RB_REPORT_HTML] = { "--html", rb_report_html_to },
+  [RB_REPORT_METRICS] = { "--metrics", rb_report_metrics_to },
+};
+
+rb_err rb_report_write(enum rb_report_kind kind, const char *path, const struct rb_run_result *run, char *msg,
+                       size_t msglen)
+{
+  return rb_output_write(path, rb_report_formats[kind].write, run, msg, msglen);
+}
+
+size_t rb_report_write_all(const char *const paths[RB_REPORT__COUNT], const struct rb_run_result *run, FILE *err)
+{
+  size_t failed = 0;
+  char msg[1024];
+
+  for(int k = 0; k < RB_REPORT__COUNT; k++) {
+    if(!paths[k])
+      continue;
+    if(rb_report_write((enum rb_report_kind)k, paths[k], run, msg, sizeof(msg))) {
+      fprintf(err, "rebound: %s %s\n", rb_report_formats[k].flag, msg);
+      failed++;
+    }
+  }
+  return failed;
 }
 
 rb_err rb_report_write_json(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
 {
-  char tmp[4096];
-  json_t *doc = rb_report_json(run);
-  rb_err err = RB_OK;
+  return rb_report_write(RB_REPORT_JSON, path, run, msg, msglen);
+}
 
-  if(!doc)
-    return rb_fail(msg, msglen, RB_ERR_NOMEM, "cannot build the JSON results");
-  snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-  if(json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII) || rename(tmp, path)) {
-    err = rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", path, strerror(errno));
-    unlink(tmp);
-  }
-  json_decref(doc);
-  return err;
+rb_err rb_report_write_junit(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
+{
+  return rb_report_write(RB_REPORT_JUNIT, path, run, msg, msglen);
+}
+
+rb_err rb_report_write_html(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
+{
+  return rb_report_write(RB_REPORT_HTML, path, run, msg, msglen);
 }

@@ -75,6 +75,7 @@ struct rb_run_result {
   enum rb_verdict verdict;
   size_t nscenarios;
   struct rb_scenario_result *scenarios;
+  unsigned shard_index, shard_total; /* --shard I/N; total 0 = the whole file */
 };
 
 /* Progress of a run, as the engine reports it (report turns events into lines). */
