@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "rebound/error.h"
+#include "rebound/procscan.h" /* rb_proc_cmdline, once declared here */
 
 enum rb_fault_kind {
   RB_FAULT_SIGKILL,      /* SIGKILL every process of the current tree at once */
@@ -100,8 +101,5 @@ void rb_target_log_tail(const char *log_path, int lines, char *buf, size_t bufle
 
 /* Describe a wait status: "exited with status 1", "killed by signal 9 (Killed)". */
 void rb_target_describe_status(int status, char *buf, size_t buflen);
-
-/* Read /proc/<pid>/cmdline as one line; "?" if unreadable. */
-void rb_proc_cmdline(pid_t pid, char *buf, size_t buflen);
 
 #endif
