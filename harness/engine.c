@@ -812,6 +812,7 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
   }
   if((err = prepare(&r, msg, sizeof(msg))) || (err = rb_target_create(&r.target, msg, sizeof(msg))))
     goto out;
+  rb_target_set_log_limit(r.target, sc->log_limit);
   emit(&r, RB_EVENT_SCENARIO_START, 0, sc->port, r.run_dir, NULL);
   r.started_at = rb_clock_now();
   if(r.external)

@@ -16,10 +16,12 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "rebound/clock.h"
+#include "rebound/logcap.h"
 #include "rebound/procscan.h"
 
 #define POLL_MIN_NS (200 * 1000)
@@ -28,6 +30,23 @@
 #define EXEC_CHECK_NS (5 * RB_NS_PER_S)
 #define KEEPER_QUEUE 128
 #define KEEPER_SPAWNED 256
+#define KEEPER_LOGS 64              /* capped logs (and pipes) open at once */
+#define LOG_PIPE_SIZE (1024 * 1024) /* room for a burst while the keeper is busy */
+
+/* One capped log file, fed by the pipes of every process that writes to it (a
+   generation's processes and the exec faults run meanwhile share one). */
+struct keeper_log {
+  struct rb_logcap cap;
+  dev_t dev;
+  ino_t ino;
+  unsigned users; /* pipes feeding it; 0 = free slot */
+};
+
+struct keeper_pipe {
+  int fd;      /* read end; -1 = free slot */
+  int log;     /* index in logs */
+  size_t size; /* capacity: what one drain must read to catch up */
+};
 
 struct keeper {
   int sock;
@@ -36,6 +55,8 @@ struct keeper {
   size_t qhead, qlen;
   pid_t spawned[KEEPER_SPAWNED]; /* our direct children, whose exits are reported */
   size_t nspawned;
+  struct keeper_log logs[KEEPER_LOGS];
+  struct keeper_pipe pipes[KEEPER_LOGS];
   char buf[RB_KEEPER_MAX_REQUEST];
 };
 
@@ -90,6 +111,100 @@ static void keeper_reap(struct keeper *k, bool report)
   }
 }
 
+/* ---- capped logs ---------------------------------------------------------- */
+
+/* The capped log for logfd's file: the one already open for it, or a new one. */
+static int keeper_find_log(struct keeper *k, int logfd, uint64_t limit)
+{
+  struct stat st;
+  int fd, slot = -1;
+
+  if(fstat(logfd, &st) < 0 || !S_ISREG(st.st_mode))
+    return -1; /* /dev/null, a FIFO...: nothing to bound, written directly */
+  for(int i = 0; i < KEEPER_LOGS; i++) {
+    if(k->logs[i].users && k->logs[i].dev == st.st_dev && k->logs[i].ino == st.st_ino)
+      return i;
+    if(!k->logs[i].users && slot < 0)
+      slot = i;
+  }
+  if(slot < 0 || (fd = fcntl(logfd, F_DUPFD_CLOEXEC, 3)) < 0)
+    return -1;
+  if(rb_logcap_open(&k->logs[slot].cap, fd, limit)) {
+    close(fd);
+    return -1;
+  }
+  k->logs[slot].dev = st.st_dev;
+  k->logs[slot].ino = st.st_ino;
+  return slot;
+}
+
+/* A pipe into logfd's capped log; returns the write end for the target, or -1
+   when the target should write to logfd itself (not a regular file, no limit,
+   tables full). */
+static int keeper_log_pipe(struct keeper *k, int logfd, uint64_t limit)
+{
+  int fds[2], log, slot = -1, size;
+
+  for(int i = 0; i < KEEPER_LOGS && slot < 0; i++)
+    if(k->pipes[i].fd < 0)
+      slot = i;
+  if(!limit || slot < 0 || (log = keeper_find_log(k, logfd, limit)) < 0)
+    return -1;
+  if(pipe2(fds, O_CLOEXEC) < 0) {
+    if(!k->logs[log].users)
+      rb_logcap_close(&k->logs[log].cap);
+    return -1;
+  }
+  fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  fcntl(fds[0], F_SETPIPE_SZ, LOG_PIPE_SIZE); /* best effort: the default 64 KiB works too */
+  size = fcntl(fds[0], F_GETPIPE_SZ);
+  k->logs[log].users++;
+  k->pipes[slot] = (struct keeper_pipe){ .fd = fds[0], .log = log, .size = size > 0 ? (size_t)size : 65536 };
+  return fds[1];
+}
+
+static void keeper_close_pipe(struct keeper *k, struct keeper_pipe *p)
+{
+  struct keeper_log *log = &k->logs[p->log];
+
+  close(p->fd);
+  p->fd = -1;
+  if(!--log->users)
+    rb_logcap_close(&log->cap);
+}
+
+/* Move what the pipes hold into their logs. Each pipe is read for at most its
+   capacity and a chunk: enough to take everything written before the call (so
+   the last words of a process reaped before it are in), bounded while a writer
+   floods. A log that cannot be written (disk full) still drains its pipe. */
+static void keeper_drain_logs(struct keeper *k)
+{
+  static char buf[RB_LOGCAP_CHUNK];
+
+  for(int i = 0; i < KEEPER_LOGS; i++) {
+    struct keeper_pipe *p = &k->pipes[i];
+    size_t got = 0, chunk;
+
+    if(p->fd < 0)
+      continue;
+    chunk = rb_logcap_chunk(&k->logs[p->log].cap);
+    while(got < p->size + chunk) {
+      ssize_t n = read(p->fd, buf, chunk);
+
+      if(n < 0 && errno == EINTR)
+        continue;
+      if(n < 0)
+        break; /* EAGAIN: empty for now */
+      if(n == 0) {
+        keeper_close_pipe(k, p); /* every writer is gone */
+        break;
+      }
+      (void)rb_logcap_write(&k->logs[p->log].cap, buf, (size_t)n);
+      got += (size_t)n;
+    }
+  }
+}
+
 /* SIGKILL every descendant until there is none left (zombies included, so that
    everything has been reaped), bounded. */
 static void keeper_kill_tree(struct keeper *k)
@@ -103,6 +218,7 @@ static void keeper_kill_tree(struct keeper *k)
     size_t count = 0;
 
     keeper_reap(k, false);
+    keeper_drain_logs(k); /* a writer blocked on a full pipe must not outlast its SIGKILL's delivery */
     if(rb_proc_scan_all(&tab) && (desc = malloc(tab.n ? tab.n : 1)) && rb_proc_mark_descendants(&tab, self, desc)) {
       for(size_t i = 0; i < tab.n; i++) {
         if(desc[i] != 1)
@@ -116,8 +232,10 @@ static void keeper_kill_tree(struct keeper *k)
     }
     free(desc);
     rb_proc_table_free(&tab);
-    if(!count || rb_clock_now() >= deadline)
+    if(!count || rb_clock_now() >= deadline) {
+      keeper_drain_logs(k); /* every writer is dead: the rest of each pipe, then EOF */
       return;
+    }
     rb_clock_sleep(delay);
     delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
   }
@@ -221,6 +339,7 @@ static int keeper_exec_result(int errfd)
 
 static void keeper_spawn(struct keeper *k, size_t len, int logfd)
 {
+  int outfd = -1;
   const struct rb_keeper_request *req = (const struct rb_keeper_request *)k->buf;
   char *env[RB_KEEPER_MAX_ENV], *p = k->buf + sizeof(*req), *end = k->buf + len, *command;
   size_t nenv = 0;
@@ -242,9 +361,12 @@ static void keeper_spawn(struct keeper *k, size_t len, int logfd)
     err = errno;
     goto out;
   }
+  outfd = keeper_log_pipe(k, logfd, req->log_limit);
   pid = fork();
   if(pid == 0)
-    target_child(command, logfd, env, nenv, pipefd[1], self);
+    target_child(command, outfd >= 0 ? outfd : logfd, env, nenv, pipefd[1], self);
+  if(outfd >= 0)
+    close(outfd); /* the child's now: EOF comes when the last writer is gone */
   if(pid < 0) {
     err = errno;
     pid = 0;
@@ -345,19 +467,27 @@ void rb_keeper_main(int sock)
   k.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if(k.sigfd < 0)
     goto out;
+  for(int i = 0; i < KEEPER_LOGS; i++)
+    k.pipes[i].fd = -1;
   for(;;) {
-    struct pollfd p[2] = { { .fd = k.sock, .events = POLLIN | (k.qlen ? POLLOUT : 0) },
-                           { .fd = k.sigfd, .events = POLLIN } };
+    struct pollfd p[2 + KEEPER_LOGS] = { { .fd = k.sock, .events = POLLIN | (k.qlen ? POLLOUT : 0) },
+                                         { .fd = k.sigfd, .events = POLLIN } };
     struct signalfd_siginfo si;
+    nfds_t np = 2;
     bool term = false;
 
+    for(int i = 0; i < KEEPER_LOGS; i++)
+      if(k.pipes[i].fd >= 0)
+        p[np++] = (struct pollfd){ .fd = k.pipes[i].fd, .events = POLLIN };
     /* No deadline on purpose: the keeper idles until the harness speaks, a
-       child changes state, or the harness goes away (EOF/HUP wakes us). */
-    if(poll(p, 2, -1) < 0 && errno != EINTR)
+       child changes state or writes, or the harness goes away (EOF/HUP wakes us). */
+    if(poll(p, np, -1) < 0 && errno != EINTR)
       break;
     while(read(k.sigfd, &si, sizeof(si)) == sizeof(si))
       term |= si.ssi_signo == SIGTERM;
     keeper_reap(&k, true);
+    /* After the reap, before the reports go out: see "Logs" in keeper.h. */
+    keeper_drain_logs(&k);
     if(term)
       break;
     if((p[0].revents & POLLIN) && !keeper_read_request(&k))

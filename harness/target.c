@@ -44,6 +44,7 @@
 
 #include "rebound/clock.h"
 #include "rebound/keeper.h"
+#include "rebound/logcap.h"
 #include "rebound/procscan.h"
 
 #define POLL_MIN_NS (200 * 1000)
@@ -76,6 +77,7 @@ struct rb_target {
   int gen;                      /* current generation; -1 before the first start */
   unsigned long long gen_start; /* boot-time ticks at the current start */
   pid_t main;
+  uint64_t log_limit; /* per spawn, see rb_target_set_log_limit */
   char *log_path; /* the current generation's log; exec faults write there too */
   struct rb_target_exit exit;
   pid_t aux;
@@ -386,7 +388,7 @@ static rb_err send_request(struct rb_target *t, const char *buf, size_t len, int
 static rb_err encode_request(struct rb_target *t, const char *command, char *const *env, char **out,
                              size_t *outlen, char *msg, size_t msglen)
 {
-  struct rb_keeper_request req = { .type = RB_KEEPER_SPAWN, .seq = ++t->seq };
+  struct rb_keeper_request req = { .type = RB_KEEPER_SPAWN, .seq = ++t->seq, .log_limit = t->log_limit };
   size_t len = sizeof(req) + strlen(command) + 1;
   char *buf, *p;
 
@@ -413,7 +415,8 @@ static rb_err encode_request(struct rb_target *t, const char *command, char *con
 
 static int open_log(const char *log_path)
 {
-  return open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+  /* read too: the keeper reads the tail back when it bounds the log (logcap.h) */
+  return open(log_path ? log_path : "/dev/null", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
 }
 
 /* Ask the keeper to start command; the reply sets t->main or t->aux. */
@@ -595,6 +598,12 @@ rb_err rb_target_start(struct rb_target *t, const char *command, const char *log
     return err;
   adopt(t, pid, t->gen);
   return RB_OK;
+}
+
+void rb_target_set_log_limit(struct rb_target *t, uint64_t bytes)
+{
+  if(t)
+    t->log_limit = bytes && bytes < RB_LOGCAP_MIN ? RB_LOGCAP_MIN : bytes;
 }
 
 pid_t rb_target_main_pid(const struct rb_target *t)

@@ -20,6 +20,13 @@
  * its socket and stdio; a target gets only fds 0, 1 and 2 (a leaked listening
  * socket would hold the very port we test).
  *
+ * Logs. With a log_limit, a target's stdout and stderr are a pipe the keeper
+ * drains into the log file through rb_logcap (head + tail, bounded), so that a
+ * noisy server can neither fill the disk nor block on a full pipe while the
+ * harness is busy elsewhere. The keeper drains every pipe after reaping and
+ * before reporting exits, so when the harness hears that a process ended, that
+ * process's last words are already in the file.
+ *
  * Only the target module talks to the keeper; this header is the wire between them.
  */
 #ifndef REBOUND_KEEPER_H
@@ -39,6 +46,8 @@ struct rb_keeper_request {
   uint32_t type;
   uint32_t seq;
   uint32_t nenv;
+  uint32_t reserved;
+  uint64_t log_limit; /* 0: the target writes to the log file itself; else see below */
 };
 
 /* Keeper -> harness. SPAWNED: pid > 0, or pid 0 and value = errno. EXIT: value =

@@ -59,6 +59,14 @@ rb_err rb_target_start(struct rb_target *t, const char *command, const char *log
    itself (external servers). rb_target_start sets it too. */
 rb_err rb_target_set_log(struct rb_target *t, const char *log_path, char *msg, size_t msglen);
 
+/* Bound what each later start keeps of its output in a regular log file: the
+   first half of it and at least the last quarter (to a line start), with a line
+   saying how many bytes were dropped between (see logcap.h). The output then goes through a pipe
+   the keeper drains, so a noisy target never blocks on it. 0 (the default) = no
+   bound: the target writes to the file itself. Values below RB_LOGCAP_MIN count
+   as RB_LOGCAP_MIN. */
+void rb_target_set_log_limit(struct rb_target *t, uint64_t bytes);
+
 /* pid of the current generation's main process (the /bin/sh, or what it exec'd);
    0 if none. */
 pid_t rb_target_main_pid(const struct rb_target *t);
