@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rebound/cgroup.h"
 #include "rebound/clock.h"
 #include "rebound/logcap.h"
 #include "rebound/procscan.h"
@@ -50,6 +51,7 @@ struct keeper_pipe {
 
 struct keeper {
   int sock;
+  struct rb_cgroup cg; /* dirfd -1: no cgroup, the subreaper tree alone */
   int sigfd;
   struct rb_keeper_reply queue[KEEPER_QUEUE]; /* replies the harness has not taken yet */
   size_t qhead, qlen;
@@ -205,12 +207,35 @@ static void keeper_drain_logs(struct keeper *k)
   }
 }
 
+/* The cgroup's folder, opened when needed rather than held: an idle keeper holds
+   only its socket and signalfd. -1 without a cgroup (or if it cannot be opened:
+   then a spawn fails rather than run uncontained). */
+static int keeper_cgroup_open(struct keeper *k)
+{
+  if(!k->cg.path[0])
+    return -1;
+  if(k->cg.dirfd < 0)
+    k->cg.dirfd = open(k->cg.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return k->cg.dirfd;
+}
+
+static void keeper_cgroup_close(struct keeper *k)
+{
+  if(k->cg.dirfd >= 0)
+    close(k->cg.dirfd);
+  k->cg.dirfd = -1;
+}
+
 /* SIGKILL every descendant until there is none left (zombies included, so that
    everything has been reaped), bounded. */
 static void keeper_kill_tree(struct keeper *k)
 {
   int64_t deadline = rb_clock_deadline(KEEPER_CLEANUP_NS), delay = POLL_MIN_NS;
   pid_t self = getpid();
+
+  /* The cgroup first: it also holds what left the tree (nothing should have). */
+  if(keeper_cgroup_open(k) >= 0)
+    rb_cgroup_kill(k->cg.dirfd, KEEPER_CLEANUP_NS, NULL, NULL, 0);
 
   for(;;) {
     struct rb_proc_table tab = { 0 };
@@ -234,6 +259,8 @@ static void keeper_kill_tree(struct keeper *k)
     rb_proc_table_free(&tab);
     if(!count || rb_clock_now() >= deadline) {
       keeper_drain_logs(k); /* every writer is dead: the rest of each pipe, then EOF */
+      /* the harness is gone (or has told us to go): nobody else will remove it */
+      rb_cgroup_destroy(&k->cg, deadline - rb_clock_now(), NULL, 0);
       return;
     }
     rb_clock_sleep(delay);
@@ -298,12 +325,16 @@ static void exec_simple(const char *command)
 
 /* In the child, between fork and exec: never returns. Failures before exec are
    written (errno) to errfd, which is close-on-exec. */
-static void target_child(const char *command, int logfd, char **env, size_t nenv, int errfd, pid_t keeper)
+static void target_child(const char *command, int logfd, char **env, size_t nenv, int errfd, pid_t keeper,
+                         int cgfd)
 {
   int err, null;
 
   reset_signals();
   if(setsid() < 0)
+    goto fail;
+  /* Into the cgroup before anything can fork: no descendant is ever outside it. */
+  if(cgfd >= 0 && (errno = rb_cgroup_join(cgfd)))
     goto fail;
   /* The direct child dies with the keeper; its descendants are the keeper's job. */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -361,10 +392,15 @@ static void keeper_spawn(struct keeper *k, size_t len, int logfd)
     err = errno;
     goto out;
   }
+  if(k->cg.path[0] && keeper_cgroup_open(k) < 0) {
+    err = errno;
+    goto out;
+  }
   outfd = keeper_log_pipe(k, logfd, req->log_limit);
   pid = fork();
   if(pid == 0)
-    target_child(command, outfd >= 0 ? outfd : logfd, env, nenv, pipefd[1], self);
+    target_child(command, outfd >= 0 ? outfd : logfd, env, nenv, pipefd[1], self, k->cg.dirfd);
+  keeper_cgroup_close(k);
   if(outfd >= 0)
     close(outfd); /* the child's now: EOF comes when the last writer is gone */
   if(pid < 0) {
@@ -441,7 +477,8 @@ static int keeper_fds(int sock)
   return 3;
 }
 
-void rb_keeper_main(int sock)
+
+void rb_keeper_main(int sock, const char *cgroup_path)
 {
   static struct keeper k; /* the keeper is its own process: a static is private to it */
   sigset_t mask;
@@ -460,6 +497,8 @@ void rb_keeper_main(int sock)
   prctl(PR_SET_NAME, "rebound-keeper");
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   k.sock = keeper_fds(sock);
+  k.cg.dirfd = -1;
+  snprintf(k.cg.path, sizeof(k.cg.path), "%s", cgroup_path ? cgroup_path : "");
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
   sigaddset(&mask, SIGTERM);

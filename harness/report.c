@@ -190,6 +190,9 @@ void rb_report_event(const struct rb_event *ev, void *arg)
   switch(ev->kind) {
   case RB_EVENT_SCENARIO_START:
     fprintf(rep->out, "[%s] port %.0f, artifacts in %s\n", ev->scenario, ev->ms, ev->detail);
+    if(ev->scenario_result && ev->scenario_result->containment[0])
+      fprintf(rep->out, "[%s] containment: %s (%s)\n", ev->scenario, ev->scenario_result->containment,
+              ev->scenario_result->containment_note);
     break;
   case RB_EVENT_READY:
     fprintf(rep->out, "[%s] target ready after %.1f ms\n", ev->scenario, ev->ms);
@@ -330,6 +333,8 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
                                               summary_json(&s->reconnect)));
   json_object_set_new(o, "error", json_string(s->error));
   json_object_set_new(o, "warnings", warnings);
+  if(s->containment[0])
+    json_object_set_new(o, "containment", json_string(s->containment));
   json_object_set_new(o, "exercised_classic_bug", json_boolean(s->exercised_classic));
   json_object_set_new(o, "artifacts", json_string(s->artifacts));
   return o;

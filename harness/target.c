@@ -42,6 +42,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rebound/cgroup.h"
 #include "rebound/clock.h"
 #include "rebound/keeper.h"
 #include "rebound/logcap.h"
@@ -69,6 +70,9 @@ struct rb_target {
   pid_t keeper;
   int sock;
   bool keeper_gone;
+  char lost_why[RB_TARGET_WHY_LEN]; /* set when the keeper went without being told */
+  struct rb_cgroup cg;              /* dirfd -1: subreaper containment only */
+  char containment_note[PATH_MAX + 128];
   uint32_t seq;
   uint32_t want_seq; /* the SPAWNED reply we wait for */
   bool want_aux;
@@ -118,6 +122,57 @@ static void handle_reply(struct rb_target *t, const struct rb_keeper_reply *r)
   }
 }
 
+/* Reap the keeper, bounded; SIGKILL it if it does not go by itself. *status is
+   its wait status (0 when it could not be had). */
+static void reap_keeper(pid_t keeper, int *status)
+{
+  *status = 0;
+  for(int round = 0; round < 2; round++) {
+    int64_t deadline = rb_clock_deadline(KEEPER_EXIT_NS), delay = POLL_MIN_NS;
+
+    for(;;) {
+      pid_t r = waitpid(keeper, status, WNOHANG);
+
+      if(r == keeper || (r < 0 && errno != EINTR))
+        return;
+      if(rb_clock_now() >= deadline)
+        break;
+      rb_clock_sleep(delay);
+      delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
+    }
+    kill(keeper, SIGKILL);
+  }
+}
+
+static void signal_member(const struct member *m, int sig);
+
+/* The keeper went while the harness still needed it (SIGKILLed, say): nothing
+   reaps or watches the tree now, so stop all of it at once. With a cgroup that is
+   everything, daemons included; without, the processes we have seen (by pid and
+   start time), and a daemon born since the last look escapes. */
+static void keeper_lost(struct rb_target *t)
+{
+  char status[96];
+  size_t killed = 0;
+  int st;
+
+  t->keeper_gone = true;
+  reap_keeper(t->keeper, &st); /* its socket closed as it exited: this is quick */
+  rb_target_describe_status(st, status, sizeof(status));
+  if(t->cg.dirfd >= 0)
+    rb_cgroup_kill(t->cg.dirfd, DESTROY_KILL_NS, &killed, NULL, 0);
+  for(size_t i = 0; i < t->nmembers; i++)
+    signal_member(&t->members[i], SIGKILL);
+  if(t->cg.dirfd >= 0)
+    snprintf(t->lost_why, sizeof(t->lost_why), "rebound's keeper process (pid %d) %s; the whole target was "
+             "stopped through its cgroup (%zu process%s still to kill) and the run cannot go on", (int)t->keeper,
+             status, killed, killed == 1 ? "" : "es");
+  else
+    snprintf(t->lost_why, sizeof(t->lost_why), "rebound's keeper process (pid %d) %s; the target's known "
+             "processes were killed, but without a cgroup (subreaper containment) one that daemonised since may "
+             "have escaped, and the run cannot go on", (int)t->keeper, status);
+}
+
 /* Take every reply the keeper has sent, without blocking. */
 static void drain(struct rb_target *t)
 {
@@ -131,7 +186,7 @@ static void drain(struct rb_target *t)
     if(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       break;
     if(n <= 0) {
-      t->keeper_gone = true;
+      keeper_lost(t);
       break;
     }
     if((size_t)n == sizeof(r))
@@ -376,8 +431,11 @@ static rb_err send_request(struct rb_target *t, const char *buf, size_t len, int
     if(errno == EINTR)
       continue;
     if(errno != EAGAIN && errno != EWOULDBLOCK) {
-      t->keeper_gone = errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN;
-      return rb_fail(msg, msglen, RB_ERR_SYSTEM, "talking to the keeper process: %s", strerror(errno));
+      int e = errno;
+
+      if(e == EPIPE || e == ECONNRESET || e == ENOTCONN)
+        keeper_lost(t);
+      return rb_fail(msg, msglen, RB_ERR_SYSTEM, "talking to the keeper process: %s", strerror(e));
     }
     if(rb_clock_now() >= deadline)
       return rb_fail(msg, msglen, RB_ERR_TIMEOUT, "the keeper process does not take requests");
@@ -486,6 +544,9 @@ rb_err rb_target_create(struct rb_target **out, char *msg, size_t msglen)
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
   t->sock = -1;
   t->gen = -1;
+  /* The strongest containment the kernel allows us; the subreaper tree always. */
+  if(rb_cgroup_create(&t->cg, t->containment_note, sizeof(t->containment_note)) == RB_OK)
+    snprintf(t->containment_note, sizeof(t->containment_note), "%s", t->cg.path);
   if(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
     err = rb_fail(msg, msglen, RB_ERR_SYSTEM, "socketpair: %s", strerror(errno));
     goto out;
@@ -497,7 +558,7 @@ rb_err rb_target_create(struct rb_target **out, char *msg, size_t msglen)
   }
   if(t->keeper == 0) {
     close(sv[0]);
-    rb_keeper_main(sv[1]);
+    rb_keeper_main(sv[1], t->cg.dirfd >= 0 ? t->cg.path : "");
   }
   t->sock = sv[0];
   sv[0] = -1;
@@ -508,6 +569,7 @@ out:
   if(sv[1] >= 0)
     close(sv[1]);
   if(err) {
+    rb_cgroup_destroy(&t->cg, DESTROY_KILL_NS, NULL, 0);
     free(t);
     return err;
   }
@@ -800,6 +862,9 @@ rb_err rb_target_kill_all(struct rb_target *t, int64_t timeout_ns, char *msg, si
 {
   if(!t)
     return RB_OK;
+  /* the cgroup at once (nothing escapes it), then the tree until all is reaped */
+  if(t->cg.dirfd >= 0)
+    rb_cgroup_kill(t->cg.dirfd, timeout_ns, NULL, NULL, 0);
   return kill_loop(t, pick_all, true, rb_clock_deadline(timeout_ns), msg, msglen);
 }
 
@@ -810,37 +875,63 @@ rb_err rb_target_kill_survivors(struct rb_target *t, int64_t timeout_ns, char *m
   return kill_loop(t, pick_older, false, rb_clock_deadline(timeout_ns), msg, msglen);
 }
 
-/* Reap the keeper, bounded; SIGKILL it if it does not go by itself. */
-static void reap_keeper(pid_t keeper)
-{
-  for(int round = 0; round < 2; round++) {
-    int64_t deadline = rb_clock_deadline(KEEPER_EXIT_NS), delay = POLL_MIN_NS;
-
-    for(;;) {
-      pid_t r = waitpid(keeper, NULL, WNOHANG);
-
-      if(r == keeper || (r < 0 && errno != EINTR))
-        return;
-      if(rb_clock_now() >= deadline)
-        break;
-      rb_clock_sleep(delay);
-      delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
-    }
-    kill(keeper, SIGKILL);
-  }
-}
-
 void rb_target_destroy(struct rb_target *t)
 {
+  int status;
+
   if(!t)
     return;
   rb_target_kill_all(t, DESTROY_KILL_NS, NULL, 0);
   /* EOF tells the keeper to kill whatever is left and exit. */
   close(t->sock);
-  reap_keeper(t->keeper);
+  if(!t->keeper_gone)
+    reap_keeper(t->keeper, &status);
+  rb_cgroup_destroy(&t->cg, DESTROY_KILL_NS, NULL, 0);
   free(t->members);
   free(t->log_path);
   free(t);
+}
+
+bool rb_target_lost(struct rb_target *t, char *why, size_t whylen)
+{
+  if(!t)
+    return false;
+  drain(t);
+  if(!t->lost_why[0])
+    return false;
+  if(why && whylen)
+    snprintf(why, whylen, "%s", t->lost_why);
+  return true;
+}
+
+const char *rb_target_containment(const struct rb_target *t, const char **note)
+{
+  if(note)
+    *note = t ? t->containment_note : "";
+  return t && t->cg.dirfd >= 0 ? "cgroup" : "subreaper";
+}
+
+struct leftover_report {
+  rb_target_note_fn fn;
+  void *arg;
+};
+
+static void report_leftover(const char *path, pid_t owner, size_t killed, void *arg)
+{
+  struct leftover_report *rep = arg;
+  char line[PATH_MAX + 160];
+
+  snprintf(line, sizeof(line), "killed %zu process%s left behind by a dead rebound (pid %d) in cgroup %s, and "
+           "removed the cgroup", killed, killed == 1 ? "" : "es", (int)owner, path);
+  if(rep->fn)
+    rep->fn(line, rep->arg);
+}
+
+rb_err rb_target_cleanup_leftovers(rb_target_note_fn fn, void *arg, size_t *count, char *msg, size_t msglen)
+{
+  struct leftover_report rep = { fn, arg };
+
+  return rb_cgroup_cleanup_leftovers(report_leftover, &rep, count, msg, msglen);
 }
 
 /* ---- logs and descriptions ------------------------------------------------- */

@@ -27,6 +27,13 @@
  * before reporting exits, so when the harness hears that a process ended, that
  * process's last words are already in the file.
  *
+ * Containment. Where a writable cgroup v2 exists, every target also joins a
+ * cgroup of its own (cgroup.h) before it execs; the keeper stays outside it. A
+ * SIGKILLed keeper then leaves nothing out of reach: the harness sees the
+ * socket's EOF and kills the whole group (and if both die, the next rebound
+ * finds the leftover group). Without one, the subreaper tree is all there is,
+ * and a SIGKILLed keeper lets a daemonised target escape.
+ *
  * Only the target module talks to the keeper; this header is the wire between them.
  */
 #ifndef REBOUND_KEEPER_H
@@ -61,7 +68,9 @@ struct rb_keeper_reply {
 };
 
 /* The keeper's life, in the child of a fork: sock is its end of a SOCK_SEQPACKET
-   socketpair with the harness. Never returns. */
-void rb_keeper_main(int sock) __attribute__((noreturn));
+   socketpair with the harness; cgroup_path (or "") the folder of the cgroup every
+   target joins before it execs (cgroup.h), which the keeper empties with
+   cgroup.kill and removes when it goes. Never returns. */
+void rb_keeper_main(int sock, const char *cgroup_path) __attribute__((noreturn));
 
 #endif

@@ -4,8 +4,10 @@
  * A target is started with `/bin/sh -c COMMAND` in a new session, its stdout and
  * stderr appended to a log file. rebound keeps every descendant under its control,
  * including servers that fork workers or daemonise (double fork + setsid): see
- * target.c for how (a keeper process that is a child subreaper, so that if the
- * harness itself is SIGKILLed the keeper notices and kills the whole tree).
+ * keeper.h for how (a keeper process that is a child subreaper, so that if the
+ * harness itself is SIGKILLed the keeper notices and kills the whole tree; and,
+ * where the kernel lets us, a cgroup of the target's own, so that a SIGKILLed
+ * keeper lets nothing escape either).
  *
  * One struct rb_target lives for a whole scenario and across restarts: each
  * rb_target_start() begins a new *generation*; processes of earlier generations
@@ -99,6 +101,26 @@ rb_err rb_target_kill_survivors(struct rb_target *t, int64_t timeout_ns, char *m
    without `command`) are faulted and restarted, e.g. `systemctl restart x`. Output is
    appended to log_path (NULL = /dev/null). Non-zero exit -> RB_ERR_SYSTEM. */
 rb_err rb_run_command(const char *command, const char *log_path, int64_t timeout_ns, char *msg, size_t msglen);
+
+#define RB_TARGET_WHY_LEN 512
+
+/* Has the keeper process gone without being told (SIGKILLed, crashed)? Then the
+   whole target has already been stopped (see target.c), why says what happened
+   and how, and nothing more can be started: the caller should end the run. */
+bool rb_target_lost(struct rb_target *t, char *why, size_t whylen);
+
+/* "cgroup" (every process of the target is in a cgroup of its own: no fork,
+   setsid or dead keeper lets one escape) or "subreaper" (the keeper's tree only).
+   *note: the cgroup's path, or why there is none. */
+const char *rb_target_containment(const struct rb_target *t, const char **note);
+
+typedef void (*rb_target_note_fn)(const char *line, void *arg);
+
+/* Kill and remove the cgroups of rebound processes that died without cleaning
+   up (the harness and its keeper both SIGKILLed), calling fn with one line for
+   each; *count (may be NULL) = how many. Touches only cgroups named as
+   rebound's whose owning process is gone. */
+rb_err rb_target_cleanup_leftovers(rb_target_note_fn fn, void *arg, size_t *count, char *msg, size_t msglen);
 
 /* Kill everything, then free. NULL is fine. */
 void rb_target_destroy(struct rb_target *t);
