@@ -39,30 +39,41 @@ drop_private() {
 }
 trap 'code=$?; drop_private; (exit $code); cleanup' EXIT
 
-# The target: a daemon that double-forks away (setsid) and lives 300 s, then the server.
+# The target: a daemon that double-forks away (setsid) and lives 300 s, then the
+# server. The first cycle's steady phase lasts 120 s, so the first start's processes
+# stay as they are (no fault) while the test looks at them and kills.
 cat >"$T/daemon.ini" <<INI
 [global]
 command = $FIXTURES/daemonize $T/daemon-\${cycle}.pid 0 300; echo \$\$ >$T/main-\${cycle}.pid; exec rebound-refserver --port \${port}
 port = auto
-cycles = 50
-publish_for = 300ms
+cycles = 2
+publish_for = 120s
 [daemon]
 INI
 
-# Start rebound in the background; once cycle 1 is done and generation 1's daemon
-# runs, set RB (rebound's pid), KEEPER, DAEMON, MAIN and CGROUP.
+# Start rebound in the background; once cycle 1's steady phase has begun (the
+# server accepted the publisher and both holders) and the daemon runs, set RB
+# (rebound's pid), KEEPER, DAEMON, MAIN and CGROUP.
 start_run() { # TAG
+  local log="$T/art-$1/daemon/server-0.log"
+  rm -f "$T/daemon-0.pid" "$T/main-0.pid"
   "$REBOUND" run "$T/daemon.ini" --json "$T/$1.json" --artifacts "$T/art-$1" --no-progress >"$T/$1.out" 2>&1 &
   RB=$!
   for _ in $(seq 1 300); do
-    grep -q "cycle 1/50" "$T/$1.out" && [ -s "$T/daemon-1.pid" ] && [ -s "$T/main-1.pid" ] && break
+    grep -q "conn 3 .* accepted" "$log" 2>/dev/null && [ -s "$T/daemon-0.pid" ] && [ -s "$T/main-0.pid" ] && break
     kill -0 $RB 2>/dev/null || { cat "$T/$1.out"; fail "rebound exited early"; }
     sleep 0.1
   done
-  [ -s "$T/daemon-1.pid" ] || { cat "$T/$1.out"; fail "no cycle with a daemon within 30 s"; }
-  DAEMON=$(cat "$T/daemon-1.pid")
-  MAIN=$(cat "$T/main-1.pid")
+  grep -q "conn 3 .* accepted" "$log" || { cat "$T/$1.out"; fail "cycle 1 did not begin within 30 s"; }
+  [ -s "$T/daemon-0.pid" ] || { cat "$T/$1.out"; fail "no daemon within 30 s"; }
+  DAEMON=$(cat "$T/daemon-0.pid")
+  MAIN=$(cat "$T/main-0.pid")
   KEEPER=$(pgrep -P $RB -x rebound-keeper)
+  # the daemon's intermediate parent exits after the fork: wait for the adoption
+  for _ in $(seq 1 100); do
+    [ "$(awk '{ print $4 }' /proc/$DAEMON/stat 2>/dev/null)" = "$KEEPER" ] && break
+    sleep 0.05
+  done
   CGROUP=$(sed -n 's/^\[daemon\] containment: cgroup (\(.*\))$/\1/p' "$T/$1.out")
   [ -n "$KEEPER" ] || fail "no keeper process under rebound (pid $RB)"
   [ -d "$CGROUP" ] || { cat "$T/$1.out"; fail "no cgroup folder named in the output"; }
@@ -73,7 +84,6 @@ start_run() { # TAG
   [ "$(awk '{ print $6 }' /proc/$DAEMON/stat)" != "$(awk '{ print $6 }' /proc/$MAIN/stat)" ] ||
     fail "the daemon did not leave the server's session"
   [ "$(awk '{ print $4 }' /proc/$DAEMON/stat)" = "$KEEPER" ] || fail "the daemon was not adopted by the keeper"
-  rm -f "$T/daemon-1.pid" "$T/main-1.pid"
 }
 
 # A. The keeper alone.
@@ -96,11 +106,14 @@ alive "$MAIN" && fail "the server (pid $MAIN) survived its keeper's death"
 leftover() { # TAG CLEANER...: kill both, then let CLEANER find and kill the daemon
   local tag=$1; shift
   start_run "$tag"
+  # Keeper first: rebound's death would orphan the keeper's process group, and the
+  # kernel then sends a stopped keeper SIGCONT (it would wake up and clean up).
   kill -STOP "$RB" "$KEEPER"
-  kill -KILL "$RB" "$KEEPER"
+  kill -KILL "$KEEPER" "$RB"
   set +e; wait $RB 2>/dev/null; set -e
   for _ in $(seq 1 100); do [ -e "/proc/$KEEPER" ] || break; sleep 0.05; done
-  alive "$DAEMON" || fail "the daemon died with rebound and its keeper: nothing left to clean up"
+  alive "$DAEMON" || { cat "$T/$tag.out"; ls "$CGROUP" >/dev/null 2>&1 && cat "$CGROUP/cgroup.procs";
+    fail "the daemon (pid $DAEMON) died with rebound and its keeper: nothing left to clean up"; }
   [ -d "$CGROUP" ] || fail "the cgroup $CGROUP went with rebound"
   run_rebound 60 "$@"
   expect_code 0 "$*"

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,25 +22,46 @@
 
 static char base[PATH_MAX / 2];
 
-/* A process in the group that forks a setsid grandchild; both wait forever.
-   Returns the child's pid (the grandchild is found through cgroup.procs). */
+/* A process in the group that double-forks a setsid daemon; both wait forever.
+   Returns the child's pid once the daemon exists and its intermediate parent is
+   gone (so the group holds exactly 2 from then on), or -1. */
 static pid_t start_pair(int dirfd)
 {
-  pid_t pid = fork();
+  struct pollfd p;
+  int ready[2];
+  char c;
+  pid_t pid;
 
+  if(pipe2(ready, O_CLOEXEC) < 0)
+    return -1;
+  pid = fork();
   if(pid == 0) {
+    pid_t mid;
+
     if(rb_cgroup_join(dirfd))
       _exit(1);
-    if(fork() == 0) {
+    mid = fork();
+    if(mid == 0) {
       setsid();
       if(fork() == 0)
         for(;;)
           pause();
       _exit(0);
     }
+    waitpid(mid, NULL, 0);
+    if(write(ready[1], "x", 1) != 1)
+      _exit(1);
     for(;;)
       pause();
   }
+  close(ready[1]);
+  p = (struct pollfd){ .fd = ready[0], .events = POLLIN };
+  if(pid > 0 && (poll(&p, 1, (int)(KILL_NS / RB_NS_PER_MS)) != 1 || read(ready[0], &c, 1) != 1)) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    pid = -1;
+  }
+  close(ready[0]);
   return pid;
 }
 
