@@ -2,9 +2,10 @@
 # HLS viewers across restarts (issue 18): nginx-rtmp writes HLS and serves it from
 # the same nginx; rebound's HLS players poll the playlist, fetch and decode every
 # new segment and check the publisher's sequence numbers across SIGKILL restarts.
-# Then the check must be able to fail: the same nginx with hls_continuous off and
+# Then the checks must be able to fail: the same nginx with hls_continuous off and
 # EXT-X-DISCONTINUITY stripped restarts its media sequence at 0 without saying so,
-# and rebound must exit 1 with that sentence.
+# and rebound must exit 1 with that sentence; and an nginx restarted without HLS
+# must be named as serving no new segment.
 source "$(dirname "$0")/lib.sh"
 ini="$SRC/scenarios/nginx-rtmp.ini"
 
@@ -31,4 +32,13 @@ json '.scenarios[0].cycles[0].players.hls.sequence_resets >= 1'
 json '.scenarios[0].cycles[0].diagnosis | test("^the HLS media sequence went back from [0-9]+ to 0 without EXT-X-DISCONTINUITY or a new EXT-X-DISCONTINUITY-SEQUENCE: players waiting for segment [0-9]+ stall$")'
 expect_in "$T/out" "without EXT-X-DISCONTINUITY"
 assert_no_leftovers "$T/art2"
-pass "HLS players across nginx-rtmp restarts, and a sequence reset is caught"
+# And HLS that does not come back: the restart runs nginx with hls off, so the killed
+# server's playlist stays on disk, served but never updated, while RTMP recovers.
+run_rebound 240 run "$ini" --only hls-kill-while-publishing --cycles 1 --set reconnect_timeout=4s \
+  --set 'restart_command=sed "s/hls on;/hls off;/" ${config} > ${run_dir}/no-hls.conf && exec nginx -p ${run_dir} -c ${run_dir}/no-hls.conf -e stderr' \
+  --json "$T/r.json" --artifacts "$T/art3"
+expect_code 1 "HLS that stays stale after the restart"
+json '.scenarios[0].cycles[0].clients.publishers_ok == 1 and .scenarios[0].cycles[0].players.hls.ok == 0'
+json '.scenarios[0].cycles[0].diagnosis | test("^the restarted server took the publisher back but served no new HLS segment to 2 of 2 players within 4000 ms: HLS player 0 .*no new segment yet")'
+assert_no_leftovers "$T/art3"
+pass "HLS players across nginx-rtmp restarts; a sequence reset and a stale playlist are caught"
