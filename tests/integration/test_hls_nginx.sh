@@ -23,6 +23,11 @@ json '.scenarios[0].summary.hls_recovery_ms.count == 3'
 jsonschema -i "$T/r.json" "$SRC/tests/fixtures/results-schema-1.json" || fail "HLS results do not match schema 1"
 expect_in "$T/out" "HLS players 2/2"
 expect_in "$T/out" "hls recov"
+# rebound report reads the HLS figures back: written again, the document is the same
+cp "$T/r.json" "$T/first.json"
+run_rebound 30 report "$T/first.json" --json "$T/again.json" --quiet
+expect_code 0 "report --json of an HLS result"
+diff <(jq -S . "$T/first.json") <(jq -S . "$T/again.json") >&2 || fail "HLS figures do not survive rebound report"
 assert_no_leftovers "$T/art"
 
 run_rebound 240 run "$ini" --only hls-kill-while-publishing --cycles 1 \
