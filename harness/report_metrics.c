@@ -82,7 +82,9 @@ static void timing(FILE *f, const struct rb_run_result *run, const char *name, c
   family(f, name, "summary", help);
   for(size_t i = 0; i < run->nscenarios; i++) {
     const struct rb_scenario_result *s = &run->scenarios[i];
-    const struct rb_summary *m = which == 0 ? &s->ready : which == 1 ? &s->rebind : &s->reconnect;
+    const struct rb_summary *const all[] = { &s->ready, &s->rebind, &s->reconnect, &s->flv_recovery,
+                                             &s->hls_recovery };
+    const struct rb_summary *m = all[which];
 
     if(m->count) {
       sample(f, name, s->name, "quantile=\"0.5\"", m->p50 / 1e3);
@@ -92,6 +94,15 @@ static void timing(FILE *f, const struct rb_run_result *run, const char *name, c
     sample(f, sum, s->name, NULL, m->mean * (double)m->count / 1e3);
     sample(f, count, s->name, NULL, (double)m->count);
   }
+}
+
+/* Whether a scenario has samples of the HTTP players' recovery (which 3: HTTP-FLV, 4: HLS). */
+static bool any_samples(const struct rb_run_result *run, size_t which)
+{
+  for(size_t i = 0; i < run->nscenarios; i++)
+    if((which == 3 ? run->scenarios[i].flv_recovery : run->scenarios[i].hls_recovery).count)
+      return true;
+  return false;
 }
 
 static void stale(FILE *f, const struct rb_run_result *run)
@@ -152,6 +163,11 @@ rb_err rb_report_metrics_to(FILE *f, const void *arg, char *msg, size_t msglen)
   timing(f, run, "rebound_ready_seconds", "Restart to ready, per cycle.", 0);
   timing(f, run, "rebound_rebind_seconds", "Restart to the port LISTENed by the new process, per cycle.", 1);
   timing(f, run, "rebound_reconnect_seconds", "Restart to every publisher and player up again, per cycle.", 2);
+  if(any_samples(run, 3))
+    timing(f, run, "rebound_flv_recovery_seconds", "Restart to every HTTP-FLV player receiving media again, per cycle.",
+           3);
+  if(any_samples(run, 4))
+    timing(f, run, "rebound_hls_recovery_seconds", "Restart to every HLS player's first new segment, per cycle.", 4);
   family(f, "rebound_scenario_first_ready_seconds", "gauge", "Start to ready of the first start.");
   for(size_t i = 0; i < run->nscenarios; i++)
     sample(f, "rebound_scenario_first_ready_seconds", run->scenarios[i].name, NULL,

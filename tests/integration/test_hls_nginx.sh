@@ -28,6 +28,9 @@ cp "$T/r.json" "$T/first.json"
 run_rebound 30 report "$T/first.json" --json "$T/again.json" --quiet
 expect_code 0 "report --json of an HLS result"
 diff <(jq -S . "$T/first.json") <(jq -S . "$T/again.json") >&2 || fail "HLS figures do not survive rebound report"
+run_rebound 30 report "$T/first.json" --metrics "$T/m.prom" --quiet
+expect_in "$T/m.prom" 'rebound_hls_recovery_seconds_count{scenario="hls-kill-while-publishing"} 3'
+promtool check metrics <"$T/m.prom" >&2 || fail "metrics with HLS recovery refused by promtool"
 assert_no_leftovers "$T/art"
 
 run_rebound 240 run "$ini" --only hls-kill-while-publishing --cycles 1 \
