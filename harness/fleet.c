@@ -558,13 +558,6 @@ out:
 
 /* ---- public --------------------------------------------------------------- */
 
-const char *rb_player_kind_name(enum rb_player_kind kind)
-{
-  static const char *const names[] = { "rtmp", "flv", "hls" };
-
-  return (unsigned)kind < RB_PLAYER_KINDS ? names[kind] : "?";
-}
-
 rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, char *msg, size_t msglen)
 {
   struct rb_fleet *f = calloc(1, sizeof(*f));

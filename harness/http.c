@@ -2,12 +2,39 @@
 #include "rebound/http.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "rebound/clock.h"
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void rb_http_global_init(void)
+{
+  pthread_once(&global_once, global_init);
+}
+
+rb_err rb_http_error(int curl_code)
+{
+  switch((CURLcode)curl_code) {
+  case CURLE_COULDNT_CONNECT: return RB_ERR_REFUSED;
+  case CURLE_OPERATION_TIMEDOUT: return RB_ERR_TIMEOUT;
+  case CURLE_COULDNT_RESOLVE_HOST: return RB_ERR_NOT_FOUND;
+  case CURLE_GOT_NOTHING:
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR: return RB_ERR_CLOSED;
+  case CURLE_OUT_OF_MEMORY: return RB_ERR_NOMEM;
+  default: return RB_ERR_PROTOCOL;
+  }
+}
 
 struct transfer {
   const struct rb_http_request *rq;
@@ -96,6 +123,7 @@ static int close_socket(void *arg, curl_socket_t fd)
 
 void *rb_http_handle_new(void)
 {
+  rb_http_global_init();
   return curl_easy_init();
 }
 
@@ -138,9 +166,7 @@ static rb_err transfer_error(struct transfer *t, CURLcode rc, char *msg, size_t 
                                      t->rq->url);
   if(t->too_big)
     return rb_fail(msg, msglen, RB_ERR_IO, "GET %s: body larger than %zu bytes", t->rq->url, t->max);
-  return rb_fail(msg, msglen, rc == CURLE_OPERATION_TIMEDOUT ? RB_ERR_TIMEOUT :
-                 rc == CURLE_COULDNT_CONNECT ? RB_ERR_REFUSED : RB_ERR_IO, "GET %s: %s", t->rq->url,
-                 curl_easy_strerror(rc));
+  return rb_fail(msg, msglen, rb_http_error(rc), "GET %s: %s", t->rq->url, curl_easy_strerror(rc));
 }
 
 static rb_err check_status(const struct rb_http_request *rq, long status, char *msg, size_t msglen)
@@ -155,7 +181,7 @@ rb_err rb_http_fetch(const struct rb_http_request *rq, uint8_t **data, size_t *l
                      size_t msglen)
 {
   struct transfer t = { .rq = rq, .max = rq->max_body ? rq->max_body : RB_HTTP_MAX_BODY };
-  CURL *curl = rq->handle ? rq->handle : curl_easy_init();
+  CURL *curl = rq->handle ? rq->handle : rb_http_handle_new();
   long left = (long)rb_clock_ms_left(rq->deadline);
   CURLcode rc;
   rb_err err = RB_OK;
@@ -206,7 +232,7 @@ rb_err rb_http_stream(const struct rb_http_request *rq, rb_http_data_fn on_data,
                       size_t msglen)
 {
   struct transfer t = { .rq = rq, .on_data = on_data, .data_arg = data_arg };
-  CURL *curl = rq->handle ? rq->handle : curl_easy_init();
+  CURL *curl = rq->handle ? rq->handle : rb_http_handle_new();
   long status = 0;
   CURLcode rc;
   rb_err err;

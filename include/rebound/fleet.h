@@ -20,9 +20,6 @@
 /* What a player speaks: `players` are RTMP, `flv_players` HTTP-FLV, `hls_players` HLS. */
 enum rb_player_kind { RB_PLAYER_RTMP, RB_PLAYER_FLV, RB_PLAYER_HLS, RB_PLAYER_KINDS };
 
-/* "rtmp", "flv", "hls" */
-const char *rb_player_kind_name(enum rb_player_kind kind);
-
 struct rb_fleet_opts {
   const char *url;             /* application URL: rtmp://host:port/app [options] */
   char *const *streams;        /* one stream name per publisher */

@@ -15,6 +15,13 @@
 
 #define RB_HTTP_MAX_BODY (4 * 1024 * 1024)
 
+/* curl_global_init, once per process, whichever thread comes first (it is not
+   thread-safe itself). Every function here calls it; other users of libcurl must too. */
+void rb_http_global_init(void);
+
+/* What a CURLcode means in rb_err terms (refused, timeout, closed, ...). */
+rb_err rb_http_error(int curl_code);
+
 /* GET url before deadline (absolute monotonic ns). On RB_OK *body is a NUL-terminated
    copy of the body (caller frees) and *status the HTTP status. */
 rb_err rb_http_get(const char *url, int64_t deadline, char **body, long *status, char *msg, size_t msglen);
