@@ -191,20 +191,35 @@ static rb_err load_doc(const struct loader *l, json_t *doc, struct rb_run_result
   return RB_OK;
 }
 
-rb_err rb_report_load_json(const char *path, struct rb_run_result *run, char *msg, size_t msglen)
+static rb_err load_parsed(const char *path, json_t *doc, const json_error_t *jerr, struct rb_run_result *run,
+                          char *msg, size_t msglen)
 {
   struct loader l = { path, msg, msglen };
-  json_error_t jerr;
-  json_t *doc;
   rb_err err;
 
-  memset(run, 0, sizeof(*run));
   /* a truncated file is a parse error here ("premature end of input") */
-  if(!(doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)))
-    return rb_fail(msg, msglen, RB_ERR_USAGE, "%s:%d: %s", path, jerr.line, jerr.text);
+  if(!doc)
+    return rb_fail(msg, msglen, RB_ERR_USAGE, "%s:%d: %s", path, jerr->line, jerr->text);
   err = load_doc(&l, doc, run);
   json_decref(doc);
   if(err)
     rb_run_result_free(run);
   return err;
+}
+
+rb_err rb_report_load_json(const char *path, struct rb_run_result *run, char *msg, size_t msglen)
+{
+  json_error_t jerr;
+
+  memset(run, 0, sizeof(*run));
+  return load_parsed(path, json_load_file(path, JSON_REJECT_DUPLICATES, &jerr), &jerr, run, msg, msglen);
+}
+
+rb_err rb_report_load_json_buffer(const char *buf, size_t len, const char *name, struct rb_run_result *run,
+                                  char *msg, size_t msglen)
+{
+  json_error_t jerr;
+
+  memset(run, 0, sizeof(*run));
+  return load_parsed(name, json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr), &jerr, run, msg, msglen);
 }
