@@ -226,10 +226,10 @@ void rb_report_event(const struct rb_event *ev, void *arg)
 static void print_summary_row(FILE *out, const char *label, const struct rb_summary *s)
 {
   if(!s->count) {
-    fprintf(out, "  %-10s %9s %9s %9s %9s  (no samples)\n", label, "-", "-", "-", "-");
+    fprintf(out, "  %-11s %9s %9s %9s %9s  (no samples)\n", label, "-", "-", "-", "-");
     return;
   }
-  fprintf(out, "  %-10s %9.1f %9.1f %9.1f %9.1f  ms (%zu samples)\n", label, s->p50, s->p95, s->p99, s->max,
+  fprintf(out, "  %-11s %9.1f %9.1f %9.1f %9.1f  ms (%zu samples)\n", label, s->p50, s->p95, s->p99, s->max,
           s->count);
 }
 
@@ -251,10 +251,16 @@ void rb_report_summary(const struct rb_reporter *rep, const struct rb_run_result
     if(s->verdict == RB_VERDICT_ERROR || s->error[0])
       fprintf(out, "  %s\n", s->error);
     if(s->ncycles) {
-      fprintf(out, "  %-10s %9s %9s %9s %9s\n", "", "p50", "p95", "p99", "max");
+      fprintf(out, "  %-11s %9s %9s %9s %9s\n", "", "p50", "p95", "p99", "max");
       print_summary_row(out, "ready", &s->ready);
       print_summary_row(out, "rebind", &s->rebind);
       print_summary_row(out, "reconnect", &s->reconnect);
+      /* per client kind, when there are players: their first frame may lag their reconnect */
+      if(s->reconnect_players.count || s->first_frame.count) {
+        print_summary_row(out, " publishers", &s->reconnect_publishers);
+        print_summary_row(out, " players", &s->reconnect_players);
+        print_summary_row(out, "first frame", &s->first_frame);
+      }
     }
     for(size_t k = 0; k < s->ncycles; k++)
       if(!s->cycles[k].pass)
@@ -312,6 +318,13 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
                                              "received", (json_int_t)c->frames_received, "lost_after_reconnect",
                                              (json_int_t)c->lost_after_reconnect, "gaps", (json_int_t)c->gaps,
                                              "duplicates", (json_int_t)c->duplicates));
+  json_object_set_new(json_object_get(o, "frames"), "lost_in_outage", json_integer((json_int_t)c->lost_in_outage));
+  json_object_set_new(json_object_get(o, "frames"), "skipped_after_restart",
+                      json_integer((json_int_t)c->skipped_after_restart));
+  json_object_set_new(o, "reconnect_ms_by_kind", json_pack("{s:o, s:o}", "publishers",
+                                                           ms_or_null(c->reconnect_publishers_ms), "players",
+                                                           ms_or_null(c->reconnect_players_ms)));
+  json_object_set_new(o, "first_frame_ms", ms_or_null(c->first_frame_ms));
   json_object_set_new(o, "latency_ms", json_pack("{s:f, s:f}", "p50", c->latency_p50_ms, "p99", c->latency_p99_ms));
   json_object_set_new(o, "duration_ms", json_real(c->duration_ms));
   json_object_set_new(o, "start_at_ns", json_integer(c->start_at_ns));
@@ -337,9 +350,12 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
   o = json_pack("{s:s, s:s, s:i, s:I, s:o, s:o}", "name", s->name, "result", rb_verdict_name(s->verdict), "port",
                 (int)s->port, "seed", (json_int_t)s->seed, "first_ready_ms", json_real(s->first_ready_ms),
                 "cycles", cycles);
-  json_object_set_new(o, "summary", json_pack("{s:o, s:o, s:o}", "ready_ms", summary_json(&s->ready), "rebind_ms",
-                                              summary_json(&s->rebind), "reconnect_ms",
-                                              summary_json(&s->reconnect)));
+  json_object_set_new(o, "summary", json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "ready_ms", summary_json(&s->ready),
+                                              "rebind_ms", summary_json(&s->rebind), "reconnect_ms",
+                                              summary_json(&s->reconnect), "reconnect_publishers_ms",
+                                              summary_json(&s->reconnect_publishers), "reconnect_players_ms",
+                                              summary_json(&s->reconnect_players), "first_frame_ms",
+                                              summary_json(&s->first_frame)));
   json_object_set_new(o, "error", json_string(s->error));
   json_object_set_new(o, "warnings", warnings);
   json_object_set_new(o, "exercised_classic_bug", json_boolean(s->exercised_classic));
