@@ -93,6 +93,11 @@ static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
   c->lost_after_reconnect = whole(frames, "lost_after_reconnect", UINT64_MAX);
   c->gaps = whole(frames, "gaps", UINT64_MAX);
   c->duplicates = whole(frames, "duplicates", UINT64_MAX);
+  c->lost_in_outage = whole(frames, "lost_in_outage", UINT64_MAX);
+  c->skipped_after_restart = whole(frames, "skipped_after_restart", UINT64_MAX);
+  c->reconnect_publishers_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "publishers", -1);
+  c->reconnect_players_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "players", -1);
+  c->first_frame_ms = num(o, "first_frame_ms", -1);
   c->latency_p50_ms = num(json_object_get(o, "latency_ms"), "p50", 0);
   c->latency_p99_ms = num(json_object_get(o, "latency_ms"), "p99", 0);
   c->duration_ms = num(o, "duration_ms", 0);
@@ -142,7 +147,7 @@ static rb_err load_scenario(const struct loader *l, size_t k, json_t *o, struct 
   s->exercised_classic = json_is_true(json_object_get(o, "exercised_classic_bug"));
   load_states(json_object_get(o, "port_states_before_start"), s->states_before_start);
   json_array_foreach(json_object_get(o, "warnings"), i, v)
-    if(s->nwarnings < 2 && json_is_string(v))
+    if(s->nwarnings < RB_MAX_WARNINGS && json_is_string(v))
       snprintf(s->warnings[s->nwarnings++], RB_FAILURE_LEN, "%s", json_string_value(v));
   if(json_array_size(cycles) && !(s->cycles = calloc(json_array_size(cycles), sizeof(*s->cycles))))
     return rb_fail(l->msg, l->msglen, RB_ERR_NOMEM, "%s: out of memory", l->path);
