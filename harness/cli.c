@@ -21,6 +21,7 @@
 #include "rebound/run.h"
 #include "rebound/scenario.h"
 #include "rebound/shard.h"
+#include "rebound/target.h"
 
 #define MAX_ARGS 256
 
@@ -59,6 +60,7 @@ static void usage(FILE *out)
           "       rebound publish URL [--duration D] [--media FILE.flv] [--timeout D]\n"
           "       rebound play    URL [--duration D] [--verify] [--timeout D]\n"
           "       rebound keys\n"
+          "       rebound cleanup   kill what a SIGKILLed rebound left in its cgroups\n"
           "       rebound --help | --version\n"
           "\n"
           "Starts an RTMP server, drives real clients through publish and play, kills the server\n"
@@ -397,6 +399,32 @@ static int cmd_merge(int argc, char **argv, bool merge)
   return code;
 }
 
+static void print_cleanup_line(const char *line, void *arg)
+{
+  (void)arg;
+  printf("rebound cleanup: %s\n", line);
+}
+
+/* rebound cleanup: the leftovers of a rebound killed together with its keeper
+   (rb_target_cleanup_leftovers); `rebound run` does the same at each start. */
+static int cmd_cleanup(int argc, char **argv)
+{
+  char msg[512] = "";
+  size_t count = 0;
+  rb_err err;
+
+  if(argc > 1)
+    return usage_error("cleanup takes no arguments (%s)", argv[1]);
+  err = rb_target_cleanup_leftovers(print_cleanup_line, NULL, &count, msg, sizeof(msg));
+  if(!count)
+    printf("rebound cleanup: no leftover cgroup of a dead rebound\n");
+  if(err) {
+    fprintf(stderr, "rebound cleanup: %s\n", msg);
+    return RB_EXIT_ENV;
+  }
+  return RB_EXIT_PASS;
+}
+
 int main(int argc, char **argv)
 {
   const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -412,6 +440,8 @@ int main(int argc, char **argv)
   rb_engine_ignore_sigpipe();
   if(!strcmp(cmd, "run"))
     return cmd_run(argc - 1, argv + 1);
+  if(!strcmp(cmd, "cleanup"))
+    return cmd_cleanup(argc - 1, argv + 1);
   if(!strcmp(cmd, "keys")) {
     rb_scenario_print_keys(stdout);
     return RB_EXIT_PASS;

@@ -187,6 +187,8 @@ static void print_start(struct rb_reporter *rep, const struct rb_event *ev)
     fprintf(rep->out, "; sockets on the port before the first start: %s", states);
   }
   fputc('\n', rep->out);
+  if(s && s->containment[0])
+    fprintf(rep->out, "[%s] containment: %s (%s)\n", ev->scenario, s->containment, s->containment_note);
 }
 
 void rb_report_event(const struct rb_event *ev, void *arg)
@@ -358,6 +360,8 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
                                               summary_json(&s->first_frame)));
   json_object_set_new(o, "error", json_string(s->error));
   json_object_set_new(o, "warnings", warnings);
+  if(s->containment[0])
+    json_object_set_new(o, "containment", json_string(s->containment));
   json_object_set_new(o, "exercised_classic_bug", json_boolean(s->exercised_classic));
   json_object_set_new(o, "port_states_before_start", states_json(s->states_before_start));
   json_object_set_new(o, "artifacts", json_string(s->artifacts));

@@ -140,6 +140,7 @@ static rb_err load_scenario(const struct loader *l, size_t k, json_t *o, struct 
   copy_str(o, "name", s->name, sizeof(s->name));
   copy_str(o, "error", s->error, sizeof(s->error));
   copy_str(o, "artifacts", s->artifacts, sizeof(s->artifacts));
+  copy_str(o, "containment", s->containment, sizeof(s->containment));
   s->expect_fail = s->verdict == RB_VERDICT_XFAIL || s->verdict == RB_VERDICT_XPASS;
   s->port = (uint16_t)whole(o, "port", UINT16_MAX);
   s->seed = (uint64_t)json_integer_value(json_object_get(o, "seed")) /* written as json_int_t */;
