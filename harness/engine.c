@@ -408,6 +408,8 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
 
   if(keeper_lost(r, NULL, msg, msglen))
     return RB_ERR_SYSTEM;
+  /* first: once the exit is reported, the server's last words are in its log */
+  await_exit_report(r, &ex);
   log_path_for(r, 0, log, sizeof(log));
   rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
   if(!r->external) {
@@ -424,7 +426,6 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
   }
   if(!r->external && ev.nforeign)
     return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "%s", sentence);
-  await_exit_report(r, &ex);
   if(ex.exited)
     rb_target_describe_status(ex.status, status, sizeof(status));
   else if(!target_alive(r))
