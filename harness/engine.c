@@ -75,13 +75,26 @@ static void emit(const struct run *r, enum rb_event_kind kind, unsigned cycle, d
     r->opts->on_event(&ev, r->opts->event_arg);
 }
 
-/* Wait for duration unless a stop is requested; false when stopped. */
+static void warn(struct run *r, const char *text)
+{
+  if(r->res->nwarnings < sizeof(r->res->warnings) / sizeof(r->res->warnings[0]))
+    snprintf(r->res->warnings[r->res->nwarnings++], RB_FAILURE_LEN, "%s", text);
+  emit(r, RB_EVENT_WARNING, 0, 0, text, NULL);
+}
+
+static void warn_line(const char *text, void *arg)
+{
+  warn(arg, text);
+}
+
+/* Wait for duration unless a stop is requested or the keeper died (the run ends
+   then: see run_cycles); false when cut short. */
 static bool wait_for(const struct run *r, int64_t duration)
 {
   int64_t deadline = rb_clock_deadline(duration);
 
   while(rb_clock_now() < deadline) {
-    if(stop_requested(r))
+    if(stop_requested(r) || rb_target_lost(r->target, NULL, 0))
       return false;
     int64_t left = deadline - rb_clock_now();
     rb_clock_sleep(left < 20 * RB_NS_PER_MS ? left : 20 * RB_NS_PER_MS);
@@ -307,6 +320,22 @@ static rb_err start_external(struct run *r, int64_t *spawned_at, char *msg, size
   return rb_target_set_log(r->target, log, msg, msglen);
 }
 
+/* The keeper died (someone SIGKILLed it): the target module has stopped the whole
+   target; record it on the cycle and end the run as rebound's own failure. */
+static bool keeper_lost(struct run *r, struct rb_cycle_result *c, char *msg, size_t msglen)
+{
+  char why[RB_TARGET_WHY_LEN];
+
+  if(!rb_target_lost(r->target, why, sizeof(why)))
+    return false;
+  if(c) {
+    rb_cycle_add_failure(c, "%s", why);
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", why);
+  }
+  rb_fail(msg, msglen, RB_ERR_SYSTEM, "%s", why);
+  return true;
+}
+
 /* A first start that failed for the server's own reason is the scenario's first
    cycle, failed, with the diagnosis (exit 1); see rb_judge_first_start. */
 static struct rb_cycle_result *first_cycle_failure(struct run *r, const char *diagnosis)
@@ -383,6 +412,8 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
   enum rb_verdict verdict = RB_VERDICT_ERROR;
 
   memset(&ev, 0, sizeof(ev));
+  if(keeper_lost(r, NULL, msg, msglen))
+    return RB_ERR_SYSTEM;
   log_path_for(r, 0, log, sizeof(log));
   rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
   if(!r->external) {
@@ -801,7 +832,7 @@ static void finish(struct run *r)
     emit(r, RB_EVENT_WARNING, 0, 0, r->res->warnings[i], NULL);
 }
 
-static rb_err run_cycles(struct run *r)
+static rb_err run_cycles(struct run *r, char *msg, size_t msglen)
 {
   struct rb_scenario_result *res = r->res;
 
@@ -818,6 +849,10 @@ static rb_err run_cycles(struct run *r)
     res->ncycles++;
     if(stop_requested(r))
       return RB_ERR_INTERRUPTED;
+    if(keeper_lost(r, c, msg, msglen)) {
+      emit(r, RB_EVENT_CYCLE_END, i, 0, NULL, c);
+      return RB_ERR_SYSTEM;
+    }
     emit(r, RB_EVENT_CYCLE_END, i, 0, NULL, c);
     if(!go_on)
       break;
@@ -842,8 +877,19 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     err = rb_fail(msg, sizeof(msg), RB_ERR_NOMEM, "out of memory");
     goto out;
   }
-  if((err = prepare(&r, msg, sizeof(msg))) || (err = rb_target_create(&r.target, msg, sizeof(msg))))
+  if((err = prepare(&r, msg, sizeof(msg))))
     goto out;
+  /* What a rebound killed together with its keeper left running goes first. */
+  rb_target_cleanup_leftovers(warn_line, &r, NULL, NULL, 0);
+  if((err = rb_target_create(&r.target, msg, sizeof(msg))))
+    goto out;
+  rb_target_set_log_limit(r.target, sc->log_limit);
+  {
+    const char *note;
+
+    snprintf(res->containment, sizeof(res->containment), "%s", rb_target_containment(r.target, &note));
+    snprintf(res->containment_note, sizeof(res->containment_note), "%s", note);
+  }
   emit(&r, RB_EVENT_SCENARIO_START, 0, sc->port, r.run_dir, NULL);
   r.started_at = rb_clock_now();
   if(r.external)
@@ -868,13 +914,15 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     goto out;
   err = rb_fleet_wait_up(r.fleet, 0, rb_clock_deadline(sc->reconnect_timeout_ns), opts->stop, &all_up_at, msg,
                          sizeof(msg));
-  if(err && err != RB_ERR_INTERRUPTED) {
+  if(err && err != RB_ERR_INTERRUPTED && keeper_lost(&r, NULL, msg, sizeof(msg))) {
+    err = RB_ERR_SYSTEM; /* the clients failed because the target was stopped */
+  } else if(err && err != RB_ERR_INTERRUPTED) {
     first_clients_failure(&r, err, msg);
     msg[0] = '\0';
     err = RB_OK;
   }
   else if(!err)
-    err = run_cycles(&r);
+    err = run_cycles(&r, msg, sizeof(msg));
 out:
   rb_fleet_destroy(r.fleet);
   rb_target_destroy(r.target);

@@ -187,6 +187,8 @@ static void print_start(struct rb_reporter *rep, const struct rb_event *ev)
     fprintf(rep->out, "; sockets on the port before the first start: %s", states);
   }
   fputc('\n', rep->out);
+  if(s && s->containment[0])
+    fprintf(rep->out, "[%s] containment: %s (%s)\n", ev->scenario, s->containment, s->containment_note);
 }
 
 void rb_report_event(const struct rb_event *ev, void *arg)
@@ -358,6 +360,8 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
                                               summary_json(&s->first_frame)));
   json_object_set_new(o, "error", json_string(s->error));
   json_object_set_new(o, "warnings", warnings);
+  if(s->containment[0])
+    json_object_set_new(o, "containment", json_string(s->containment));
   json_object_set_new(o, "exercised_classic_bug", json_boolean(s->exercised_classic));
   json_object_set_new(o, "port_states_before_start", states_json(s->states_before_start));
   json_object_set_new(o, "artifacts", json_string(s->artifacts));
@@ -366,28 +370,80 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
 
 json_t *rb_report_json(const struct rb_run_result *run)
 {
-  json_t *scenarios = json_array();
+  json_t *scenarios = json_array(), *doc;
 
   for(size_t i = 0; i < run->nscenarios; i++)
     json_array_append_new(scenarios, scenario_json(&run->scenarios[i]));
-  return json_pack("{s:i, s:s, s:s, s:I, s:s, s:o}", "schema", SCHEMA_VERSION, "rebound", REBOUND_VERSION,
+  doc = json_pack("{s:i, s:s, s:s, s:I, s:s, s:o}", "schema", SCHEMA_VERSION, "rebound", REBOUND_VERSION,
                    "scenario_file", run->scenario_file, "seed", (json_int_t)run->seed, "result",
                    rb_verdict_name(run->verdict), "scenarios", scenarios);
+  if(doc && run->shard_total)
+    json_object_set_new(doc, "shard", json_pack("{s:i, s:i}", "index", (int)run->shard_index, "total",
+                                                (int)run->shard_total));
+  return doc;
+}
+
+rb_err rb_report_dump_json(FILE *f, const void *doc, char *msg, size_t msglen)
+{
+  if(json_dumpf(doc, f, JSON_INDENT(2) | JSON_ENSURE_ASCII) || fputc('\n', f) == EOF)
+    return rb_fail(msg, msglen, RB_ERR_IO, "%s", strerror(errno));
+  return RB_OK;
+}
+
+rb_err rb_report_json_to(FILE *f, const void *run, char *msg, size_t msglen)
+{
+  json_t *doc = rb_report_json(run);
+  rb_err err;
+
+  if(!doc)
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "cannot build the JSON results");
+  err = rb_report_dump_json(f, doc, msg, msglen);
+  json_decref(doc);
+  return err;
+}
+
+/* ---- the report files ------------------------------------------------------- */
+
+const struct rb_report_format rb_report_formats[RB_REPORT__COUNT] = {
+  [RB_REPORT_JSON] = { "--json", rb_report_json_to },
+  [RB_REPORT_JUNIT] = { "--junit", rb_report_junit_to },
+  [RB_REPORT_HTML] = { "--html", rb_report_html_to },
+  [RB_REPORT_METRICS] = { "--metrics", rb_report_metrics_to },
+};
+
+rb_err rb_report_write(enum rb_report_kind kind, const char *path, const struct rb_run_result *run, char *msg,
+                       size_t msglen)
+{
+  return rb_output_write(path, rb_report_formats[kind].write, run, msg, msglen);
+}
+
+size_t rb_report_write_all(const char *const paths[RB_REPORT__COUNT], const struct rb_run_result *run, FILE *err)
+{
+  size_t failed = 0;
+  char msg[1024];
+
+  for(int k = 0; k < RB_REPORT__COUNT; k++) {
+    if(!paths[k])
+      continue;
+    if(rb_report_write((enum rb_report_kind)k, paths[k], run, msg, sizeof(msg))) {
+      fprintf(err, "rebound: %s %s\n", rb_report_formats[k].flag, msg);
+      failed++;
+    }
+  }
+  return failed;
 }
 
 rb_err rb_report_write_json(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
 {
-  char tmp[4096];
-  json_t *doc = rb_report_json(run);
-  rb_err err = RB_OK;
+  return rb_report_write(RB_REPORT_JSON, path, run, msg, msglen);
+}
 
-  if(!doc)
-    return rb_fail(msg, msglen, RB_ERR_NOMEM, "cannot build the JSON results");
-  snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-  if(json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII) || rename(tmp, path)) {
-    err = rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", path, strerror(errno));
-    unlink(tmp);
-  }
-  json_decref(doc);
-  return err;
+rb_err rb_report_write_junit(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
+{
+  return rb_report_write(RB_REPORT_JUNIT, path, run, msg, msglen);
+}
+
+rb_err rb_report_write_html(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
+{
+  return rb_report_write(RB_REPORT_HTML, path, run, msg, msglen);
 }

@@ -67,6 +67,8 @@ struct rb_scenario_result {
   char artifacts[512];
   char warnings[RB_MAX_WARNINGS][RB_FAILURE_LEN];
   size_t nwarnings;
+  char containment[16];        /* "cgroup" or "subreaper" (see target.h) */
+  char containment_note[512];  /* the cgroup's path, or why there is none */
 };
 
 struct rb_run_result {
@@ -75,6 +77,7 @@ struct rb_run_result {
   enum rb_verdict verdict;
   size_t nscenarios;
   struct rb_scenario_result *scenarios;
+  unsigned shard_index, shard_total; /* --shard I/N; total 0 = the whole file */
 };
 
 /* Progress of a run, as the engine reports it (report turns events into lines). */
