@@ -36,6 +36,7 @@
 #define CLEANUP_NS (5 * RB_NS_PER_S)
 #define STEP_TIMEOUT_NS (5 * RB_NS_PER_S)
 #define LOG_TAIL_LINES 15
+#define EXIT_STATUS_NS (2 * RB_NS_PER_S)
 
 struct run {
   struct rb_scenario *sc;
@@ -351,6 +352,22 @@ static struct rb_cycle_result *first_cycle_failure(struct run *r, const char *di
   return c;
 }
 
+/* The target's processes are gone, but the keeper reports the main one's exit status
+   a moment later: wait for it (bounded), so a missing program (127) is told from a
+   server still starting. */
+static void wait_exit_status(struct run *r, struct rb_target_exit *ex)
+{
+  int64_t deadline = rb_clock_deadline(EXIT_STATUS_NS), delay = POLL_MIN_NS;
+
+  for(;;) {
+    rb_target_poll_exit(r->target, ex);
+    if(ex->exited || rb_clock_now() >= deadline)
+      return;
+    rb_clock_sleep(delay);
+    delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
+  }
+}
+
 /* What the port and the target showed when the first start failed. */
 static void first_start_evidence(struct run *r, int64_t spawned_at, const char *tail,
                                  struct rb_first_start_evidence *ev)
@@ -364,8 +381,11 @@ static void first_start_evidence(struct run *r, int64_t spawned_at, const char *
   ev->port = r->sc->port;
   ev->waited_ms = rb_clock_ms(spawned_at, rb_clock_now());
   memcpy(ev->states_before, r->res->states_before_start, sizeof(ev->states_before));
-  rb_target_poll_exit(r->target, &ex);
-  ev->exited = ex.exited && !ncurrent;
+  if(ncurrent)
+    rb_target_poll_exit(r->target, &ex);
+  else
+    wait_exit_status(r, &ex);
+  ev->exited = !ncurrent;
   ev->status = ex.status;
   ev->log_tail = tail;
   if(rb_sockdiag_snapshot(r->sc->port, true, &snap, NULL, 0))
@@ -406,6 +426,7 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
   struct rb_target_exit ex;
   enum rb_verdict verdict = RB_VERDICT_ERROR;
 
+  memset(&ev, 0, sizeof(ev));
   if(keeper_lost(r, NULL, msg, msglen))
     return RB_ERR_SYSTEM;
   /* first: once the exit is reported, the server's last words are in its log */
@@ -424,7 +445,7 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
     emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
     return RB_OK;
   }
-  if(!r->external && ev.nforeign)
+  if(ev.nforeign)
     return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "%s", sentence);
   if(ex.exited)
     rb_target_describe_status(ex.status, status, sizeof(status));
