@@ -341,9 +341,8 @@ static struct rb_cycle_result *first_cycle_failure(struct run *r, const char *di
 {
   struct rb_cycle_result *c = &r->res->cycles[r->res->ncycles++];
 
-  c->index = 1;
+  rb_cycle_result_begin(c, 1);
   c->fault = r->sc->fault;
-  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
   c->pass = false;
   snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", diagnosis);
   log_path_for(r, 0, c->log_path, sizeof(c->log_path));
@@ -520,7 +519,9 @@ static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
 /* Wait for every client to come back, then let judge say what the counters mean. */
 static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
 {
-  struct rb_reconnect_evidence ev = { .window_ms = (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS };
+  struct rb_reconnect_evidence ev = {
+    .restart_at = restart_at, .window_ms = (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS,
+  };
   int64_t all_up_at = 0;
   char why[RB_FAILURE_LEN] = "";
 
@@ -666,11 +667,10 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
 
   int64_t cycle_start = rb_clock_now();
 
+  rb_cycle_result_begin(c, c->index);
   c->start_at_ns = cycle_start;
   memset(&ev, 0, sizeof(ev));
-  c->pass = true;
   c->fault = r->sc->fault;
-  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
   rb_fleet_reset_cycle(r->fleet);
   /* Holders are clients like the others: a loaded server gets the reconnect window to
      accept them all, not one step's worth (1000 holders need more than 5 s there). */
@@ -804,10 +804,11 @@ static void finish(struct run *r)
     .max_reconnect_ms = (double)r->sc->max_reconnect_ns / RB_NS_PER_MS,
     .holders = r->sc->holders > 0,
   };
-  const char *warning = rb_judge_scenario(&rules, r->res);
+  size_t before = r->res->nwarnings;
 
-  if(warning)
-    warn(r, warning);
+  rb_judge_scenario(&rules, r->res);
+  for(size_t i = before; i < r->res->nwarnings; i++)
+    emit(r, RB_EVENT_WARNING, 0, 0, r->res->warnings[i], NULL);
 }
 
 static rb_err run_cycles(struct run *r, char *msg, size_t msglen)

@@ -972,3 +972,16 @@ void rb_scenario_print_keys(FILE *out)
                "Durations: 250ms, 2s, 1m; plain numbers are seconds.\n"
                "Sizes: 4096, 512KiB, 4MiB, 1GiB (K, M, G: binary units); plain numbers are bytes.\n");
 }
+
+void rb_scenario_set_keep(struct rb_scenario_set *set, bool (*keep)(size_t k, const void *arg), const void *arg)
+{
+  size_t n = 0;
+
+  for(size_t i = 0; i < set->count; i++) {
+    if(keep(i, arg))
+      set->items[n++] = set->items[i];
+    else
+      scenario_free(&set->items[i]);
+  }
+  set->count = n;
+}

@@ -153,6 +153,10 @@ rb_err rb_scenario_load_string(const char *text, const char *name, const char *d
 
 void rb_scenario_set_free(struct rb_scenario_set *set);
 
+/* Keep only the scenarios k (0-based, file order) for which keep(k, arg) is true, in
+   order; the others are freed (--shard). */
+void rb_scenario_set_keep(struct rb_scenario_set *set, bool (*keep)(size_t k, const void *arg), const void *arg);
+
 /* Expand `${...}` in text for scenario sc into a new string (*out, caller frees). */
 rb_err rb_scenario_expand(const struct rb_scenario *sc, const char *text,
                           const struct rb_scenario_vars *vars, char **out,
