@@ -384,17 +384,13 @@ static void first_start_evidence(struct run *r, int64_t spawned_at, const char *
 }
 
 /* The keeper reports the main process's exit over its socket, a moment after /proc
-   shows the tree gone: when nothing of the target is alive, wait (bounded) for that
-   report so the message says how it ended rather than "still running". */
+   shows it gone, and only once its output is in the log: when it has ended, wait
+   (bounded) for that report, so that the log tail holds its last words and the
+   message says how it ended rather than "still running". */
 static void await_exit_report(struct run *r, struct rb_target_exit *ex)
 {
-  int64_t deadline = rb_clock_deadline(EXIT_REPORT_WAIT_NS);
-
+  rb_target_settle(r->target, EXIT_REPORT_WAIT_NS);
   rb_target_poll_exit(r->target, ex);
-  while(!ex->exited && !target_alive(r) && rb_clock_now() < deadline) {
-    rb_clock_sleep(POLL_MIN_NS);
-    rb_target_poll_exit(r->target, ex);
-  }
 }
 
 /* The first start did not become ready: the server's bug (a failed first cycle,
@@ -408,6 +404,7 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
 
   if(keeper_lost(r, NULL, msg, msglen))
     return RB_ERR_SYSTEM;
+  await_exit_report(r, &ex); /* before the log is read: see there */
   log_path_for(r, 0, log, sizeof(log));
   rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
   if(!r->external) {
@@ -424,7 +421,6 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
   }
   if(!r->external && ev.nforeign)
     return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "%s", sentence);
-  await_exit_report(r, &ex);
   if(ex.exited)
     rb_target_describe_status(ex.status, status, sizeof(status));
   else if(!target_alive(r))
