@@ -5,6 +5,7 @@
  * of one run, not a counter); every scenario is a `scenario` label. The tests check
  * the output with `promtool check metrics`.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,7 +74,7 @@ static void cycles(FILE *f, const struct rb_run_result *run)
 }
 
 /* A summary in seconds from the scenario's millisecond summary. */
-static void timing(FILE *f, const struct rb_run_result *run, const char *name, const char *help, size_t which)
+static void timing(FILE *f, const struct rb_run_result *run, const char *name, const char *help, size_t offset)
 {
   char sum[64], count[64];
 
@@ -82,9 +83,7 @@ static void timing(FILE *f, const struct rb_run_result *run, const char *name, c
   family(f, name, "summary", help);
   for(size_t i = 0; i < run->nscenarios; i++) {
     const struct rb_scenario_result *s = &run->scenarios[i];
-    const struct rb_summary *const all[] = { &s->ready, &s->rebind, &s->reconnect, &s->flv_recovery,
-                                             &s->hls_recovery };
-    const struct rb_summary *m = all[which];
+    const struct rb_summary *m = (const struct rb_summary *)(const void *)((const char *)s + offset);
 
     if(m->count) {
       sample(f, name, s->name, "quantile=\"0.5\"", m->p50 / 1e3);
@@ -96,11 +95,11 @@ static void timing(FILE *f, const struct rb_run_result *run, const char *name, c
   }
 }
 
-/* Whether a scenario has samples of the HTTP players' recovery (which 3: HTTP-FLV, 4: HLS). */
-static bool any_samples(const struct rb_run_result *run, size_t which)
+/* Whether some scenario has samples of the summary at offset. */
+static bool any_samples(const struct rb_run_result *run, size_t offset)
 {
   for(size_t i = 0; i < run->nscenarios; i++)
-    if((which == 3 ? run->scenarios[i].flv_recovery : run->scenarios[i].hls_recovery).count)
+    if(((const struct rb_summary *)(const void *)((const char *)&run->scenarios[i] + offset))->count)
       return true;
   return false;
 }
@@ -148,6 +147,25 @@ static void sockets(FILE *f, const struct rb_run_result *run)
   }
 }
 
+static const struct { const char *name, *help; size_t offset; bool only_with_samples; } timings[] = {
+  { "rebound_ready_seconds", "Restart to ready, per cycle.", offsetof(struct rb_scenario_result, ready), false },
+  { "rebound_rebind_seconds", "Restart to the port LISTENed by the new process, per cycle.",
+    offsetof(struct rb_scenario_result, rebind), false },
+  { "rebound_reconnect_seconds", "Restart to every publisher and player up again, per cycle.",
+    offsetof(struct rb_scenario_result, reconnect), false },
+  { "rebound_reconnect_publishers_seconds", "Restart to every publisher publishing again, per cycle.",
+    offsetof(struct rb_scenario_result, reconnect_publishers), false },
+  { "rebound_reconnect_players_seconds", "Restart to every player playing again, per cycle.",
+    offsetof(struct rb_scenario_result, reconnect_players), false },
+  { "rebound_first_frame_seconds", "Restart to every player's first frame again, per cycle.",
+    offsetof(struct rb_scenario_result, first_frame), false },
+  /* HTTP players: only when a scenario has them */
+  { "rebound_flv_recovery_seconds", "Restart to every HTTP-FLV player receiving media again, per cycle.",
+    offsetof(struct rb_scenario_result, flv_recovery), true },
+  { "rebound_hls_recovery_seconds", "Restart to every HLS player's first new segment, per cycle.",
+    offsetof(struct rb_scenario_result, hls_recovery), true },
+};
+
 rb_err rb_report_metrics_to(FILE *f, const void *arg, char *msg, size_t msglen)
 {
   const struct rb_run_result *run = arg;
@@ -160,14 +178,9 @@ rb_err rb_report_metrics_to(FILE *f, const void *arg, char *msg, size_t msglen)
   for(size_t i = 0; i < run->nscenarios; i++)
     verdict_samples(f, "rebound_scenario_result", run->scenarios[i].name, run->scenarios[i].verdict);
   cycles(f, run);
-  timing(f, run, "rebound_ready_seconds", "Restart to ready, per cycle.", 0);
-  timing(f, run, "rebound_rebind_seconds", "Restart to the port LISTENed by the new process, per cycle.", 1);
-  timing(f, run, "rebound_reconnect_seconds", "Restart to every publisher and player up again, per cycle.", 2);
-  if(any_samples(run, 3))
-    timing(f, run, "rebound_flv_recovery_seconds", "Restart to every HTTP-FLV player receiving media again, per cycle.",
-           3);
-  if(any_samples(run, 4))
-    timing(f, run, "rebound_hls_recovery_seconds", "Restart to every HLS player's first new segment, per cycle.", 4);
+  for(size_t i = 0; i < sizeof(timings) / sizeof(timings[0]); i++)
+    if(!timings[i].only_with_samples || any_samples(run, timings[i].offset))
+      timing(f, run, timings[i].name, timings[i].help, timings[i].offset);
   family(f, "rebound_scenario_first_ready_seconds", "gauge", "Start to ready of the first start.");
   for(size_t i = 0; i < run->nscenarios; i++)
     sample(f, "rebound_scenario_first_ready_seconds", run->scenarios[i].name, NULL,
