@@ -36,7 +36,6 @@
 #define CLEANUP_NS (5 * RB_NS_PER_S)
 #define STEP_TIMEOUT_NS (5 * RB_NS_PER_S)
 #define LOG_TAIL_LINES 15
-#define EXIT_STATUS_NS (2 * RB_NS_PER_S)
 
 struct run {
   struct rb_scenario *sc;
@@ -352,22 +351,6 @@ static struct rb_cycle_result *first_cycle_failure(struct run *r, const char *di
   return c;
 }
 
-/* The target's processes are gone, but the keeper reports the main one's exit status
-   a moment later: wait for it (bounded), so a missing program (127) is told from a
-   server still starting. */
-static void wait_exit_status(struct run *r, struct rb_target_exit *ex)
-{
-  int64_t deadline = rb_clock_deadline(EXIT_STATUS_NS), delay = POLL_MIN_NS;
-
-  for(;;) {
-    rb_target_poll_exit(r->target, ex);
-    if(ex->exited || rb_clock_now() >= deadline)
-      return;
-    rb_clock_sleep(delay);
-    delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
-  }
-}
-
 /* What the port and the target showed when the first start failed. */
 static void first_start_evidence(struct run *r, int64_t spawned_at, const char *tail,
                                  struct rb_first_start_evidence *ev)
@@ -381,10 +364,7 @@ static void first_start_evidence(struct run *r, int64_t spawned_at, const char *
   ev->port = r->sc->port;
   ev->waited_ms = rb_clock_ms(spawned_at, rb_clock_now());
   memcpy(ev->states_before, r->res->states_before_start, sizeof(ev->states_before));
-  if(ncurrent)
-    rb_target_poll_exit(r->target, &ex);
-  else
-    wait_exit_status(r, &ex);
+  rb_target_poll_exit(r->target, &ex); /* first_start_failure awaited the exit report */
   ev->exited = !ncurrent;
   ev->status = ex.status;
   ev->log_tail = tail;
