@@ -770,24 +770,34 @@ static void check_keeper_sigkill(bool force_subreaper)
     goto out;
   daemon_pid = read_pidfile(pidfile);
   CU_ASSERT_FATAL(daemon_pid > 0);
-  /* the daemon, adopted by the keeper once its intermediate parent is gone */
+  /* the daemon alone, adopted by the keeper (our child named rebound-keeper) once
+     its intermediate parent is gone, and seen by the target module */
   deadline = rb_clock_deadline(WAIT_NS);
   while(rb_clock_now() < deadline) {
+    char path[64], comm[32] = "";
     FILE *f;
-    char stat[64];
+    int ppid = 0, grand = 0;
 
-    (void)rb_target_list(t, pids, 16); /* and the target module has seen it */
-    snprintf(stat, sizeof(stat), "/proc/%d/stat", (int)daemon_pid);
-    if((f = fopen(stat, "r"))) {
-      if(fscanf(f, "%*d %*s %*c %d", &keeper) != 1)
-        keeper = 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_pid);
+    if((f = fopen(path, "r"))) {
+      if(fscanf(f, "%*d %*s %*c %d", &ppid) != 1)
+        ppid = 0;
       fclose(f);
     }
-    if(keeper > 0 && keeper != getpid() && rb_target_list(t, pids, 16) == 1 && pids[0] == daemon_pid)
+    snprintf(path, sizeof(path), "/proc/%d/stat", ppid);
+    if(ppid > 1 && (f = fopen(path, "r"))) {
+      if(fscanf(f, "%*d (%31[^)]) %*c %d", comm, &grand) != 2)
+        grand = 0;
+      fclose(f);
+    }
+    if(grand == getpid() && !strcmp(comm, "rebound-keeper") && rb_target_list(t, pids, 16) == 1 &&
+       pids[0] == daemon_pid) {
+      keeper = ppid;
       break;
+    }
     rb_clock_sleep(RB_NS_PER_MS);
   }
-  CU_ASSERT_FATAL(keeper > 1 && keeper != getpid());
+  CU_ASSERT_FATAL(keeper > 1);
   CU_ASSERT_FALSE(rb_target_lost(t, why, sizeof(why)));
   CU_ASSERT_EQUAL_FATAL(kill(keeper, SIGKILL), 0);
   for(deadline = rb_clock_deadline(WAIT_NS); !lost && rb_clock_now() < deadline; rb_clock_sleep(RB_NS_PER_MS))
