@@ -42,6 +42,7 @@
 #include "rebound/client.h"
 #include "rebound/clock.h"
 #include "rebound/media.h"
+#include "rebound/net.h"
 #include "rebound/random.h"
 #include "rebound/stats.h"
 
@@ -761,36 +762,6 @@ void rb_fleet_release_holders(struct rb_fleet *f)
   f->nholders = 0;
 }
 
-/* Non-blocking connect to host:port, bounded by deadline; -1 on failure. */
-static int connect_raw(const char *host, uint16_t port, int64_t deadline)
-{
-  struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-  struct pollfd p;
-  char service[8];
-  int fd = -1, soerr = 0;
-  socklen_t len = sizeof(soerr);
-
-  snprintf(service, sizeof(service), "%u", (unsigned)port);
-  if(getaddrinfo(host, service, &hints, &ai) || !ai)
-    goto fail;
-  if((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-    goto fail;
-  if(connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS)
-    goto fail;
-  p.fd = fd;
-  p.events = POLLOUT;
-  if(poll(&p, 1, rb_clock_ms_left(deadline)) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) || soerr)
-    goto fail;
-  freeaddrinfo(ai);
-  return fd;
-fail:
-  if(fd >= 0)
-    close(fd);
-  if(ai)
-    freeaddrinfo(ai);
-  return -1;
-}
-
 rb_err rb_fleet_open_handshakes(struct rb_fleet *f, unsigned n, int64_t deadline, char *msg, size_t msglen)
 {
   /* C0 (version 3) + the first half of C1 (1536 bytes: time, zero, random) */
@@ -801,10 +772,13 @@ rb_err rb_fleet_open_handshakes(struct rb_fleet *f, unsigned n, int64_t deadline
   if(!(f->handshakes = calloc(n ? n : 1, sizeof(*f->handshakes))))
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
   for(unsigned i = 0; i < n; i++) {
-    int fd = connect_raw(f->opts.host, f->opts.port, deadline);
+    char why[256];
+    int fd;
+    rb_err err = rb_net_connect(f->opts.host, f->opts.port, deadline, NULL, &fd, why, sizeof(why));
 
-    if(fd < 0)
-      return rb_fail(msg, msglen, RB_ERR_REFUSED, "mid-handshake client %u could not connect", i);
+    if(err)
+      return rb_fail(msg, msglen, RB_ERR_REFUSED, "mid-handshake client %u could not connect: %s", i,
+                     why);
     f->handshakes[f->nhandshakes++] = fd;
     if(send(fd, hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello))
       return rb_fail(msg, msglen, RB_ERR_CLOSED, "mid-handshake client %u: %s", i, strerror(errno));
