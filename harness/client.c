@@ -1169,6 +1169,14 @@ void rb_client_abort(struct rb_client *c)
   pthread_mutex_unlock(&wd_lock);
 }
 
+void rb_client_cut(struct rb_client *c)
+{
+  pthread_mutex_lock(&wd_lock);
+  if(c->fd >= 0)
+    shutdown(c->fd, SHUT_RDWR);
+  pthread_mutex_unlock(&wd_lock);
+}
+
 /* Point librtmp's descriptor at /dev/null: what RTMP_Close still wants to say
    (deleteStream, a TLS close_notify, an RTMPT close) goes nowhere, and closing
    that descriptor does not touch our socket. */
@@ -1251,4 +1259,18 @@ int rb_client_fd(const struct rb_client *c)
   fd = c->fd;
   pthread_mutex_unlock(&wd_lock);
   return fd;
+}
+
+uint16_t rb_client_local_port(const struct rb_client *c)
+{
+  struct sockaddr_storage a;
+  socklen_t len = sizeof(a);
+  uint16_t port = 0;
+
+  pthread_mutex_lock(&wd_lock);
+  if(c->fd >= 0 && getsockname(c->fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+                                          : ((struct sockaddr_in *)&a)->sin_port);
+  pthread_mutex_unlock(&wd_lock);
+  return port;
 }

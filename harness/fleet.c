@@ -70,6 +70,7 @@ struct member {
   int64_t refused_since;
   double stale_ms_max;
   bool last_rejected;
+  char last_code[96];            /* the status of the last refusal */
   char last_error[256];
   uint64_t frames_sent, frames_received;
   struct rb_media_verifier *verifier; /* players */
@@ -164,6 +165,8 @@ static void mark_down(struct member *m, rb_err err, const char *why)
   m->last_rejected = err == RB_ERR_REJECTED;
   if(m->last_rejected && !m->refused_since)
     m->refused_since = rb_clock_now();
+  if(m->last_rejected && m->client)
+    snprintf(m->last_code, sizeof(m->last_code), "%s", rb_client_last_status(m->client)->code);
   snprintf(m->last_error, sizeof(m->last_error), "%s", why);
   pthread_mutex_unlock(&f->lock);
 }
@@ -554,6 +557,10 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
       describe_member(m, out->first_problem, sizeof(out->first_problem));
       out->rejected = m->last_rejected;
     }
+    if(!up && !m->is_player && m->last_rejected && !out->refused_stream[0]) {
+      snprintf(out->refused_stream, sizeof(out->refused_stream), "%s", m->stream);
+      snprintf(out->refused_code, sizeof(out->refused_code), "%s", m->last_code);
+    }
     out->frames_sent += m->frames_sent;
     out->frames_received += m->frames_received;
     if(m->verifier) {
@@ -668,6 +675,76 @@ void rb_fleet_reset_cycle(struct rb_fleet *f)
       m->frames_received = 0;
     }
   }
+  pthread_mutex_unlock(&f->lock);
+}
+
+/* ---- network faults ------------------------------------------------------- */
+
+/* Calls fn on every selected client (lock held), in the order of the selection. */
+static void for_selected(struct rb_fleet *f, const struct rb_fleet_select *sel,
+                         void (*fn)(struct rb_fleet *f, struct member *m, struct rb_client *c, void *arg),
+                         void *arg)
+{
+  unsigned n = 0;
+
+  for(int pass = 0; pass < 3; pass++) {
+    bool want = pass == 0 ? sel->publishers : pass == 1 ? sel->players : sel->holders;
+    size_t count = pass < 2 ? f->nmembers : f->nholders;
+
+    for(size_t i = 0; want && i < count; i++) {
+      struct member *m = pass < 2 ? &f->members[i] : NULL;
+      struct rb_client *c = m ? m->client : f->holders[i];
+
+      if((m && m->is_player != (pass == 1)) || !c)
+        continue;
+      if(sel->max && n >= sel->max)
+        return;
+      n++;
+      fn(f, m, c, arg);
+    }
+  }
+}
+
+struct port_list {
+  uint16_t *ports;
+  size_t n, cap;
+};
+
+static void add_port(struct rb_fleet *f, struct member *m, struct rb_client *c, void *arg)
+{
+  struct port_list *l = arg;
+  uint16_t port = rb_client_local_port(c);
+
+  (void)f;
+  (void)m;
+  if(port && l->n < l->cap)
+    l->ports[l->n++] = port;
+}
+
+size_t rb_fleet_client_ports(struct rb_fleet *f, const struct rb_fleet_select *sel, uint16_t *ports,
+                             size_t cap)
+{
+  struct port_list l = { ports, 0, cap };
+
+  pthread_mutex_lock(&f->lock);
+  for_selected(f, sel, add_port, &l);
+  pthread_mutex_unlock(&f->lock);
+  return l.n;
+}
+
+static void network_died(struct rb_fleet *f, struct member *m, struct rb_client *c, void *arg)
+{
+  (void)f;
+  if(m)
+    m->up = false; /* down until a new session is up: rb_fleet_wait_up waits for it */
+  if(*(bool *)arg)
+    rb_client_cut(c);
+}
+
+void rb_fleet_network_died(struct rb_fleet *f, const struct rb_fleet_select *sel, bool cut)
+{
+  pthread_mutex_lock(&f->lock);
+  for_selected(f, sel, network_died, &cut);
   pthread_mutex_unlock(&f->lock);
 }
 

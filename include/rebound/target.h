@@ -27,6 +27,7 @@ enum rb_fault_kind {
   RB_FAULT_SIGKILL_MAIN, /* SIGKILL only the main process, like a crashed master */
   RB_FAULT_SIGTERM,      /* SIGTERM the main process, SIGKILL the tree after grace */
   RB_FAULT_HANG,         /* SIGSTOP the tree for hang_for, then SIGKILL it */
+  RB_FAULT_NETWORK,      /* no signal: net_fault on the clients' connections is the fault */
   RB_FAULT_EXEC          /* run exec_command with /bin/sh -c and wait for it */
 };
 
