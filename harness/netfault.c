@@ -270,8 +270,21 @@ static void event(struct rb_netfault *p, struct pair *pr, enum rb_nf_event e)
   do_step(p, pr, rb_netfault_step(pr->state, e, rb_clock_now(), pr->heal_at, pr->server_gone));
 }
 
-static bool dir_has_room(const struct dir *d, int64_t latency)
+/* Make the written part of the buffer reusable. */
+static void dir_compact(struct dir *d)
 {
+  if(d->off == d->len) {
+    d->off = d->len = 0;
+  } else if(d->off > 0 && d->len == DIR_BUF) {
+    memmove(d->buf, d->buf + d->off, d->len - d->off);
+    d->len -= d->off;
+    d->off = 0;
+  }
+}
+
+static bool dir_has_room(struct dir *d, int64_t latency)
+{
+  dir_compact(d);
   return !d->eof && d->len < DIR_BUF && (!latency || d->nseg < NSEG);
 }
 
@@ -311,16 +324,7 @@ static void dir_read(struct rb_netfault *p, struct pair *pr, int s, int64_t now)
   struct dir *d = &pr->d[s];
 
   while(dir_has_room(d, p->latency_ns)) {
-    ssize_t n;
-
-    if(d->off == d->len)
-      d->off = d->len = 0;
-    else if(d->len == DIR_BUF) {
-      memmove(d->buf, d->buf + d->off, d->len - d->off);
-      d->len -= d->off;
-      d->off = 0;
-    }
-    n = recv(pr->fd[s], d->buf + d->len, DIR_BUF - d->len, MSG_DONTWAIT);
+    ssize_t n = recv(pr->fd[s], d->buf + d->len, DIR_BUF - d->len, MSG_DONTWAIT);
     if(n > 0) {
       d->len += (size_t)n;
       d->rd_total += (uint64_t)n;

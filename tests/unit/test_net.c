@@ -75,42 +75,49 @@ static void test_closed_port_is_refused(void)
 /* A listener whose accept queue is full drops further SYNs (Linux does so
    whatever tcp_syncookies says), so a connect to it stays pending: each fill
    connection is made and left unaccepted until one no longer gets in. */
-static int fill_backlog(int *fills, int max, uint16_t port, rb_err *last)
-{
-  int n = 0;
-  char msg[256];
+struct full_listener {
+  int lfd;
+  uint16_t port;
+  int fills[8];
+  int n;
+};
 
-  *last = RB_OK;
-  while(n < max) {
-    *last = rb_net_connect("127.0.0.1", port, rb_clock_deadline(300 * RB_NS_PER_MS), NULL,
-                           &fills[n], msg, sizeof(msg));
-    if(*last)
+static void full_listener_open(struct full_listener *f)
+{
+  char msg[256];
+  rb_err last = RB_OK;
+
+  f->lfd = bound_socket(0, &f->port);
+  for(f->n = 0; f->n < 8; f->n++)
+    if((last = rb_net_connect("127.0.0.1", f->port, rb_clock_deadline(300 * RB_NS_PER_MS), NULL,
+                              &f->fills[f->n], msg, sizeof(msg))))
       break;
-    n++;
-  }
-  return n;
+  CU_ASSERT_EQUAL_FATAL(last, RB_ERR_TIMEOUT);
+}
+
+static void full_listener_close(struct full_listener *f)
+{
+  for(int i = 0; i < f->n; i++)
+    close(f->fills[i]);
+  close(f->lfd);
 }
 
 static void test_deadline_against_a_full_backlog(void)
 {
-  uint16_t port;
-  int lfd = bound_socket(0, &port), fills[8], n, fd = 0;
+  struct full_listener fl;
+  int fd = 0;
   char msg[256] = "";
-  rb_err last;
   int64_t t0;
 
-  n = fill_backlog(fills, 8, port, &last);
-  CU_ASSERT_EQUAL_FATAL(last, RB_ERR_TIMEOUT);
+  full_listener_open(&fl);
   t0 = rb_clock_now();
-  CU_ASSERT_EQUAL(rb_net_connect("127.0.0.1", port, t0 + 500 * RB_NS_PER_MS, NULL, &fd, msg,
+  CU_ASSERT_EQUAL(rb_net_connect("127.0.0.1", fl.port, t0 + 500 * RB_NS_PER_MS, NULL, &fd, msg,
                                  sizeof(msg)), RB_ERR_TIMEOUT);
   CU_ASSERT_EQUAL(fd, -1);
   CU_ASSERT(rb_clock_now() - t0 >= 500 * RB_NS_PER_MS); /* not before the deadline */
   CU_ASSERT(rb_clock_now() - t0 < 10 * RB_NS_PER_S);    /* and not never */
   CU_ASSERT_PTR_NOT_NULL(strstr(msg, "TCP connect timed out after 500ms"));
-  for(int i = 0; i < n; i++)
-    close(fills[i]);
-  close(lfd);
+  full_listener_close(&fl);
 }
 
 static void *abort_later(void *arg)
@@ -122,33 +129,29 @@ static void *abort_later(void *arg)
 
 static void test_abort_flag(void)
 {
-  uint16_t port;
-  int lfd = bound_socket(0, &port), fills[8], n, fd = 0;
+  struct full_listener fl;
+  int fd = 0;
   char msg[256] = "";
   atomic_bool stop;
   pthread_t t;
-  rb_err last;
   int64_t t0;
 
-  n = fill_backlog(fills, 8, port, &last);
-  CU_ASSERT_EQUAL_FATAL(last, RB_ERR_TIMEOUT);
+  full_listener_open(&fl);
   /* already set: no wait at all */
   atomic_init(&stop, true);
   t0 = rb_clock_now();
-  CU_ASSERT_EQUAL(rb_net_connect("127.0.0.1", port, rb_clock_deadline(60 * RB_NS_PER_S), &stop,
+  CU_ASSERT_EQUAL(rb_net_connect("127.0.0.1", fl.port, rb_clock_deadline(60 * RB_NS_PER_S), &stop,
                                  &fd, msg, sizeof(msg)), RB_ERR_INTERRUPTED);
   CU_ASSERT_PTR_NOT_NULL(strstr(msg, "aborted"));
   /* set while waiting: ends long before the 60 s deadline */
   atomic_store(&stop, false);
   CU_ASSERT_FATAL(pthread_create(&t, NULL, abort_later, &stop) == 0);
-  CU_ASSERT_EQUAL(rb_net_connect("127.0.0.1", port, rb_clock_deadline(60 * RB_NS_PER_S), &stop,
+  CU_ASSERT_EQUAL(rb_net_connect("127.0.0.1", fl.port, rb_clock_deadline(60 * RB_NS_PER_S), &stop,
                                  &fd, msg, sizeof(msg)), RB_ERR_INTERRUPTED);
   CU_ASSERT_EQUAL(fd, -1);
   pthread_join(t, NULL);
   CU_ASSERT(rb_clock_now() - t0 < 30 * RB_NS_PER_S);
-  for(int i = 0; i < n; i++)
-    close(fills[i]);
-  close(lfd);
+  full_listener_close(&fl);
 }
 
 static void test_blocking_switch(void)
