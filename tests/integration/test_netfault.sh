@@ -48,6 +48,10 @@ expect_code 0 "refserver --stale-stream, net_fault = reset"
 json '[.scenarios[0].cycles[] | .fault == "network" and .result == "pass" and .stale_ms >= 1400
        and .network.hit >= 1 and .frames.received > 0] | all'
 assert_no_leftovers "$T/art-reset"
+# the network fields survive a read back (rebound report, as merges do)
+"$REBOUND" report "$T/r.json" --json "$T/back.json" >/dev/null || fail "rebound report could not read the result back"
+[ "$(jq -c '[.scenarios[0].cycles[].network]' "$T/r.json")" = "$(jq -c '[.scenarios[0].cycles[].network]' "$T/back.json")" ] ||
+  fail "network fields differ after rebound report: $(jq -c '[.scenarios[0].cycles[].network]' "$T/back.json")"
 
 run_rebound 120 run "${common[@]}" --set net_fault=blackhole --set cycles=1 --set reconnect_timeout=3s \
   --artifacts "$T/art-bh"
