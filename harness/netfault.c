@@ -218,6 +218,7 @@ struct rb_netfault {
   int64_t latency_ns;
   uint64_t rate;
   struct pair *pairs;
+  bool need_sweep;        /* a pair closed or is partitioned: the sweep has work */
   struct rb_netfault_stats stats;
   struct end listen_end;
 };
@@ -263,6 +264,8 @@ static void do_step(struct rb_netfault *p, struct pair *pr, struct rb_nf_step st
     pr->server_gone = true;
   }
   pr->state = st.next;
+  if(st.next == RB_NF_CLOSED || st.next == RB_NF_PARTITION)
+    p->need_sweep = true;
 }
 
 static void event(struct rb_netfault *p, struct pair *pr, enum rb_nf_event e)
@@ -479,6 +482,7 @@ static void accept_all(struct rb_netfault *p)
     pr->next = p->pairs;
     p->pairs = pr;
     p->stats.accepted++;
+    p->stats.open++;
     if(err && err != EINPROGRESS) {
       p->stats.refused++;
       do_step(p, pr, (struct rb_nf_step){ .next = RB_NF_CLOSED, .rst = true });
@@ -515,17 +519,23 @@ static void handle(struct rb_netfault *p, struct end *e, uint32_t events, int64_
   pump(p, pr, now);
 }
 
-/* Free closed pairs; heal partitions; flush shaped data. Lock held. */
+/* Free closed pairs; heal partitions; flush shaped data. Lock held. Skipped when
+   there is none of that to do, so a busy relay does not walk every pair per batch. */
 static void sweep(struct rb_netfault *p, int64_t now, bool shaped)
 {
   struct pair **link = &p->pairs;
   size_t open = 0;
+  bool partitions = false;
 
+  if(!shaped && !p->need_sweep)
+    return;
+  p->need_sweep = false;
   while(*link) {
     struct pair *pr = *link;
 
     if(pr->state == RB_NF_PARTITION)
       event(p, pr, RB_NF_EV_TICK);
+    partitions |= pr->state == RB_NF_PARTITION;
     if(pr->state == RB_NF_FORWARD && shaped)
       pump(p, pr, now);
     else if(pr->state == RB_NF_FORWARD)
@@ -541,14 +551,7 @@ static void sweep(struct rb_netfault *p, int64_t now, bool shaped)
     link = &pr->next;
   }
   p->stats.open = open;
-}
-
-static bool any_partition(const struct rb_netfault *p)
-{
-  for(const struct pair *pr = p->pairs; pr; pr = pr->next)
-    if(pr->state == RB_NF_PARTITION)
-      return true;
-  return false;
+  p->need_sweep = partitions;
 }
 
 static void *relay_main(void *arg)
@@ -583,7 +586,7 @@ static void *relay_main(void *arg)
     }
     shaped = p->latency_ns || p->rate;
     sweep(p, now, shaped);
-    timeout = shaped || any_partition(p) ? SHAPE_TICK_MS : -1;
+    timeout = shaped || p->need_sweep ? SHAPE_TICK_MS : -1;
     pthread_mutex_unlock(&p->lock);
   }
 }
