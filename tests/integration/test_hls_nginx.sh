@@ -40,10 +40,11 @@ json '.scenarios[0].cycles[0].players.hls.sequence_resets >= 1'
 json '.scenarios[0].cycles[0].diagnosis | test("^the HLS media sequence went back from [0-9]+ to 0 without EXT-X-DISCONTINUITY or a new EXT-X-DISCONTINUITY-SEQUENCE: players waiting for segment [0-9]+ stall$")'
 expect_in "$T/out" "without EXT-X-DISCONTINUITY"
 assert_no_leftovers "$T/art2"
-# And HLS that does not come back: the restart runs nginx with hls off, so the killed
-# server's playlist stays on disk, served but never updated, while RTMP recovers.
+# And HLS that does not come back: the restart runs nginx without the section's HLS
+# include, so the killed server's playlist stays on disk, served but never updated,
+# while RTMP recovers.
 run_rebound 240 run "$ini" --only hls-kill-while-publishing --cycles 1 --set reconnect_timeout=4s \
-  --set 'restart_command=sed "s/hls on;/hls off;/" ${config} > ${run_dir}/no-hls.conf && exec nginx -p ${run_dir} -c ${run_dir}/no-hls.conf -e stderr' \
+  --set 'restart_command=cd ${run_dir} && sed "/nginx-rtmp.d/d" ${config} > no-hls.conf && exec nginx -p ${run_dir} -c ${run_dir}/no-hls.conf -e stderr' \
   --json "$T/r.json" --artifacts "$T/art3"
 expect_code 1 "HLS that stays stale after the restart"
 json '.scenarios[0].cycles[0].clients.publishers_ok == 1 and .scenarios[0].cycles[0].players.hls.ok == 0'
