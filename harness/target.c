@@ -864,6 +864,8 @@ rb_err rb_target_fault(struct rb_target *t, const struct rb_fault *fault, char *
     return fault_hang(t, fault, deadline, msg, msglen);
   case RB_FAULT_EXEC:
     return fault_exec(t, fault, deadline, msg, msglen);
+  case RB_FAULT_NETWORK:
+    return RB_OK; /* the server is left alone: the fault proxy does it */
   }
   return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown fault kind %d", (int)fault->kind);
 }
