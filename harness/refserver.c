@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #define MAX_WORKERS 64
+#define MAX_OUT_CHUNK (1u << 20)  /* --chunk-size: large, and within every client's limit */
 #define READ_CHUNK 65536
 #define WORKER_TITLE "rebound-refserver: worker process"
 
@@ -46,6 +47,7 @@ struct options {
   int64_t start_delay_ns;
   long crash_after;
   long hang_after;
+  long chunk_size;
   bool quiet;
 };
 
@@ -132,8 +134,12 @@ static void usage(FILE *f)
 "  --crash-after N        abort() as soon as the Nth connection has been accepted\n"
 "  --hang-after N         once the Nth connection has been accepted, stop reading and\n"
 "                         accepting but keep every socket open, until killed\n"
+"  --chunk-size N         write with chunk size N (128..%u, default %u) and announce it\n"
+"                         with Set Chunk Size after connect; 128, the protocol's\n"
+"                         default, is never announced: a client that kept an earlier\n"
+"                         server's chunk size across a reconnect then misreads this one\n"
 "Durations: 250ms, 2s, 1m, or plain seconds. With --workers, counts are per worker.\n",
-          MAX_WORKERS);
+          MAX_WORKERS, MAX_OUT_CHUNK, RB_REFSERVER_OUT_CHUNK_SIZE);
 }
 
 /* Options. */
@@ -177,7 +183,7 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
     } else if(strcmp(a, "--host") == 0 || strcmp(a, "--port") == 0
               || strcmp(a, "--workers") == 0 || strcmp(a, "--stale-stream") == 0
               || strcmp(a, "--start-delay") == 0 || strcmp(a, "--crash-after") == 0
-              || strcmp(a, "--hang-after") == 0) {
+              || strcmp(a, "--hang-after") == 0 || strcmp(a, "--chunk-size") == 0) {
       if(!val)
         return rb_fail(msg, msglen, RB_ERR_USAGE, "%s needs a value", a);
       i++;
@@ -196,6 +202,10 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
         int64_t *dst = strcmp(a, "--stale-stream") == 0 ? &opt->stale_ns : &opt->start_delay_ns;
         if(!rb_duration_parse(val, dst))
           return rb_fail(msg, msglen, RB_ERR_USAGE, "%s %s: not a duration", a, val);
+      } else if(strcmp(a, "--chunk-size") == 0) {
+        if(!parse_long(val, RB_REFSERVER_DEFAULT_CHUNK_SIZE, MAX_OUT_CHUNK, &opt->chunk_size))
+          return rb_fail(msg, msglen, RB_ERR_USAGE, "--chunk-size %s: not in %u..%u", val,
+                         RB_REFSERVER_DEFAULT_CHUNK_SIZE, MAX_OUT_CHUNK);
       } else {
         long *dst = strcmp(a, "--crash-after") == 0 ? &opt->crash_after : &opt->hang_after;
         if(!parse_long(val, 1, LONG_MAX, dst))
@@ -563,6 +573,7 @@ static int serve(const struct options *opt, int listen_fd, int64_t listen_ns, co
     .reject_publish_code = opt->reject_publish_code,
     .stale_ns = opt->stale_ns,
     .stale_all_until = opt->stale_ns ? listen_ns + opt->stale_ns : 0,
+    .out_chunk_size = (uint32_t)opt->chunk_size,
     .log = opt->quiet ? NULL : stderr,
   };
   struct loop l = { .opt = opt, .epfd = -1, .listen_fd = listen_fd, .wait_mask = *wait_mask };

@@ -282,6 +282,15 @@ static json_t *states_json(const unsigned *counts)
   return o;
 }
 
+static json_t *arrivals_json(const struct rb_cycle_result *c)
+{
+  json_t *a = json_array();
+
+  for(size_t i = 0; i < c->narrivals; i++)
+    json_array_append_new(a, json_pack("[f, i]", c->arrivals[i].ms, (int)c->arrivals[i].back));
+  return a;
+}
+
 static json_t *cycle_json(const struct rb_cycle_result *c)
 {
   json_t *failures = json_array();
@@ -301,6 +310,9 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
                                              (json_int_t)c->lost_after_reconnect, "gaps", (json_int_t)c->gaps,
                                              "duplicates", (json_int_t)c->duplicates));
   json_object_set_new(o, "latency_ms", json_pack("{s:f, s:f}", "p50", c->latency_p50_ms, "p99", c->latency_p99_ms));
+  json_object_set_new(o, "gave_up", json_integer(c->gave_up));
+  json_object_set_new(o, "last_back_ms", ms_or_null(c->last_back_ms));
+  json_object_set_new(o, "arrivals", arrivals_json(c));
   json_object_set_new(o, "duration_ms", json_real(c->duration_ms));
   json_object_set_new(o, "start_at_ns", json_integer(c->start_at_ns));
   json_object_set_new(o, "fault_at_ns", json_integer(c->fault_at_ns));
@@ -325,9 +337,12 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
   o = json_pack("{s:s, s:s, s:i, s:I, s:o, s:o}", "name", s->name, "result", rb_verdict_name(s->verdict), "port",
                 (int)s->port, "seed", (json_int_t)s->seed, "first_ready_ms", json_real(s->first_ready_ms),
                 "cycles", cycles);
-  json_object_set_new(o, "summary", json_pack("{s:o, s:o, s:o}", "ready_ms", summary_json(&s->ready), "rebind_ms",
-                                              summary_json(&s->rebind), "reconnect_ms",
-                                              summary_json(&s->reconnect)));
+  json_object_set_new(o, "summary", json_pack("{s:o, s:o, s:o, s:o}", "ready_ms", summary_json(&s->ready),
+                                              "rebind_ms", summary_json(&s->rebind), "reconnect_ms",
+                                              summary_json(&s->reconnect), "last_back_ms",
+                                              summary_json(&s->last_back)));
+  if(s->reconnect_profile[0])
+    json_object_set_new(o, "reconnect_profile", json_string(s->reconnect_profile));
   json_object_set_new(o, "error", json_string(s->error));
   json_object_set_new(o, "warnings", warnings);
   json_object_set_new(o, "exercised_classic_bug", json_boolean(s->exercised_classic));

@@ -133,6 +133,56 @@ static void cycle_chart(FILE *f, const struct rb_scenario_result *s)
   fputs("</svg>\n", f);
 }
 
+/* The arrival curve of every cycle: clients back (y) over time since the restart (x),
+   as steps, with how many gave up and the reconnect profile that shaped it. */
+static void arrival_chart(FILE *f, const struct rb_scenario_result *s)
+{
+  double tmax = 1, nmax = 1;
+  unsigned gave_up = 0;
+
+  for(size_t i = 0; i < s->ncycles; i++) {
+    const struct rb_cycle_result *c = &s->cycles[i];
+
+    if(c->narrivals && c->arrivals[c->narrivals - 1].ms > tmax)
+      tmax = c->arrivals[c->narrivals - 1].ms;
+    if(c->narrivals && c->arrivals[c->narrivals - 1].back > nmax)
+      nmax = c->arrivals[c->narrivals - 1].back;
+    if(c->gave_up > gave_up)
+      gave_up = c->gave_up;
+  }
+  tmax *= 1.1;
+  fputs("<h3>Clients back after the restart (reconnect = ", f);
+  put_text(f, s->reconnect_profile);
+  fprintf(f, ")</h3>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" class=\"chart arrivals\">\n",
+          CHART_W, CHART_H);
+  fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>\n", PAD, CHART_H - PAD, CHART_W - PAD,
+          CHART_H - PAD);
+  fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>\n", PAD, PAD, PAD, CHART_H - PAD);
+  fprintf(f, "<text x=\"4\" y=\"%d\">%.0f</text><text x=\"4\" y=\"%d\">0</text>\n", PAD, nmax, CHART_H - PAD);
+  fprintf(f, "<text x=\"%d\" y=\"%d\">0 .. %.0f ms after the restart</text>\n", CHART_W / 2 - 80, CHART_H - 8, tmax);
+  for(size_t i = 0; i < s->ncycles; i++) {
+    const struct rb_cycle_result *c = &s->cycles[i];
+    double y = CHART_H - PAD;
+
+    if(!c->narrivals)
+      continue;
+    fprintf(f, "<polyline class=\"reconnect\" points=\"%d,%.1f ", PAD, y);
+    for(size_t k = 0; k < c->narrivals; k++) {
+      double x = PAD + c->arrivals[k].ms / tmax * (CHART_W - 2 * PAD);
+
+      fprintf(f, "%.1f,%.1f ", x, y);
+      y = CHART_H - PAD - c->arrivals[k].back / nmax * (CHART_H - 2 * PAD);
+      fprintf(f, "%.1f,%.1f ", x, y);
+    }
+    fprintf(f, "\"><title>cycle %u: %u back, the last after %.1f ms</title></polyline>\n", c->index,
+            c->arrivals[c->narrivals - 1].back, c->last_back_ms);
+  }
+  if(gave_up)
+    fprintf(f, "<text class=\"failmark\" x=\"%d\" y=\"16\">%u gave up (retries exhausted)</text>\n", CHART_W - 260,
+            gave_up);
+  fputs("</svg>\n", f);
+}
+
 /* The phases of one cycle on a time line: steady, fault, down, rebind, reconnect (or
    "no rebind" up to the cycle's end when the port never came back). Labels go in a
    legend under the bar: short phases would make labels on the bar collide. */
@@ -249,6 +299,7 @@ static void scenario_section(FILE *f, const struct rb_scenario_result *s)
   if(s->ncycles) {
     summary_table(f, s);
     cycle_chart(f, s);
+    arrival_chart(f, s);
     /* the first failed cycle tells the most; otherwise the last one */
     timeline(f, &s->cycles[shown ? shown - 1 : s->ncycles - 1]);
     states_table(f, s);

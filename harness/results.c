@@ -30,6 +30,20 @@ void rb_cycle_add_failure(struct rb_cycle_result *c, const char *fmt, ...)
   va_end(ap);
 }
 
+void rb_cycle_set_arrivals(struct rb_cycle_result *c, const double *ms, size_t n)
+{
+  size_t points = n < RB_ARRIVAL_POINTS ? n : RB_ARRIVAL_POINTS;
+
+  c->narrivals = points;
+  c->last_back_ms = n ? ms[n - 1] : -1;
+  for(size_t k = 1; k <= points; k++) {
+    size_t idx = (k * n + points - 1) / points - 1; /* ceil(k n / points) - 1 */
+
+    c->arrivals[k - 1].ms = ms[idx];
+    c->arrivals[k - 1].back = (unsigned)(idx + 1);
+  }
+}
+
 /* Collect one timing of every cycle that reached it. */
 static void summarize_field(const struct rb_scenario_result *r, size_t offset, struct rb_summary *out)
 {
@@ -53,6 +67,7 @@ void rb_scenario_result_summarize(struct rb_scenario_result *r)
   summarize_field(r, offsetof(struct rb_cycle_result, ready_ms), &r->ready);
   summarize_field(r, offsetof(struct rb_cycle_result, rebind_ms), &r->rebind);
   summarize_field(r, offsetof(struct rb_cycle_result, reconnect_ms), &r->reconnect);
+  summarize_field(r, offsetof(struct rb_cycle_result, last_back_ms), &r->last_back);
 }
 
 void rb_run_result_free(struct rb_run_result *r)

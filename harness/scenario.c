@@ -31,15 +31,18 @@
 
 static bool check_fault(const char *value, char *why, size_t whylen);
 static bool check_ready(const char *value, char *why, size_t whylen);
+static bool check_reconnect(const char *value, char *why, size_t whylen);
 
 static const char *const fault_words[] = { "sigkill", "sigkill-main", "sigterm", "hang", NULL };
 static const char *const fault_at_words[] = { "publishing", "idle", "handshake", "random", NULL };
 static const char *const expect_words[] = { "pass", "fail", NULL };
+static const char *const keep_words[] = { "nothing", "chunk-size", NULL };
 
 /* Per-key validators for strings with a grammar of their own. */
 static bool (*const string_checks[RB_OPT__COUNT])(const char *, char *, size_t) = {
   [RB_OPT_FAULT] = check_fault,
   [RB_OPT_READY] = check_ready,
+  [RB_OPT_RECONNECT] = check_reconnect,
 };
 
 #define OFF(field) offsetof(struct rb_scenario, field)
@@ -105,6 +108,16 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
   [RB_OPT_EXPECT] = { "expect", RB_OPT_ENUM, "pass",
     "pass, or fail for a known server bug (XFAIL: stays visible without failing the run; a pass is XPASS)",
     OFF(expect), expect_words, 0 },
+  [RB_OPT_RECONNECT] = { "reconnect", RB_OPT_STRING, "rebound",
+    "how publishers and players come back: rebound (2 ms doubling to 100 ms, retries when the port "
+    "listens again), obs (OBS Studio: 2 s, x1.5 + per-client jitter, cap 15 min, 25 retries), "
+    "supervisor[:D] (the encoder exits and is restarted as a brand-new client after D, default 100 ms), "
+    "fixed:D; tune with ,first=D,factor=X,jitter=X,cap=D,retries=N (e.g. obs:retries=20, fixed:5s,first=0)",
+    0, NULL, 0 },
+  [RB_OPT_KEEP_ACROSS_RECONNECT] = { "keep_across_reconnect", RB_OPT_ENUM, "nothing",
+    "nothing, or chunk-size: model a buggy encoder (obs-studio#877) whose publishers keep the previous "
+    "session's outgoing chunk size without announcing it; the server sees garbage, so the cycle must fail",
+    OFF(keep_across_reconnect), keep_words, 0 },
 };
 
 /* Built-in variables, besides the keys themselves. */
@@ -388,6 +401,13 @@ static bool check_ready(const char *value, char *why, size_t whylen)
     return true;
   snprintf(why, whylen, "bad ready '%.60s': expected listen, tcp, rtmp or an http:// URL", value);
   return false;
+}
+
+static bool check_reconnect(const char *value, char *why, size_t whylen)
+{
+  struct rb_backoff_profile p;
+
+  return rb_backoff_parse(value, &p, why, whylen) == RB_OK;
 }
 
 /* Parse the (already expanded) value of option o into sc. */
@@ -709,6 +729,10 @@ static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
     for(int i = 0; fault_words[i]; i++)
       if(!strcmp(sc->raw[RB_OPT_FAULT], fault_words[i]))
         sc->fault = (enum rb_fault_kind)i;
+  if(rb_backoff_parse(sc->raw[RB_OPT_RECONNECT], &sc->reconnect, why, sizeof(why))) {
+    place(sc, RB_OPT_RECONNECT, where, sizeof(where));
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: %s", where, why);
+  }
   if(!sc->raw[RB_OPT_COMMAND] && sc->fault != RB_FAULT_EXEC)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO,
                    "%s:%d: [%s] has no command (required unless fault = exec:CMD restarts an external server)",

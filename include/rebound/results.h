@@ -28,6 +28,13 @@ enum rb_verdict {
 #define RB_FAILURE_LEN 320
 #define RB_DIAGNOSIS_LEN 512
 #define RB_LOG_TAIL_LEN 2048
+#define RB_ARRIVAL_POINTS 64   /* points kept of a cycle's arrival curve */
+
+/* One point of the arrival curve: `back` clients were up again `ms` after the restart. */
+struct rb_arrival {
+  double ms;
+  unsigned back;
+};
 
 struct rb_cycle_result {
   unsigned index;                 /* 1-based */
@@ -47,6 +54,10 @@ struct rb_cycle_result {
   unsigned publishers_ok, players_ok, holders;
   uint64_t frames_sent, frames_received, lost_after_reconnect, gaps, duplicates;
   double latency_p50_ms, latency_p99_ms;
+  unsigned gave_up;               /* clients whose reconnect retries ran out (they stay down) */
+  double last_back_ms;            /* restart -> the last client that came back (-1: none came back) */
+  size_t narrivals;               /* points of the arrival curve (publishers and players back over time) */
+  struct rb_arrival arrivals[RB_ARRIVAL_POINTS];
   char diagnosis[RB_DIAGNOSIS_LEN];
   size_t nfailures;
   char failures[RB_MAX_FAILURES][RB_FAILURE_LEN];
@@ -66,6 +77,8 @@ struct rb_scenario_result {
   struct rb_cycle_result *cycles;
   struct rb_summary ready, rebind, reconnect;
   bool exercised_classic;         /* some cycle saw FIN_WAIT2/TIME_WAIT at restart */
+  char reconnect_profile[160];    /* the clients' reconnect profile, in full ("obs:first=2s,...") */
+  struct rb_summary last_back;    /* restart -> last client back, over the cycles */
   char artifacts[512];
   char warnings[2][RB_FAILURE_LEN];
   size_t nwarnings;
@@ -86,7 +99,12 @@ const char *rb_verdict_name(enum rb_verdict v);
 void rb_cycle_add_failure(struct rb_cycle_result *c, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
 
-/* Compute the scenario's ready/rebind/reconnect summaries from its cycles. */
+/* Keep the arrival curve of c from the ascending arrival times ms[0..n) (ms after the
+   restart): every arrival when they fit, else RB_ARRIVAL_POINTS evenly spaced in
+   count, always ending with the last one. Sets last_back_ms too. */
+void rb_cycle_set_arrivals(struct rb_cycle_result *c, const double *ms, size_t n);
+
+/* Compute the scenario's ready/rebind/reconnect/last_back summaries from its cycles. */
 void rb_scenario_result_summarize(struct rb_scenario_result *r);
 
 void rb_run_result_free(struct rb_run_result *r);

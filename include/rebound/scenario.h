@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rebound/backoff.h"
 #include "rebound/error.h"
 #include "rebound/target.h"
 
@@ -44,6 +45,9 @@ enum rb_fault_at {
 };
 
 enum rb_expect { RB_EXPECT_PASS, RB_EXPECT_FAIL };
+
+/* State a (deliberately buggy) publisher carries into its next connection. */
+enum rb_keep_state { RB_KEEP_NOTHING, RB_KEEP_CHUNK_SIZE };
 
 /* Index of every key in the option table; also the index into raw values. */
 enum rb_opt_id {
@@ -77,6 +81,8 @@ enum rb_opt_id {
   RB_OPT_MAX_REBIND_MS,
   RB_OPT_MAX_RECONNECT_MS,
   RB_OPT_EXPECT,
+  RB_OPT_RECONNECT,
+  RB_OPT_KEEP_ACROSS_RECONNECT,
   RB_OPT__COUNT
 };
 
@@ -130,6 +136,8 @@ struct rb_scenario {
   int64_t max_rebind_ns;
   int64_t max_reconnect_ns;
   enum rb_expect expect;
+  struct rb_backoff_profile reconnect; /* how clients come back (reconnect = ...) */
+  enum rb_keep_state keep_across_reconnect;
 };
 
 struct rb_scenario_set {

@@ -79,7 +79,7 @@ static void fake_stop(struct fake *f)
 
 static struct rb_client *client_for(const struct fake *f, int64_t step_ns)
 {
-  struct rb_client_opts o = { f->url, step_ns };
+  struct rb_client_opts o = { .url = f->url, .step_timeout_ns = step_ns };
   struct rb_client *c = NULL;
   char msg[256];
 
@@ -232,7 +232,7 @@ static void test_refused(void)
 
 static void test_bad_urls(void)
 {
-  struct rb_client_opts o = { "http://example/", 0 };
+  struct rb_client_opts o = { .url = "http://example/" };
   struct rb_client *c = NULL;
   char msg[256];
 
@@ -382,7 +382,7 @@ static void test_abort_and_wait_closed(void)
 static void *connect_thread(void *arg)
 {
   const struct fake *f = arg;
-  struct rb_client_opts o = { f->url, 2 * RB_NS_PER_S };
+  struct rb_client_opts o = { .url = f->url, .step_timeout_ns = 2 * RB_NS_PER_S };
   struct rb_client *c = NULL;
   char msg[256];
   rb_err err = rb_client_create(&c, &o, msg, sizeof(msg));
