@@ -457,6 +457,8 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
     if(!c->diagnosis[0])
       snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
                "the restarted server kept refusing the clients' republish (stale stream state?)" :
+               err == RB_ERR_PROTOCOL ? "a protocol failure after the reconnect: the server and a client "
+                                        "disagree on the wire (state kept from the previous connection?)" :
                counts.gave_up ? "clients gave up before the restarted server took them back (their reconnect "
                                 "profile's retries ran out)" :
                "the restarted server listens but the clients could not publish/play again", why);

@@ -70,6 +70,7 @@ struct member {
   int64_t refused_since;
   double stale_ms_max;
   bool last_rejected;
+  bool last_protocol;            /* the last failure was a protocol error */
   char last_error[256];
   uint64_t frames_sent, frames_received;
   struct rb_media_verifier *verifier; /* players */
@@ -162,6 +163,7 @@ static void mark_down(struct member *m, rb_err err, const char *why)
   pthread_mutex_lock(&f->lock);
   m->up = false;
   m->last_rejected = err == RB_ERR_REJECTED;
+  m->last_protocol = err == RB_ERR_PROTOCOL;
   if(m->last_rejected && !m->refused_since)
     m->refused_since = rb_clock_now();
   snprintf(m->last_error, sizeof(m->last_error), "%s", why);
@@ -597,6 +599,7 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
     else if(!out->first_problem[0]) {
       describe_member(m, out->first_problem, sizeof(out->first_problem));
       out->rejected = m->last_rejected;
+      out->protocol = m->last_protocol;
     }
     out->gave_up += m->gave_up;
     out->frames_sent += m->frames_sent;
@@ -711,7 +714,8 @@ rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, vol
 
     if(c.gave_up)
       snprintf(gave, sizeof(gave), "; %u gave up (retries exhausted)", c.gave_up);
-    return rb_fail(msg, msglen, c.rejected ? RB_ERR_REJECTED : RB_ERR_TIMEOUT, "%u/%u publishers and %u/%u "
+    return rb_fail(msg, msglen, c.rejected ? RB_ERR_REJECTED : c.protocol ? RB_ERR_PROTOCOL : RB_ERR_TIMEOUT,
+                   "%u/%u publishers and %u/%u "
                    "players up%s; %s", c.publishers_up, f->opts.publishers, c.players_up, f->opts.players,
                    gave, c.first_problem);
   }

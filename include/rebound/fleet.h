@@ -45,7 +45,8 @@ struct rb_fleet_counts {
   double stale_ms_max;         /* longest refused-republish window seen since the last reset */
   unsigned gave_up;            /* members whose retries ran out (they stay down) */
   char first_problem[320];     /* why the first client that is not up is not up */
-  bool rejected;               /* some client's last failure was a server refusal */
+  bool rejected;               /* that client's last failure was a server refusal */
+  bool protocol;               /* ... or a protocol error */
 };
 
 struct rb_fleet;
@@ -61,7 +62,8 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
 /* Wait until every publisher and player is up in a session begun at or after since,
    or deadline, or *stop becomes non-zero, or every member that is not up has given
    up. RB_OK with *all_up_at = the moment the last one came up; RB_ERR_TIMEOUT with
-   msg naming the first client that is not up (RB_ERR_REJECTED when it was refused). */
+   msg naming the first client that is not up (RB_ERR_REJECTED when it was refused,
+   RB_ERR_PROTOCOL when its last failure was a protocol error). */
 rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, volatile int *stop,
                         int64_t *all_up_at, char *msg, size_t msglen);
 

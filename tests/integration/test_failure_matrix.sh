@@ -43,4 +43,12 @@ row hang 90
 expect_code 0 "--hang-after with fault = hang"
 json '[.scenarios[0].cycles[] | .fault == "hang" and .result == "pass"] | all'
 
+row stale-chunk 60
+expect_code 1 "keep_across_reconnect = chunk-size"
+json '.scenarios[0].cycles[0].diagnosis | test("^a protocol failure after the reconnect: .*kept chunk size 4096 from its previous connection and never announced it .*saw garbage")'
+# the server's side of it: it dropped the connection for a malformed chunk stream
+json '.scenarios[0].cycles[0].log_tail | test("closed: .*chunk")'
+# the first session (chunk size announced) was fine: the failure is the reconnect's
+json '.scenarios[0].cycles[0].rebind_ms != null and .scenarios[0].cycles[0].reconnect_ms == null'
+
 pass "every row of the failure matrix"
