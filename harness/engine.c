@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rebound/client.h"
 #include "rebound/clock.h"
 #include "rebound/diagnosis.h"
 #include "rebound/fleet.h"
@@ -52,6 +53,7 @@ struct run {
   uint64_t rng;
   int64_t started_at;
   bool external;          /* no command: a server rebound neither starts nor owns */
+  unsigned log_cycle;     /* the cycle whose start writes the server log now (0 = first start) */
 };
 
 void rb_engine_ignore_sigpipe(void)
@@ -265,6 +267,7 @@ static rb_err start_target(struct run *r, unsigned cycle, int64_t *spawned_at, c
                                    msg, msglen)))
     return err;
   log_path_for(r, cycle, log, sizeof(log));
+  r->log_cycle = cycle;
   *spawned_at = rb_clock_now();
   err = rb_target_start(r->target, command, log, NULL, msg, msglen);
   free(command);
@@ -397,7 +400,7 @@ static struct rb_fault make_fault(struct run *r, char **exec_cmd)
 {
   struct rb_fault f = {
     .kind = r->sc->fault, .grace_ns = r->sc->grace_ns, .hang_for_ns = r->sc->hang_for_ns,
-    .timeout_ns = r->sc->grace_ns + r->sc->hang_for_ns + FAULT_SLACK_NS,
+    .timeout_ns = r->sc->grace_ns + r->sc->hang_for_ns + FAULT_SLACK_NS, .reload_signal = r->sc->reload_signal,
   };
 
   *exec_cmd = NULL;
@@ -423,20 +426,25 @@ static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
 
 
 
-/* The arrival curve: when each client came back after the restart. */
-static void record_arrivals(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
+/* The arrival curve: when each client (up in a session begun at or after since) came
+   back, in ms after t0; a client that never went down counts at 0. */
+static void record_arrivals(struct run *r, struct rb_cycle_result *c, int64_t t0, int64_t since)
 {
   size_t n = r->sc->publishers + r->sc->players;
-  double *ms = malloc((n ? n : 1) * sizeof(*ms));
+  double *ms = malloc((n ? n : 1) * sizeof(*ms)), shift = rb_clock_ms(since, t0);
 
   if(!ms)
     return;
-  n = rb_fleet_arrivals(r->fleet, restart_at, ms, n);
+  n = rb_fleet_arrivals(r->fleet, since, ms, n);
+  for(size_t i = 0; i < n; i++)
+    ms[i] = ms[i] > shift ? ms[i] - shift : 0;
   rb_cycle_set_arrivals(c, ms, n);
   free(ms);
 }
 
-static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
+/* Every client must be up in a session begun at or after since, by deadline;
+   reconnect_ms counts from t0 (the restart, or the reload). */
+static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t t0, int64_t since, int64_t deadline)
 {
   struct rb_fleet_counts counts;
   int64_t all_up_at;
@@ -444,16 +452,15 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
   rb_err err;
 
   rb_fleet_set_paused(r->fleet, false);
-  err = rb_fleet_wait_up(r->fleet, restart_at, restart_at + r->sc->reconnect_timeout_ns, r->opts->stop,
-                         &all_up_at, why, sizeof(why));
+  err = rb_fleet_wait_up(r->fleet, since, deadline, r->opts->stop, &all_up_at, why, sizeof(why));
   if(!err) {
-    c->reconnect_ms = rb_clock_ms(restart_at, all_up_at);
+    c->reconnect_ms = all_up_at > t0 ? rb_clock_ms(t0, all_up_at) : 0;
     emit(r, RB_EVENT_RECONNECT, c->index, c->reconnect_ms, NULL, c);
   }
   else if(err != RB_ERR_INTERRUPTED) {
-    rb_fleet_counts(r->fleet, restart_at, &counts);
+    rb_fleet_counts(r->fleet, since, &counts);
     rb_cycle_add_failure(c, "clients did not reconnect within %.0f ms (reconnect = %s): %s",
-                         (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, r->sc->raw[RB_OPT_RECONNECT], why);
+                         rb_clock_ms(t0, deadline), r->sc->raw[RB_OPT_RECONNECT], why);
     if(!c->diagnosis[0])
       snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
                "the restarted server kept refusing the clients' republish (stale stream state?)" :
@@ -463,8 +470,8 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
                                 "profile's retries ran out)" :
                "the restarted server listens but the clients could not publish/play again", why);
   }
-  record_arrivals(r, c, restart_at);
-  rb_fleet_counts(r->fleet, restart_at, &counts);
+  record_arrivals(r, c, t0, since);
+  rb_fleet_counts(r->fleet, since, &counts);
   c->gave_up = counts.gave_up;
   c->publishers_ok = counts.publishers_up;
   c->players_ok = counts.players_up;
@@ -551,7 +558,7 @@ static void after_rebind(struct run *r, struct rb_cycle_result *c, int64_t resta
 {
   rb_fleet_release_holders(r->fleet);
   rb_fleet_close_handshakes(r->fleet);
-  judge_reconnect(r, c, restart_at);
+  judge_reconnect(r, c, restart_at, restart_at, restart_at + r->sc->reconnect_timeout_ns);
   if(c->reconnect_ms >= 0)
     check_stats(r, c);
 }
@@ -598,6 +605,181 @@ static bool run_external_restart(struct run *r, struct rb_cycle_result *c, int64
   return true;
 }
 
+/* ---- reload --------------------------------------------------------------- */
+
+/* What the engine watches while a reload runs. */
+struct reload_watch {
+  pid_t main;
+  pid_t old[RB_RELOAD_MAX_OLD];   /* the tree's processes but the main one, at the reload */
+  char old_cmdlines[RB_RELOAD_MAX_OLD][160];
+  size_t nold;
+  int64_t gap_from;               /* the port stopped LISTENing at (0: it listens) */
+  int64_t longest_gap;
+  bool new_process;               /* a process that was not there at the reload (a new worker) */
+};
+
+static bool pid_in(const pid_t *pids, size_t n, pid_t pid)
+{
+  for(size_t i = 0; i < n; i++)
+    if(pids[i] == pid)
+      return true;
+  return false;
+}
+
+/* One look at the port and the tree; returns how many old workers are still alive. */
+static size_t watch_once(struct run *r, struct reload_watch *w)
+{
+  pid_t now[256];
+  size_t n = rb_target_list(r->target, now, 256), alive = 0;
+  int64_t t = rb_clock_now();
+
+  if(rb_sockdiag_is_listening(r->sc->port)) {
+    if(w->gap_from && t - w->gap_from > w->longest_gap)
+      w->longest_gap = t - w->gap_from;
+    w->gap_from = 0;
+  }
+  else if(!w->gap_from)
+    w->gap_from = t;
+  for(size_t i = 0; i < n; i++)
+    if(now[i] != w->main && !pid_in(w->old, w->nold, now[i]))
+      w->new_process = true;
+  for(size_t i = 0; i < w->nold; i++)
+    alive += pid_in(now, n, w->old[i]);
+  return alive;
+}
+
+/* "New clients are served while old ones drain": a fresh client publishes a stream
+   of its own, once the reload has visibly happened (a new process) or after a
+   moment for servers that reload in place. NULL when it could. */
+static const char *new_client_check(struct run *r, unsigned cycle, char *why, size_t whylen)
+{
+  struct rb_client_opts o = { .url = r->url, .step_timeout_ns = STEP_TIMEOUT_NS };
+  struct rb_client *c = NULL;
+  char stream[64];
+  rb_err err;
+
+  snprintf(stream, sizeof(stream), "rebound-reload-%u", cycle);
+  if(!(err = rb_client_create(&c, &o, why, whylen)) && !(err = rb_client_connect(c, why, whylen)))
+    err = rb_client_publish(c, stream, why, whylen);
+  rb_client_destroy(c);
+  return err ? why : NULL;
+}
+
+/* Send the reload: reload_command, or reload_signal to the main process. */
+static rb_err send_reload(struct run *r, const struct rb_fault *fault, char *why, size_t whylen)
+{
+  char *cmd = NULL, log[PATH_MAX];
+  rb_err err;
+
+  r->vars.cycle = r->log_cycle;
+  if((err = render_config(r, why, whylen)))
+    return err;
+  if(!r->sc->raw[RB_OPT_RELOAD_COMMAND])
+    return rb_target_fault(r->target, fault, why, whylen);
+  if((err = rb_scenario_expand_key(r->sc, RB_OPT_RELOAD_COMMAND, &r->vars, &cmd, why, whylen)))
+    return err;
+  log_path_for(r, r->log_cycle, log, sizeof(log));
+  err = rb_run_command(cmd, log, r->sc->reload_timeout_ns, why, whylen);
+  free(cmd);
+  return err;
+}
+
+/* Watch until the old workers are gone and a new client was served, or reload_timeout. */
+static void watch_reload(struct run *r, struct rb_cycle_result *c, struct reload_watch *w,
+                         struct rb_reload_evidence *ev, char *client_why, size_t whylen)
+{
+  int64_t reload_at = c->fault_at_ns, deadline = reload_at + r->sc->reload_timeout_ns, delay = POLL_MIN_NS;
+  bool checked = false;
+  struct rb_target_exit ex;
+
+  for(;;) {
+    size_t alive = watch_once(r, w);
+
+    rb_target_poll_exit(r->target, &ex);
+    if(ex.exited) {
+      ev->main_exited = true;
+      ev->main_status = ex.status;
+      return;
+    }
+    if(!alive && c->drain_ms < 0)
+      c->drain_ms = rb_clock_ms(reload_at, rb_clock_now());
+    if(!checked && (w->new_process || !w->nold || rb_clock_now() - reload_at >= 500 * RB_NS_PER_MS)) {
+      ev->new_client_error = new_client_check(r, c->index, client_why, whylen);
+      checked = true;
+      continue; /* that took a while: look again before deciding */
+    }
+    if((checked && !alive) || stop_requested(r))
+      return;
+    if(rb_clock_now() >= deadline)
+      break;
+    rb_clock_sleep(delay);
+    delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
+  }
+  {
+    pid_t now[256];
+    size_t n = rb_target_list(r->target, now, 256);
+
+    for(size_t i = 0; i < w->nold && ev->nstuck < RB_RELOAD_MAX_OLD; i++)
+      if(pid_in(now, n, w->old[i])) {
+        ev->stuck_pids[ev->nstuck] = w->old[i];
+        rb_proc_cmdline(w->old[i], ev->stuck_cmdlines[ev->nstuck], sizeof(ev->stuck_cmdlines[0]));
+        ev->nstuck++;
+      }
+  }
+  ev->stuck_age_ms = rb_clock_ms(reload_at, rb_clock_now());
+}
+
+/* fault = reload: the server stays up. It must keep LISTENing throughout, serve a new
+   client while the old workers drain, let every old worker exit within
+   reload_timeout, and have every client of the fleet up again (still on, or back)
+   within reconnect_timeout after that. False when the server ended on the reload. */
+static bool run_reload(struct run *r, struct rb_cycle_result *c, const struct rb_fault *fault)
+{
+  struct reload_watch w = { .main = rb_target_main_pid(r->target) };
+  struct rb_reload_evidence ev = { .port = r->sc->port,
+                                   .reload_timeout_ms = (double)r->sc->reload_timeout_ns / RB_NS_PER_MS };
+  char why[RB_FAILURE_LEN], client_why[RB_FAILURE_LEN];
+  pid_t tree[256];
+  size_t n = rb_target_list(r->target, tree, 256);
+  int64_t settled;
+
+  c->drain_ms = -1;
+  for(size_t i = 0; i < n && w.nold < RB_RELOAD_MAX_OLD; i++)
+    if(tree[i] != w.main)
+      w.old[w.nold++] = tree[i];
+  c->restart_at_ns = c->fault_at_ns;
+  log_path_for(r, r->log_cycle, c->log_path, sizeof(c->log_path));
+  if(send_reload(r, fault, why, sizeof(why)))
+    ev.command_error = why;
+  else
+    watch_reload(r, c, &w, &ev, client_why, sizeof(client_why));
+  c->fault_done_at_ns = rb_clock_now();
+  if(w.gap_from) /* still not listening at the end */
+    w.longest_gap = c->fault_done_at_ns - w.gap_from > w.longest_gap ? c->fault_done_at_ns - w.gap_from
+                                                                       : w.longest_gap;
+  ev.not_listening_ms = (double)w.longest_gap / RB_NS_PER_MS;
+  c->rebind_ms = c->ready_ms = ev.not_listening_ms; /* how long the port was gone: 0 for a good reload */
+  rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  ev.log_tail = c->log_tail;
+  rb_diagnose_reload(&ev, c->diagnosis, sizeof(c->diagnosis));
+  if(c->diagnosis[0])
+    rb_cycle_add_failure(c, "reload: %s", c->diagnosis);
+  if(stop_requested(r) || ev.main_exited || ev.command_error)
+    return !ev.main_exited;
+  emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
+  /* Clients of a worker that just exited may not have noticed yet: let them, so
+     that the wait below counts only clients that are really connected. */
+  rb_fleet_release_holders(r->fleet);
+  settled = rb_clock_now();
+  while(rb_fleet_count_hung_up(r->fleet) && rb_clock_now() < settled + r->sc->reconnect_timeout_ns &&
+        !stop_requested(r))
+    rb_clock_sleep(POLL_MAX_NS);
+  judge_reconnect(r, c, c->fault_at_ns, 0, settled + r->sc->reconnect_timeout_ns);
+  if(ev.nstuck) /* a worker that never drains must not outlive its cycle */
+    rb_target_kill_pids(r->target, ev.stuck_pids, ev.nstuck, CLEANUP_NS, NULL, 0);
+  return true;
+}
+
 /* One cycle; false when the scenario cannot go on (no server to fault next). */
 static bool run_cycle(struct run *r, struct rb_cycle_result *c)
 {
@@ -615,7 +797,7 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   memset(&ev, 0, sizeof(ev));
   c->pass = true;
   c->fault = r->sc->fault;
-  c->ready_ms = c->rebind_ms = c->reconnect_ms = c->last_back_ms = -1;
+  c->ready_ms = c->rebind_ms = c->reconnect_ms = c->last_back_ms = c->drain_ms = -1;
   rb_fleet_reset_cycle(r->fleet);
   /* Holders are clients like the others: a loaded server gets the reconnect window to
      accept them all, not one step's worth (1000 holders need more than 5 s there). */
@@ -634,6 +816,11 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   fault = make_fault(r, &exec_cmd);
   emit(r, RB_EVENT_FAULT, c->index, 0, rb_fault_name(fault.kind), c);
   fault_at = c->fault_at_ns = rb_clock_now();
+  if(fault.kind == RB_FAULT_RELOAD) {
+    free(exec_cmd);
+    go_on = run_reload(r, c, &fault);
+    goto out;
+  }
   if(r->external) {
     char log[PATH_MAX];
 
@@ -801,7 +988,8 @@ static void finish(struct run *r)
     res->verdict = RB_VERDICT_FAIL;
   if(res->verdict == RB_VERDICT_PASS)
     check_thresholds(r);
-  if(r->sc->holders && res->ncycles && !res->exercised_classic && res->verdict != RB_VERDICT_INTERRUPTED)
+  if(r->sc->holders && res->ncycles && !res->exercised_classic && res->verdict != RB_VERDICT_INTERRUPTED &&
+     r->sc->fault != RB_FAULT_RELOAD) /* a reload leaves no socket behind by design */
     warn(r, "no FIN_WAIT2/TIME_WAIT socket was seen at any restart: this run did not exercise the classic "
             "rebind bug");
   warn_short_window(r);

@@ -722,6 +722,22 @@ rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, vol
   return RB_OK;
 }
 
+size_t rb_fleet_count_hung_up(struct rb_fleet *f)
+{
+  size_t n = 0;
+
+  pthread_mutex_lock(&f->lock);
+  for(size_t i = 0; i < f->nmembers; i++) {
+    struct member *m = &f->members[i];
+    struct pollfd p = { .fd = m->client ? rb_client_fd(m->client) : -1, .events = POLLRDHUP };
+
+    /* poll with no wait only looks: the member's own thread notices and goes down */
+    n += m->up && p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+  }
+  pthread_mutex_unlock(&f->lock);
+  return n;
+}
+
 void rb_fleet_kick(struct rb_fleet *f)
 {
   pthread_mutex_lock(&f->lock);

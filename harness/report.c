@@ -310,6 +310,8 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
                                              (json_int_t)c->lost_after_reconnect, "gaps", (json_int_t)c->gaps,
                                              "duplicates", (json_int_t)c->duplicates));
   json_object_set_new(o, "latency_ms", json_pack("{s:f, s:f}", "p50", c->latency_p50_ms, "p99", c->latency_p99_ms));
+  if(c->fault == RB_FAULT_RELOAD)
+    json_object_set_new(o, "drain_ms", ms_or_null(c->drain_ms));
   json_object_set_new(o, "gave_up", json_integer(c->gave_up));
   json_object_set_new(o, "last_back_ms", ms_or_null(c->last_back_ms));
   json_object_set_new(o, "arrivals", arrivals_json(c));

@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <signal.h>
+#include <strings.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
@@ -32,8 +34,9 @@
 static bool check_fault(const char *value, char *why, size_t whylen);
 static bool check_ready(const char *value, char *why, size_t whylen);
 static bool check_reconnect(const char *value, char *why, size_t whylen);
+static bool check_signal(const char *value, char *why, size_t whylen);
 
-static const char *const fault_words[] = { "sigkill", "sigkill-main", "sigterm", "hang", NULL };
+static const char *const fault_words[] = { "sigkill", "sigkill-main", "sigterm", "hang", "reload", NULL };
 static const char *const fault_at_words[] = { "publishing", "idle", "handshake", "random", NULL };
 static const char *const expect_words[] = { "pass", "fail", NULL };
 static const char *const keep_words[] = { "nothing", "chunk-size", NULL };
@@ -43,6 +46,7 @@ static bool (*const string_checks[RB_OPT__COUNT])(const char *, char *, size_t) 
   [RB_OPT_FAULT] = check_fault,
   [RB_OPT_READY] = check_ready,
   [RB_OPT_RECONNECT] = check_reconnect,
+  [RB_OPT_RELOAD_SIGNAL] = check_signal,
 };
 
 #define OFF(field) offsetof(struct rb_scenario, field)
@@ -71,7 +75,9 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
     OFF(ready_timeout_ns), NULL, 0 },
   [RB_OPT_FAULT] = { "fault", RB_OPT_STRING, "sigkill",
     "sigkill (whole tree), sigkill-main (main process only), sigterm (then SIGKILL after grace), "
-    "hang (SIGSTOP for hang_for, then SIGKILL), exec:CMD", 0, NULL, 0 },
+    "hang (SIGSTOP for hang_for, then SIGKILL), reload (reload_signal or reload_command; the server stays "
+    "up and must keep listening, serve new clients and let its old workers exit within reload_timeout), "
+    "exec:CMD", 0, NULL, 0 },
   [RB_OPT_FAULT_AT] = { "fault_at", RB_OPT_ENUM, "publishing",
     "publishing, idle, handshake (clients mid-handshake), random (seeded)", OFF(fault_at), fault_at_words, 0 },
   [RB_OPT_GRACE] = { "grace", RB_OPT_DURATION, "5s", "with sigterm: time before SIGKILL", OFF(grace_ns), NULL, 0 },
@@ -118,6 +124,14 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
     "nothing, or chunk-size: model a buggy encoder (obs-studio#877) whose publishers keep the previous "
     "session's outgoing chunk size without announcing it; the server sees garbage, so the cycle must fail",
     OFF(keep_across_reconnect), keep_words, 0 },
+  [RB_OPT_RELOAD_SIGNAL] = { "reload_signal", RB_OPT_STRING, "SIGHUP",
+    "with fault = reload: the signal sent to the main process (SIGHUP, HUP, SIGUSR2, or a number)", 0, NULL, 0 },
+  [RB_OPT_RELOAD_COMMAND] = { "reload_command", RB_OPT_STRING, NULL,
+    "with fault = reload: a command to run instead of sending reload_signal "
+    "(e.g. nginx -s reload -p ${run_dir} -c ${config})", 0, NULL, 0 },
+  [RB_OPT_RELOAD_TIMEOUT] = { "reload_timeout", RB_OPT_DURATION, "10s",
+    "with fault = reload: time the old workers have to finish their connections and exit",
+    OFF(reload_timeout_ns), NULL, 0 },
 };
 
 /* Built-in variables, besides the keys themselves. */
@@ -388,7 +402,8 @@ static bool check_fault(const char *value, char *why, size_t whylen)
   for(size_t i = 0; fault_words[i]; i++)
     if(!strcmp(value, fault_words[i]))
       return true;
-  snprintf(why, whylen, "bad fault '%.60s': expected sigkill, sigkill-main, sigterm, hang or exec:CMD", value);
+  snprintf(why, whylen, "bad fault '%.60s': expected sigkill, sigkill-main, sigterm, hang, reload or exec:CMD",
+           value);
   return false;
 }
 
@@ -408,6 +423,33 @@ static bool check_reconnect(const char *value, char *why, size_t whylen)
   struct rb_backoff_profile p;
 
   return rb_backoff_parse(value, &p, why, whylen) == RB_OK;
+}
+
+/* "SIGHUP", "HUP", "hup" or a number from 1 to 64; 0 when not a signal. */
+static int parse_signal(const char *value)
+{
+  static const struct { const char *name; int sig; } names[] = {
+    { "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
+    { "TERM", SIGTERM }, { "WINCH", SIGWINCH }, { "CONT", SIGCONT },
+  };
+  const char *name = strncasecmp(value, "SIG", 3) ? value : value + 3;
+  uint64_t n;
+
+  if(parse_uint(value, 64, &n))
+    return (int)n;
+  for(size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if(!strcasecmp(name, names[i].name))
+      return names[i].sig;
+  return 0;
+}
+
+static bool check_signal(const char *value, char *why, size_t whylen)
+{
+  if(parse_signal(value) > 0)
+    return true;
+  snprintf(why, whylen, "bad reload_signal '%.40s': expected SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGINT, "
+           "SIGWINCH, SIGCONT or a number from 1 to 64", value);
+  return false;
 }
 
 /* Parse the (already expanded) value of option o into sc. */
@@ -729,6 +771,7 @@ static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
     for(int i = 0; fault_words[i]; i++)
       if(!strcmp(sc->raw[RB_OPT_FAULT], fault_words[i]))
         sc->fault = (enum rb_fault_kind)i;
+  sc->reload_signal = parse_signal(sc->raw[RB_OPT_RELOAD_SIGNAL]);
   if(rb_backoff_parse(sc->raw[RB_OPT_RECONNECT], &sc->reconnect, why, sizeof(why))) {
     place(sc, RB_OPT_RECONNECT, where, sizeof(where));
     return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: %s", where, why);

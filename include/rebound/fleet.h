@@ -71,6 +71,12 @@ rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, vol
    ascending, at most max of them (the earliest); returns how many were stored. */
 size_t rb_fleet_arrivals(struct rb_fleet *f, int64_t since, double *ms, size_t max);
 
+/* How many members count as up though the server has already closed their
+   connection (a FIN or reset waits on the socket) and they have not noticed yet.
+   After old workers exited on a reload the engine waits for this to reach 0, so
+   that "up" means really connected. */
+size_t rb_fleet_count_hung_up(struct rb_fleet *f);
+
 /* Pause or resume sending media (fault_at = idle). */
 void rb_fleet_set_paused(struct rb_fleet *f, bool paused);
 

@@ -51,6 +51,7 @@ struct rb_cycle_result {
   double rebind_ms;               /* restart -> port LISTENed by the new process */
   double reconnect_ms;            /* restart -> every publisher and player up again */
   double stale_ms;                /* longest window a republish was refused, 0 if none */
+  double drain_ms;                /* fault = reload: reload -> the last old worker gone (-1: not all, or no reload) */
   unsigned publishers_ok, players_ok, holders;
   uint64_t frames_sent, frames_received, lost_after_reconnect, gaps, duplicates;
   double latency_p50_ms, latency_p99_ms;

@@ -83,6 +83,9 @@ enum rb_opt_id {
   RB_OPT_EXPECT,
   RB_OPT_RECONNECT,
   RB_OPT_KEEP_ACROSS_RECONNECT,
+  RB_OPT_RELOAD_SIGNAL,
+  RB_OPT_RELOAD_COMMAND,
+  RB_OPT_RELOAD_TIMEOUT,
   RB_OPT__COUNT
 };
 
@@ -138,6 +141,8 @@ struct rb_scenario {
   enum rb_expect expect;
   struct rb_backoff_profile reconnect; /* how clients come back (reconnect = ...) */
   enum rb_keep_state keep_across_reconnect;
+  int reload_signal;      /* fault = reload: the signal sent to the main process */
+  int64_t reload_timeout_ns;
 };
 
 struct rb_scenario_set {

@@ -51,4 +51,15 @@ json '.scenarios[0].cycles[0].log_tail | test("closed: .*chunk")'
 # the first session (chunk size announced) was fine: the failure is the reconnect's
 json '.scenarios[0].cycles[0].rebind_ms != null and .scenarios[0].cycles[0].reconnect_ms == null'
 
+row reload 60
+expect_code 0 "fault = reload with a draining refserver"
+# the port never stopped listening, the old worker left within reload_timeout
+json '[.scenarios[0].cycles[] | .fault == "reload" and .result == "pass" and .rebind_ms == 0 and .drain_ms != null and .drain_ms < 3000] | all'
+expect_in "$T/art-reload/reload/server-0.log" "SIGQUIT: shutting down"
+
+row never-drain 60
+expect_code 1 "--never-drain"
+json '.scenarios[0].cycles[0].diagnosis | test("^old worker pid [0-9]+ \\(rebound-refserver: worker process is shutting down\\) has been shutting down for [0-9.]+ s, past reload_timeout 1000 ms.*: it never drains")'
+json '.scenarios[0].cycles[0].drain_ms == null'
+
 pass "every row of the failure matrix"
