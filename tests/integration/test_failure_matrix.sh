@@ -62,4 +62,20 @@ expect_code 1 "--never-drain"
 json '.scenarios[0].cycles[0].diagnosis | test("^old worker pid [0-9]+ \\(rebound-refserver: worker process is shutting down\\) has been shutting down for [0-9.]+ s, past reload_timeout 1000 ms.*: it never drains")'
 json '.scenarios[0].cycles[0].drain_ms == null'
 
+row obs 60
+expect_code 0 "reconnect = obs"
+json '.scenarios[0].reconnect_profile | startswith("obs:first=2s,factor=1.5,jitter=0.05,cap=15m,retries=25")'
+# the first retry comes 2 s after the disconnect, which precedes the restart
+json '.scenarios[0].cycles[0] | .reconnect_ms >= 1000 and .last_back_ms == .reconnect_ms and .gave_up == 0'
+json '.scenarios[0].cycles[0].arrivals | length == 3 and .[2][1] == 3 and .[0][0] >= 1000'
+
+row supervisor 60
+expect_code 0 "reconnect = supervisor:300ms"
+json '[.scenarios[0].cycles[] | .result == "pass" and .reconnect_ms >= 250] | all'
+
+row gave-up 60
+expect_code 1 "retries exhausted before the server is back"
+json '.scenarios[0].cycles[0] | .gave_up == 3 and .last_back_ms == null and .reconnect_ms == null'
+json '.scenarios[0].cycles[0].diagnosis | test("^clients gave up before the restarted server took them back.*3 gave up \\(retries exhausted\\).*gave up after 2 retries \\(reconnect = obs\\)")'
+
 pass "every row of the failure matrix"
