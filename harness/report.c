@@ -327,6 +327,8 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
   json_object_set_new(o, "gave_up", json_integer(c->gave_up));
   json_object_set_new(o, "last_back_ms", ms_or_null(c->last_back_ms));
   json_object_set_new(o, "arrivals", arrivals_json(c));
+  if(c->arrival.count)
+    json_object_set_new(o, "arrival_ms", summary_json(&c->arrival));
   json_object_set_new(o, "duration_ms", json_real(c->duration_ms));
   json_object_set_new(o, "start_at_ns", json_integer(c->start_at_ns));
   json_object_set_new(o, "fault_at_ns", json_integer(c->fault_at_ns));

@@ -23,6 +23,7 @@ void rb_cycle_set_arrivals(struct rb_cycle_result *c, const double *ms, size_t n
 
   c->narrivals = points;
   c->last_back_ms = n ? ms[n - 1] : -1;
+  rb_stats_summarize(ms, n, &c->arrival);
   for(size_t k = 1; k <= points; k++) {
     size_t idx = (k * n + points - 1) / points - 1; /* ceil(k n / points) - 1 */
 

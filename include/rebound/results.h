@@ -47,6 +47,7 @@ struct rb_cycle_result {
   double latency_p50_ms, latency_p99_ms;
   unsigned gave_up;               /* clients whose reconnect retries ran out (they stay down) */
   double last_back_ms;            /* restart -> the last client that came back (-1: none came back) */
+  struct rb_summary arrival;      /* every client's arrival (ms after the restart): p50/p99/max */
   size_t narrivals;               /* points of the arrival curve (publishers and players back over time) */
   struct rb_arrival arrivals[RB_ARRIVAL_POINTS];
   char diagnosis[RB_DIAGNOSIS_LEN];

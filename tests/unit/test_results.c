@@ -36,6 +36,10 @@ static void test_many_arrivals_are_sampled_by_count(void)
   CU_ASSERT_EQUAL(c.arrivals[RB_ARRIVAL_POINTS - 1].back, 1000);
   CU_ASSERT_DOUBLE_EQUAL(c.arrivals[RB_ARRIVAL_POINTS - 1].ms, 2999, 1e-9);
   CU_ASSERT_DOUBLE_EQUAL(c.last_back_ms, 2999, 1e-9);
+  /* the summary is over every arrival, not the 64 points kept */
+  CU_ASSERT_EQUAL(c.arrival.count, 1000);
+  CU_ASSERT_DOUBLE_EQUAL(c.arrival.p50, 2499, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(c.arrival.p99, 2989, 1e-9);
   for(unsigned k = 1; k < RB_ARRIVAL_POINTS; k++)
     CU_ASSERT_TRUE(c.arrivals[k].back > c.arrivals[k - 1].back && c.arrivals[k].ms >= c.arrivals[k - 1].ms);
 }
