@@ -83,13 +83,19 @@ static void warn(struct run *r, const char *text)
   emit(r, RB_EVENT_WARNING, 0, 0, text, NULL);
 }
 
-/* Wait for duration unless a stop is requested; false when stopped. */
+static void warn_line(const char *text, void *arg)
+{
+  warn(arg, text);
+}
+
+/* Wait for duration unless a stop is requested or the keeper died (the run ends
+   then: see run_cycles); false when cut short. */
 static bool wait_for(const struct run *r, int64_t duration)
 {
   int64_t deadline = rb_clock_deadline(duration);
 
   while(rb_clock_now() < deadline) {
-    if(stop_requested(r))
+    if(stop_requested(r) || rb_target_lost(r->target, NULL, 0))
       return false;
     int64_t left = deadline - rb_clock_now();
     rb_clock_sleep(left < 20 * RB_NS_PER_MS ? left : 20 * RB_NS_PER_MS);
@@ -316,15 +322,30 @@ static rb_err start_external(struct run *r, int64_t *spawned_at, char *msg, size
   return rb_target_set_log(r->target, log, msg, msglen);
 }
 
+/* The keeper died (someone SIGKILLed it): the target module has stopped the whole
+   target; record it on the cycle and end the run as rebound's own failure. */
+static bool keeper_lost(struct run *r, struct rb_cycle_result *c, char *msg, size_t msglen)
+{
+  char why[RB_TARGET_WHY_LEN];
+
+  if(!rb_target_lost(r->target, why, sizeof(why)))
+    return false;
+  if(c) {
+    rb_cycle_add_failure(c, "%s", why);
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", why);
+  }
+  rb_fail(msg, msglen, RB_ERR_SYSTEM, "%s", why);
+  return true;
+}
+
 /* A first start that failed for the server's own reason is the scenario's first
    cycle, failed, with the diagnosis (exit 1); see rb_judge_first_start. */
 static struct rb_cycle_result *first_cycle_failure(struct run *r, const char *diagnosis)
 {
   struct rb_cycle_result *c = &r->res->cycles[r->res->ncycles++];
 
-  c->index = 1;
+  rb_cycle_result_begin(c, 1);
   c->fault = r->sc->fault;
-  c->ready_ms = c->rebind_ms = c->reconnect_ms = c->last_back_ms = c->drain_ms = -1;
   c->pass = false;
   snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", diagnosis);
   log_path_for(r, 0, c->log_path, sizeof(c->log_path));
@@ -373,6 +394,8 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
   struct rb_target_exit ex;
   enum rb_verdict verdict = RB_VERDICT_ERROR;
 
+  if(keeper_lost(r, NULL, msg, msglen))
+    return RB_ERR_SYSTEM;
   log_path_for(r, 0, log, sizeof(log));
   rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
   if(!r->external) {
@@ -517,7 +540,7 @@ static void record_arrivals(struct run *r, struct rb_cycle_result *c, int64_t t0
    restart, or the reload). */
 static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t t0, int64_t since, int64_t deadline)
 {
-  struct rb_reconnect_evidence ev = { .window_ms = rb_clock_ms(t0, deadline) };
+  struct rb_reconnect_evidence ev = { .restart_at = t0, .window_ms = rb_clock_ms(t0, deadline) };
   int64_t all_up_at = 0;
   char why[RB_FAILURE_LEN] = "";
 
@@ -839,11 +862,10 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
 
   int64_t cycle_start = rb_clock_now();
 
+  rb_cycle_result_begin(c, c->index);
   c->start_at_ns = cycle_start;
   memset(&ev, 0, sizeof(ev));
-  c->pass = true;
   c->fault = r->sc->fault;
-  c->ready_ms = c->rebind_ms = c->reconnect_ms = c->last_back_ms = c->drain_ms = -1;
   rb_fleet_reset_cycle(r->fleet);
   /* Holders are clients like the others: a loaded server gets the reconnect window to
      accept them all, not one step's worth (1000 holders need more than 5 s there). */
@@ -1003,14 +1025,15 @@ static void finish(struct run *r)
     .max_reconnect_ms = (double)r->sc->max_reconnect_ns / RB_NS_PER_MS,
     .holders = r->sc->holders > 0 && r->sc->fault != RB_FAULT_RELOAD, /* a reload leaves no socket behind */
   };
-  const char *warning = rb_judge_scenario(&rules, r->res);
+  size_t before = r->res->nwarnings;
 
-  if(warning)
-    warn(r, warning);
+  rb_judge_scenario(&rules, r->res);
+  for(size_t i = before; i < r->res->nwarnings; i++)
+    emit(r, RB_EVENT_WARNING, 0, 0, r->res->warnings[i], NULL);
   warn_short_window(r);
 }
 
-static rb_err run_cycles(struct run *r)
+static rb_err run_cycles(struct run *r, char *msg, size_t msglen)
 {
   struct rb_scenario_result *res = r->res;
 
@@ -1027,6 +1050,10 @@ static rb_err run_cycles(struct run *r)
     res->ncycles++;
     if(stop_requested(r))
       return RB_ERR_INTERRUPTED;
+    if(keeper_lost(r, c, msg, msglen)) {
+      emit(r, RB_EVENT_CYCLE_END, i, 0, NULL, c);
+      return RB_ERR_SYSTEM;
+    }
     emit(r, RB_EVENT_CYCLE_END, i, 0, NULL, c);
     if(!go_on)
       break;
@@ -1052,8 +1079,19 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     err = rb_fail(msg, sizeof(msg), RB_ERR_NOMEM, "out of memory");
     goto out;
   }
-  if((err = prepare(&r, msg, sizeof(msg))) || (err = rb_target_create(&r.target, msg, sizeof(msg))))
+  if((err = prepare(&r, msg, sizeof(msg))))
     goto out;
+  /* What a rebound killed together with its keeper left running goes first. */
+  rb_target_cleanup_leftovers(warn_line, &r, NULL, NULL, 0);
+  if((err = rb_target_create(&r.target, msg, sizeof(msg))))
+    goto out;
+  rb_target_set_log_limit(r.target, sc->log_limit);
+  {
+    const char *note;
+
+    snprintf(res->containment, sizeof(res->containment), "%s", rb_target_containment(r.target, &note));
+    snprintf(res->containment_note, sizeof(res->containment_note), "%s", note);
+  }
   emit(&r, RB_EVENT_SCENARIO_START, 0, sc->port, r.run_dir, NULL);
   r.started_at = rb_clock_now();
   if(r.external)
@@ -1078,13 +1116,15 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     goto out;
   err = rb_fleet_wait_up(r.fleet, 0, rb_clock_deadline(sc->reconnect_timeout_ns), opts->stop, &all_up_at, msg,
                          sizeof(msg));
-  if(err && err != RB_ERR_INTERRUPTED) {
+  if(err && err != RB_ERR_INTERRUPTED && keeper_lost(&r, NULL, msg, sizeof(msg))) {
+    err = RB_ERR_SYSTEM; /* the clients failed because the target was stopped */
+  } else if(err && err != RB_ERR_INTERRUPTED) {
     first_clients_failure(&r, err, msg);
     msg[0] = '\0';
     err = RB_OK;
   }
   else if(!err)
-    err = run_cycles(&r);
+    err = run_cycles(&r, msg, sizeof(msg));
 out:
   rb_fleet_destroy(r.fleet);
   rb_target_destroy(r.target);

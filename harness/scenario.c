@@ -106,6 +106,9 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
     OFF(max_reconnect_ns), NULL, 0 },
   [RB_OPT_EXPECT] = { "expect", RB_OPT_ENUM, "pass",
     "pass, or fail for a known server bug (one of the words below)", OFF(expect), rb_expect_words, 0 },
+  [RB_OPT_LOG_LIMIT] = { "log_limit", RB_OPT_SIZE, "4MiB",
+    "bytes kept of each start's output in server-N.log: the first half and the last quarter at least, "
+    "with a line saying how many were dropped (0 = keep all)", OFF(log_limit), NULL, (uint64_t)1 << 40 },
   [RB_OPT_RECONNECT] = { "reconnect", RB_OPT_STRING, "rebound",
     "how publishers and players come back: rebound (2 ms doubling to 100 ms, retries when the port "
     "listens again), obs (OBS Studio: 2 s, x1.5 + per-client jitter, cap 15 min, 25 retries), "
@@ -404,6 +407,29 @@ static bool check_ready(const char *value, char *why, size_t whylen)
   return check_words(&rb_options[RB_OPT_READY], value, why, whylen);
 }
 
+/* 4096, 512KiB, 4MiB, 1GiB; K, M and G alone mean the same binary units. */
+static bool parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+  static const struct { const char *suffix; unsigned shift; } units[] = {
+    { "", 0 }, { "B", 0 }, { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 }, { "G", 30 }, { "GiB", 30 },
+  };
+  size_t digits = strspn(s, "0123456789");
+  char number[32];
+  uint64_t v;
+
+  if(!digits || digits >= sizeof(number))
+    return false;
+  memcpy(number, s, digits);
+  number[digits] = '\0';
+  for(size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+    if(strcmp(s + digits, units[i].suffix) || !parse_uint(number, max >> units[i].shift, &v))
+      continue;
+    *out = v << units[i].shift;
+    return true;
+  }
+  return false;
+}
+
 static bool check_reconnect(const char *value, char *why, size_t whylen)
 {
   struct rb_backoff_profile p;
@@ -490,6 +516,15 @@ static bool parse_typed(struct rb_scenario *sc, const struct rb_option *o, const
     *is_auto = false;
     return true;
   }
+  case RB_OPT_SIZE:
+    /* a size bounds something kept: below 4 KiB neither a head nor a tail fits */
+    if(!parse_size(v, o->max, &u) || (u && u < 4096)) {
+      snprintf(why, whylen, "bad size '%.60s' for %s: expected 0 or 4KiB to %" PRIu64 "GiB (e.g. 512KiB, 4MiB)",
+               v, o->name, o->max >> 30);
+      return false;
+    }
+    *(uint64_t *)(void *)field = u;
+    return true;
   case RB_OPT_ENUM: {
     const struct rb_word *w = rb_word_match(o->words, v, NULL);
     char list[300];
@@ -983,6 +1018,7 @@ void rb_scenario_print_keys(FILE *out)
   static const char *const type_names[] = {
     [RB_OPT_STRING] = "text", [RB_OPT_UINT] = "count", [RB_OPT_U64] = "number",
     [RB_OPT_DURATION] = "duration", [RB_OPT_MS] = "ms", [RB_OPT_PORT] = "port|auto", [RB_OPT_ENUM] = "word",
+    [RB_OPT_SIZE] = "size",
   };
 
   fprintf(out, "%-18s %-10s %-30s %s\n", "KEY", "TYPE", "DEFAULT", "MEANING");
@@ -995,5 +1031,19 @@ void rb_scenario_print_keys(FILE *out)
   fprintf(out, "\nVariables: ${KEY} for any key above, and ${port} ${host} ${http_port} ${run_dir} "
                "${scenario_dir} ${cycle} ${client} ${config} ${name}.\n"
                "Write $${X} for a literal ${X} (shell variables in commands).\n"
-               "Durations: 250ms, 2s, 1m; plain numbers are seconds.\n");
+               "Durations: 250ms, 2s, 1m; plain numbers are seconds.\n"
+               "Sizes: 4096, 512KiB, 4MiB, 1GiB (K, M, G: binary units); plain numbers are bytes.\n");
+}
+
+void rb_scenario_set_keep(struct rb_scenario_set *set, bool (*keep)(size_t k, const void *arg), const void *arg)
+{
+  size_t n = 0;
+
+  for(size_t i = 0; i < set->count; i++) {
+    if(keep(i, arg))
+      set->items[n++] = set->items[i];
+    else
+      scenario_free(&set->items[i]);
+  }
+  set->count = n;
 }

@@ -27,7 +27,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "rebound/target.h"
+#include "rebound/procscan.h"
 
 #define MAX_LISTEN_INODES 64
 #define RECV_BUF 32768
