@@ -32,6 +32,7 @@
 
 #define POLL_MIN_NS (100 * 1000)
 #define POLL_MAX_NS RB_NS_PER_MS
+#define EXIT_REPORT_WAIT_NS (500 * RB_NS_PER_MS) /* keeper -> harness exit report, after /proc shows none */
 #define FAULT_SLACK_NS (10 * RB_NS_PER_S)
 #define CLEANUP_NS (5 * RB_NS_PER_S)
 #define STEP_TIMEOUT_NS (5 * RB_NS_PER_S)
@@ -385,6 +386,20 @@ static void first_start_evidence(struct run *r, int64_t spawned_at, const char *
   }
 }
 
+/* The keeper reports the main process's exit over its socket, a moment after /proc
+   shows the tree gone: when nothing of the target is alive, wait (bounded) for that
+   report so the message says how it ended rather than "still running". */
+static void await_exit_report(struct run *r, struct rb_target_exit *ex)
+{
+  int64_t deadline = rb_clock_deadline(EXIT_REPORT_WAIT_NS);
+
+  rb_target_poll_exit(r->target, ex);
+  while(!ex->exited && !target_alive(r) && rb_clock_now() < deadline) {
+    rb_clock_sleep(POLL_MIN_NS);
+    rb_target_poll_exit(r->target, ex);
+  }
+}
+
 /* The first start did not become ready: the server's bug (a failed first cycle,
    RB_OK) or the environment's (RB_ERR_SPAWN / RB_ERR_PORT_BUSY with msg). */
 static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char *why, char *msg, size_t msglen)
@@ -396,6 +411,8 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
 
   if(keeper_lost(r, NULL, msg, msglen))
     return RB_ERR_SYSTEM;
+  /* first: once the exit is reported, the server's last words are in its log */
+  await_exit_report(r, &ex);
   log_path_for(r, 0, log, sizeof(log));
   rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
   if(!r->external) {
@@ -412,9 +429,10 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
   }
   if(!r->external && ev.nforeign)
     return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "%s", sentence);
-  rb_target_poll_exit(r->target, &ex);
   if(ex.exited)
     rb_target_describe_status(ex.status, status, sizeof(status));
+  else if(!target_alive(r))
+    snprintf(status, sizeof(status), "has no process left");
   return rb_fail(msg, msglen, RB_ERR_SPAWN, "the target did not become ready on port %u (%s; it %s)%s%s",
                  r->sc->port, why, status, tail[0] ? "; last log lines:\n" : "", tail);
 }

@@ -119,6 +119,11 @@ static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
   c->lost_after_reconnect = whole(frames, "lost_after_reconnect", UINT64_MAX);
   c->gaps = whole(frames, "gaps", UINT64_MAX);
   c->duplicates = whole(frames, "duplicates", UINT64_MAX);
+  c->lost_in_outage = whole(frames, "lost_in_outage", UINT64_MAX);
+  c->skipped_after_restart = whole(frames, "skipped_after_restart", UINT64_MAX);
+  c->reconnect_publishers_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "publishers", -1);
+  c->reconnect_players_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "players", -1);
+  c->first_frame_ms = num(o, "first_frame_ms", -1);
   c->latency_p50_ms = num(json_object_get(o, "latency_ms"), "p50", 0);
   c->latency_p99_ms = num(json_object_get(o, "latency_ms"), "p99", 0);
   c->duration_ms = num(o, "duration_ms", 0);
@@ -163,6 +168,7 @@ static rb_err load_scenario(const struct loader *l, size_t k, json_t *o, struct 
   copy_str(o, "error", s->error, sizeof(s->error));
   copy_str(o, "artifacts", s->artifacts, sizeof(s->artifacts));
   copy_str(o, "reconnect_profile", s->reconnect_profile, sizeof(s->reconnect_profile));
+  copy_str(o, "containment", s->containment, sizeof(s->containment));
   s->expect_fail = s->verdict == RB_VERDICT_XFAIL || s->verdict == RB_VERDICT_XPASS;
   s->port = (uint16_t)whole(o, "port", UINT16_MAX);
   s->seed = (uint64_t)json_integer_value(json_object_get(o, "seed")) /* written as json_int_t */;
