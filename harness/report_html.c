@@ -162,19 +162,26 @@ static void svg_start(W w, const char *cls, int height)
 }
 
 /* Rebind and reconnect time per cycle; failed cycles marked with a red cross. */
+/* An <svg> with its two axes, the y axis' top label and 0, and the x axis' label;
+   closed with end(). */
+static void chart_frame(W w, const char *cls, const char *top, const char *xlabel, double xlabel_at)
+{
+  svg_start(w, cls, CHART_H);
+  line(w, PAD, CHART_H - PAD, CHART_W - PAD, CHART_H - PAD);
+  line(w, PAD, PAD, PAD, CHART_H - PAD);
+  svg_text(w, NULL, 4, PAD, top);
+  svg_text(w, NULL, 4, CHART_H - PAD, "0");
+  svg_text(w, NULL, xlabel_at, CHART_H - 8, xlabel);
+}
+
 static void cycle_chart(W w, const struct rb_scenario_result *s)
 {
   double max = chart_max(s);
-  char label[64];
+  char label[64], xlabel[64];
 
-  svg_start(w, "chart", CHART_H);
-  line(w, PAD, CHART_H - PAD, CHART_W - PAD, CHART_H - PAD);
-  line(w, PAD, PAD, PAD, CHART_H - PAD);
   snprintf(label, sizeof(label), "%.0f ms", max);
-  svg_text(w, NULL, 4, PAD, label);
-  svg_text(w, NULL, 4, CHART_H - PAD, "0");
-  snprintf(label, sizeof(label), "cycle 1..%zu", s->ncycles);
-  svg_text(w, NULL, CHART_W / 2 - 30, CHART_H - 8, label);
+  snprintf(xlabel, sizeof(xlabel), "cycle 1..%zu", s->ncycles);
+  chart_frame(w, "chart", label, xlabel, CHART_W / 2 - 30);
   polyline(w, s, offsetof(struct rb_cycle_result, rebind_ms), "rebind", max);
   polyline(w, s, offsetof(struct rb_cycle_result, reconnect_ms), "reconnect", max);
   for(size_t i = 0; i < s->ncycles; i++) {
@@ -216,14 +223,13 @@ static void arrival_chart(W w, const struct rb_scenario_result *s)
   snprintf(label, sizeof(label), "Clients back after the restart (reconnect = %s)", s->reconnect_profile);
   element(w, "h3", NULL, label);
   nl(w);
-  svg_start(w, "chart arrivals", CHART_H);
-  line(w, PAD, CHART_H - PAD, CHART_W - PAD, CHART_H - PAD);
-  line(w, PAD, PAD, PAD, CHART_H - PAD);
-  snprintf(label, sizeof(label), "%.0f", nmax);
-  svg_text(w, NULL, 4, PAD, label);
-  svg_text(w, NULL, 4, CHART_H - PAD, "0");
-  snprintf(label, sizeof(label), "0 .. %.0f ms after the restart", tmax);
-  svg_text(w, NULL, CHART_W / 2 - 80, CHART_H - 8, label);
+  {
+    char top[32], xlabel[64];
+
+    snprintf(top, sizeof(top), "%.0f", nmax);
+    snprintf(xlabel, sizeof(xlabel), "0 .. %.0f ms after the restart", tmax);
+    chart_frame(w, "chart arrivals", top, xlabel, CHART_W / 2 - 80);
+  }
   for(size_t i = 0; i < s->ncycles; i++) {
     const struct rb_cycle_result *c = &s->cycles[i];
     double y = CHART_H - PAD;
