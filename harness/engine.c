@@ -862,6 +862,8 @@ static bool run_reload(struct run *r, struct rb_cycle_result *c, const struct rb
         !stop_requested(r))
     rb_clock_sleep(POLL_MAX_NS);
   judge_reconnect(r, c, c->fault_at_ns, 0, settled + r->sc->reconnect_timeout_ns);
+  if(c->reconnect_ms >= 0)
+    check_stats(r, c); /* after a reload as after a restart: the server's own page must agree */
   if(ev.nstuck) /* a worker that never drains must not outlive its cycle */
     rb_target_kill_pids(r->target, ev.stuck_pids, ev.nstuck, CLEANUP_NS, NULL, 0);
   return true;
