@@ -84,6 +84,10 @@ static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev
   fprintf(rep->out, "  at restart: %s", states);
   if(c->stale_ms > 0)
     fprintf(rep->out, "  stale %.0f ms", c->stale_ms);
+  if(c->drain_ms >= 0)
+    fprintf(rep->out, "  drain %.0f ms", c->drain_ms);
+  if(c->gave_up)
+    fprintf(rep->out, "  gave up %u", c->gave_up);
   fputc('\n', rep->out);
   if(!c->pass && c->diagnosis[0])
     fprintf(rep->out, "    diagnosis: %s\n", c->diagnosis);
