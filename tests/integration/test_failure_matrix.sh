@@ -56,6 +56,7 @@ expect_code 0 "fault = reload with a draining refserver"
 # the port never stopped listening, the old worker left within reload_timeout
 json '[.scenarios[0].cycles[] | .fault == "reload" and .result == "pass" and .rebind_ms == 0 and .drain_ms != null and .drain_ms < 3000] | all'
 expect_in "$T/art-reload/reload/server-0.log" "SIGQUIT: shutting down"
+jsonschema -i "$T/r.json" "$SRC/tests/fixtures/results-schema-1.json" 2>/dev/null || fail "reload results do not match schema 1"
 
 row never-drain 60
 expect_code 1 "--never-drain"
@@ -70,6 +71,7 @@ json '.scenarios[0].reconnect_profile | startswith("obs:first=2s,factor=1.5,jitt
 json '.scenarios[0].cycles[0] | .last_back_ms == .reconnect_ms and .gave_up == 0 and
       .arrivals[0][0] + (.restart_at_ns - .fault_at_ns) / 1e6 >= 2000'
 json '.scenarios[0].cycles[0].arrivals | length == 3 and .[2][1] == 3'
+jsonschema -i "$T/r.json" "$SRC/tests/fixtures/results-schema-1.json" 2>/dev/null || fail "obs results do not match schema 1"
 
 row supervisor 60
 expect_code 0 "reconnect = supervisor:300ms"
