@@ -32,7 +32,7 @@
 
 #define POLL_MIN_NS (100 * 1000)
 #define POLL_MAX_NS RB_NS_PER_MS
-#define EXIT_REPORT_WAIT_NS (500 * RB_NS_PER_MS) /* keeper -> harness exit report, after /proc shows none */
+#define EXIT_REPORT_WAIT_NS (2 * RB_NS_PER_S) /* bound on the keeper's exit report (event-driven: rarely waited for) */
 #define FAULT_SLACK_NS (10 * RB_NS_PER_S)
 #define CLEANUP_NS (5 * RB_NS_PER_S)
 #define STEP_TIMEOUT_NS (5 * RB_NS_PER_S)
@@ -367,8 +367,8 @@ static void first_start_evidence(struct run *r, int64_t spawned_at, const char *
   ev->port = r->sc->port;
   ev->waited_ms = rb_clock_ms(spawned_at, rb_clock_now());
   memcpy(ev->states_before, r->res->states_before_start, sizeof(ev->states_before));
-  rb_target_poll_exit(r->target, &ex);
-  ev->exited = ex.exited && !ncurrent;
+  rb_target_poll_exit(r->target, &ex); /* settled by the caller: see await_exit_report */
+  ev->exited = !ncurrent;
   ev->status = ex.status;
   ev->log_tail = tail;
   if(rb_sockdiag_snapshot(r->sc->port, true, &snap, NULL, 0))
@@ -387,17 +387,13 @@ static void first_start_evidence(struct run *r, int64_t spawned_at, const char *
 }
 
 /* The keeper reports the main process's exit over its socket, a moment after /proc
-   shows the tree gone: when nothing of the target is alive, wait (bounded) for that
-   report so the message says how it ended rather than "still running". */
+   shows it gone, and only once its output is in the log: when it has ended, wait
+   (bounded) for that report, so that the log tail holds its last words and the
+   message says how it ended rather than "still running". */
 static void await_exit_report(struct run *r, struct rb_target_exit *ex)
 {
-  int64_t deadline = rb_clock_deadline(EXIT_REPORT_WAIT_NS);
-
+  rb_target_settle(r->target, EXIT_REPORT_WAIT_NS);
   rb_target_poll_exit(r->target, ex);
-  while(!ex->exited && !target_alive(r) && rb_clock_now() < deadline) {
-    rb_clock_sleep(POLL_MIN_NS);
-    rb_target_poll_exit(r->target, ex);
-  }
 }
 
 /* The first start did not become ready: the server's bug (a failed first cycle,
@@ -409,10 +405,10 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
   struct rb_target_exit ex;
   enum rb_verdict verdict = RB_VERDICT_ERROR;
 
+  memset(&ev, 0, sizeof(ev));
   if(keeper_lost(r, NULL, msg, msglen))
     return RB_ERR_SYSTEM;
-  /* first: once the exit is reported, the server's last words are in its log */
-  await_exit_report(r, &ex);
+  await_exit_report(r, &ex); /* before the log is read: see there */
   log_path_for(r, 0, log, sizeof(log));
   rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
   if(!r->external) {
@@ -427,7 +423,7 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
     emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
     return RB_OK;
   }
-  if(!r->external && ev.nforeign)
+  if(ev.nforeign)
     return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "%s", sentence);
   if(ex.exited)
     rb_target_describe_status(ex.status, status, sizeof(status));

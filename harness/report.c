@@ -88,6 +88,10 @@ static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev
     fprintf(rep->out, "  drain %.0f ms", c->drain_ms);
   if(c->gave_up)
     fprintf(rep->out, "  gave up %u", c->gave_up);
+  /* a passing cycle whose players waited: say so where it happened */
+  if(c->skipped_after_restart)
+    fprintf(rep->out, "  players playing after %.1f ms, first frame after %.1f ms (%llu frames skipped)",
+            c->reconnect_players_ms, c->first_frame_ms, (unsigned long long)c->skipped_after_restart);
   fputc('\n', rep->out);
   if(!c->pass && c->diagnosis[0])
     fprintf(rep->out, "    diagnosis: %s\n", c->diagnosis);
