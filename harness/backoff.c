@@ -231,6 +231,21 @@ bool rb_backoff_next(struct rb_backoff *b, int64_t *delay_ns)
   return true;
 }
 
+bool rb_backoff_delay(const struct rb_backoff_profile *p, uint64_t seed, unsigned attempt, int64_t *delay_ns)
+{
+  struct rb_backoff b;
+  int64_t d = 0;
+
+  if(!attempt)
+    return false;
+  rb_backoff_init(&b, p, seed);
+  for(unsigned i = 0; i < attempt; i++)
+    if(!rb_backoff_next(&b, &d))
+      return false;
+  *delay_ns = d;
+  return true;
+}
+
 bool rb_backoff_follows_kick(const struct rb_backoff_profile *p)
 {
   return p->kind == RB_BACKOFF_REBOUND;

@@ -85,6 +85,11 @@ void rb_backoff_reset(struct rb_backoff *b);
    retries are exhausted; the delay is then untouched). */
 bool rb_backoff_next(struct rb_backoff *b, int64_t *delay_ns);
 
+/* The same schedule as a pure function: the delay before retry `attempt` (1-based,
+   counted since the last session that got up) of a client seeded with seed; false
+   when that client gives up before it. Equal to the attempt-th rb_backoff_next(). */
+bool rb_backoff_delay(const struct rb_backoff_profile *p, uint64_t seed, unsigned attempt, int64_t *delay_ns);
+
 /* Whether clients of this profile retry at once when the engine sees the port
    LISTEN again: only rebound's own; a real encoder cannot know. */
 bool rb_backoff_follows_kick(const struct rb_backoff_profile *p);

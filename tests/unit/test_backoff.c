@@ -160,6 +160,25 @@ static void test_format_round_trips(void)
   }
 }
 
+/* The pure form agrees with the iterator, retry by retry, and gives up at the same place. */
+static void test_delay_is_the_iterator(void)
+{
+  static const char *const texts[] = { "rebound", "obs", "obs:retries=3", "supervisor:250ms", "fixed:5s,first=0", NULL };
+
+  for(unsigned t = 0; texts[t]; t++) {
+    struct rb_backoff_profile p = parse_ok(texts[t]);
+    int64_t got[30], d = -1;
+    unsigned n = schedule(&p, 11, got, 30);
+
+    for(unsigned a = 1; a <= n; a++) {
+      CU_ASSERT_TRUE(rb_backoff_delay(&p, 11, a, &d));
+      CU_ASSERT_EQUAL(d, got[a - 1]);
+    }
+    CU_ASSERT_EQUAL(rb_backoff_delay(&p, 11, n + 1, &d), n < 30 ? false : true);
+    CU_ASSERT_FALSE(rb_backoff_delay(&p, 11, 0, &d));
+  }
+}
+
 static void test_worst_wait(void)
 {
   struct rb_backoff_profile obs = parse_ok("obs:jitter=0"), obsj = parse_ok("obs");
@@ -179,6 +198,7 @@ static const struct rb_test_case cases[] = {
   RB_TEST(test_fixed_and_supervisor),
   RB_TEST(test_parse_errors),
   RB_TEST(test_format_round_trips),
+  RB_TEST(test_delay_is_the_iterator),
   RB_TEST(test_worst_wait),
   RB_TEST_END
 };
