@@ -25,6 +25,7 @@
 #include "rebound/fleet.h"
 #include "rebound/http.h"
 #include "rebound/judge.h"
+#include "rebound/netfault.h"
 #include "rebound/probe.h"
 #include "rebound/random.h"
 #include "rebound/sockdiag.h"
@@ -55,6 +56,8 @@ struct run {
   uint64_t rng;
   int64_t started_at;
   bool external;          /* no command: a server rebound neither starts nor owns */
+  struct rb_netfault *proxy; /* net_fault: the clients' way to the server */
+  char *client_url;       /* url through the proxy (NULL: the clients use url) */
   unsigned log_cycle;     /* the cycle whose start writes the server log now (0 = first start) */
 };
 
@@ -209,6 +212,106 @@ static rb_err preflight(struct run *r, uint16_t port, char *msg, size_t msglen)
                  "start (not visible to this user): stop it or choose another port", port);
 }
 
+/* ---- network faults ------------------------------------------------------- */
+
+static bool net_fault_at_fault(enum rb_netfault_kind k)
+{
+  return k == RB_NETFAULT_BLACKHOLE || k == RB_NETFAULT_RESET || k == RB_NETFAULT_PARTITION;
+}
+
+/* net_fault: the proxy in front of the server, shaping from the start; the clients'
+   URL is the scenario's url with ${port} meaning the proxy's port. */
+static rb_err start_proxy(struct run *r, char *msg, size_t msglen)
+{
+  const struct rb_netfault_spec *nf = &r->sc->net_fault;
+  uint16_t real = r->sc->port;
+  rb_err err;
+
+  if(nf->kind == RB_NETFAULT_NONE)
+    return RB_OK;
+  if((err = rb_netfault_start(&r->proxy, r->host, real, msg, msglen)))
+    return err;
+  rb_netfault_shape(r->proxy, nf->kind == RB_NETFAULT_LATENCY ? nf->ns : 0,
+                    nf->kind == RB_NETFAULT_BANDWIDTH ? nf->rate : 0);
+  r->sc->port = rb_netfault_port(r->proxy);
+  err = rb_scenario_expand_key(r->sc, RB_OPT_URL, &r->vars, &r->client_url, msg, msglen);
+  r->sc->port = real;
+  return err;
+}
+
+static struct rb_fleet_select net_select(const struct rb_scenario *sc)
+{
+  struct rb_fleet_select sel = { true, true, true, 0 };
+
+  if(sc->net_clients == RB_NET_CLIENTS_PUBLISHERS)
+    sel.players = sel.holders = false;
+  else if(sc->net_clients == RB_NET_CLIENTS_PLAYERS)
+    sel.publishers = sel.holders = false;
+  else if(sc->net_clients == RB_NET_CLIENTS_COUNT) {
+    sel.holders = false;
+    sel.max = sc->net_clients_n;
+  }
+  return sel;
+}
+
+/* The fault moment of a net_fault: the proxy fails the selected clients'
+   connections first, then (blackhole) the clients learn their network is gone, so
+   nothing of theirs reaches the server. */
+static void hit_network(struct run *r, struct rb_cycle_result *c)
+{
+  const struct rb_netfault_spec *nf = &r->sc->net_fault;
+  struct rb_fleet_select sel = net_select(r->sc);
+  size_t cap = (size_t)r->sc->publishers + r->sc->players + r->sc->holders + 1, n;
+  uint16_t *ports;
+
+  c->net = r->proxy != NULL;
+  c->net_dropped_ms = -1;
+  if(!r->proxy || !net_fault_at_fault(nf->kind))
+    return;
+  if(!(ports = calloc(cap, sizeof(*ports)))) {
+    rb_cycle_add_failure(c, "out of memory for the network fault");
+    return;
+  }
+  n = rb_fleet_client_ports(r->fleet, &sel, ports, cap);
+  c->net_hit = n ? (unsigned)rb_netfault_apply(r->proxy, nf, ports, n) : 0;
+  free(ports);
+  if(nf->kind != RB_NETFAULT_PARTITION)
+    rb_fleet_network_died(r->fleet, &sel, nf->kind == RB_NETFAULT_BLACKHOLE);
+}
+
+/* What the proxy saw the server do about the dead connections. */
+static void record_network(struct run *r, struct rb_cycle_result *c)
+{
+  struct rb_netfault_stats st;
+
+  if(!r->proxy)
+    return;
+  rb_netfault_stats(r->proxy, &st);
+  c->net_server_dropped = st.server_dropped > 0;
+  if(st.first_drop_at)
+    c->net_dropped_ms = rb_clock_ms(c->fault_at_ns, st.first_drop_at);
+}
+
+/* fault = network failed: say what the server did with the dead session. */
+static void diagnose_network(struct run *r, struct rb_cycle_result *c)
+{
+  struct rb_fleet_counts counts;
+  struct rb_stale_evidence ev = { 0 };
+
+  rb_fleet_counts(r->fleet, 0, &counts);
+  ev.net_fault = rb_netfault_name(r->sc->net_fault.kind);
+  ev.stream = counts.refused_stream[0] ? counts.refused_stream : NULL;
+  ev.refusal = counts.refused_code;
+  ev.refused_ms = rb_clock_ms(c->fault_at_ns, rb_clock_now());
+  ev.accepted = !ev.stream;
+  ev.server_dropped = c->net_server_dropped;
+  ev.dropped_ms = c->net_dropped_ms;
+  ev.why = counts.first_problem;
+  if(ev.stream && ev.refused_ms > c->stale_ms)
+    c->stale_ms = ev.refused_ms; /* still refused: the window so far */
+  rb_diagnose_stale(&ev, c->diagnosis, sizeof(c->diagnosis));
+}
+
 static rb_err prepare(struct run *r, char *msg, size_t msglen)
 {
   char *ready = NULL;
@@ -251,9 +354,9 @@ static rb_err prepare(struct run *r, char *msg, size_t msglen)
   r->external = !r->sc->raw[RB_OPT_COMMAND];
   if(r->external)
     return RB_OK; /* its port is supposed to be LISTENed already: by the server itself */
-  if((err = preflight(r, r->sc->port, msg, msglen)))
+  if((err = preflight(r, r->sc->port, msg, msglen)) || (err = preflight(r, r->sc->http_port, msg, msglen)))
     return err;
-  return preflight(r, r->sc->http_port, msg, msglen);
+  return start_proxy(r, msg, msglen);
 }
 
 /* ---- target --------------------------------------------------------------- */
@@ -646,6 +749,29 @@ static void after_rebind(struct run *r, struct rb_cycle_result *c, int64_t resta
     check_stats(r, c);
 }
 
+/* fault = network: the server is not touched. The hit clients reconnect on fresh
+   connections through the proxy; the cycle is judged from the fault on (after a
+   partition, from its end: what survived it must still be up). */
+static void run_network_cycle(struct run *r, struct rb_cycle_result *c)
+{
+  int64_t origin = c->fault_at_ns;
+
+  if(r->sc->net_fault.kind == RB_NETFAULT_PARTITION) {
+    if(!wait_for(r, origin + r->sc->net_fault.ns - rb_clock_now()))
+      return;
+    origin = rb_clock_now();
+  }
+  c->restart_at_ns = origin;
+  rb_fleet_release_holders(r->fleet);
+  rb_fleet_close_handshakes(r->fleet);
+  judge_reconnect(r, c, origin, 0, origin + r->sc->reconnect_timeout_ns);
+  record_network(r, c);
+  if(c->reconnect_ms < 0 && !stop_requested(r))
+    diagnose_network(r, c);
+  else if(c->reconnect_ms >= 0)
+    check_stats(r, c);
+}
+
 /* An external server: the exec fault has run; run restart_command if there is one,
    then judge the rebind by the ready probe. restart = the restart command's start,
    or the fault's when the fault command restarts the server itself (systemctl restart). */
@@ -865,6 +991,20 @@ static bool run_reload(struct run *r, struct rb_cycle_result *c, const struct rb
   return true;
 }
 
+/* A network fault needs its clients connected to hit them: after a cycle whose
+   server kept refusing, they may still be on their way back. */
+static bool clients_up_before_fault(struct run *r, struct rb_cycle_result *c)
+{
+  char why[RB_FAILURE_LEN];
+  int64_t all_up_at;
+  rb_err err = rb_fleet_wait_up(r->fleet, 0, rb_clock_deadline(r->sc->reconnect_timeout_ns), r->opts->stop,
+                                &all_up_at, why, sizeof(why));
+
+  if(err && err != RB_ERR_INTERRUPTED)
+    rb_cycle_add_failure(c, "clients were not all up before the network fault: %s", why);
+  return !err;
+}
+
 /* One cycle; false when the scenario cannot go on (no server to fault next). */
 static bool run_cycle(struct run *r, struct rb_cycle_result *c)
 {
@@ -891,6 +1031,8 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   c->holders = r->sc->holders;
   if(!wait_for(r, r->sc->publish_for_ns))
     goto out;
+  if(r->sc->fault == RB_FAULT_NETWORK && !clients_up_before_fault(r, c))
+    goto out;
   arrange_fault_moment(r, c);
   {
     pid_t pids[256];
@@ -900,6 +1042,13 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   fault = make_fault(r, &exec_cmd);
   emit(r, RB_EVENT_FAULT, c->index, 0, rb_fault_name(fault.kind), c);
   fault_at = c->fault_at_ns = rb_clock_now();
+  hit_network(r, c);
+  if(r->sc->fault == RB_FAULT_NETWORK) {
+    free(exec_cmd);
+    c->fault_done_at_ns = rb_clock_now();
+    run_network_cycle(r, c);
+    goto out;
+  }
   if(fault.kind == RB_FAULT_RELOAD) {
     free(exec_cmd);
     go_on = run_reload(r, c, &fault);
@@ -958,6 +1107,8 @@ out:
   rb_fleet_release_holders(r->fleet);
   rb_fleet_close_handshakes(r->fleet);
   rb_fleet_set_paused(r->fleet, false);
+  if(r->proxy)
+    rb_netfault_cleanup(r->proxy); /* dead connections go now: the next cycle starts clean */
   /* No process of an earlier generation may outlive its cycle. */
   rb_target_kill_survivors(r->target, CLEANUP_NS, NULL, 0);
   if(!c->pass && !c->log_tail[0] && c->log_path[0])
@@ -981,7 +1132,7 @@ static int64_t step_timeout(const struct rb_scenario *sc)
 static rb_err start_clients(struct run *r, char *msg, size_t msglen)
 {
   struct rb_fleet_opts fo = {
-    .url = r->url, .streams = r->streams, .publishers = r->sc->publishers, .players = r->sc->players,
+    .url = r->client_url ? r->client_url : r->url, .streams = r->streams, .publishers = r->sc->publishers, .players = r->sc->players,
     .holders = r->sc->holders, .step_timeout_ns = step_timeout(r->sc), .host = r->host,
     .port = r->sc->port, .reconnect = r->sc->reconnect, .seed = r->sc->seed,
     .keep_chunk_size = r->sc->keep_across_reconnect == RB_KEEP_CHUNK_SIZE,
@@ -1039,7 +1190,8 @@ static void finish(struct run *r)
   struct rb_judge_rules rules = {
     .max_rebind_ms = (double)r->sc->max_rebind_ns / RB_NS_PER_MS,
     .max_reconnect_ms = (double)r->sc->max_reconnect_ns / RB_NS_PER_MS,
-    .holders = r->sc->holders > 0 && r->sc->fault != RB_FAULT_RELOAD, /* a reload leaves no socket behind */
+    /* a network fault kills nothing and a reload leaves no socket behind: no restart to leave FIN_WAIT2 */
+    .holders = r->sc->holders > 0 && r->sc->fault != RB_FAULT_NETWORK && r->sc->fault != RB_FAULT_RELOAD,
   };
   size_t before = r->res->nwarnings;
 
@@ -1143,6 +1295,7 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     err = run_cycles(&r, msg, sizeof(msg));
 out:
   rb_fleet_destroy(r.fleet);
+  rb_netfault_stop(r.proxy);
   rb_target_destroy(r.target);
   if(err == RB_ERR_INTERRUPTED)
     res->verdict = RB_VERDICT_INTERRUPTED;
@@ -1153,6 +1306,7 @@ out:
   finish(&r);
   emit(&r, RB_EVENT_SCENARIO_END, 0, 0, NULL, NULL);
   free(r.url);
+  free(r.client_url);
   free(r.host);
   for(unsigned i = 0; r.streams && i < sc->publishers; i++)
     free(r.streams[i]);

@@ -358,6 +358,10 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
   json_object_set_new(o, "fault_done_at_ns", json_integer(c->fault_done_at_ns));
   json_object_set_new(o, "restart_at_ns", json_integer(c->restart_at_ns));
   json_object_set_new(o, "rebind_at_ns", c->rebind_at_ns ? json_integer(c->rebind_at_ns) : json_null());
+  if(c->net)
+    json_object_set_new(o, "network", json_pack("{s:i, s:b, s:o}", "hit", (int)c->net_hit, "server_dropped",
+                                                c->net_server_dropped, "dropped_ms",
+                                                ms_or_null(c->net_dropped_ms)));
   json_object_set_new(o, "diagnosis", json_string(c->diagnosis));
   json_object_set_new(o, "failures", failures);
   if(!c->pass && c->log_tail[0])

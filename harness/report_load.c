@@ -74,6 +74,17 @@ static void load_states(json_t *o, unsigned *counts)
     counts[st] = (unsigned)whole(o, rb_tcp_state_name(st), UINT_MAX);
 }
 
+/* net_fault: the proxy's view, present only when the scenario used it. */
+static void load_network(json_t *n, struct rb_cycle_result *c)
+{
+  c->net = json_is_object(n);
+  if(!c->net)
+    return;
+  c->net_hit = (unsigned)whole(n, "hit", UINT_MAX);
+  c->net_server_dropped = json_is_true(json_object_get(n, "server_dropped"));
+  c->net_dropped_ms = num(n, "dropped_ms", -1);
+}
+
 /* The reconnect profile's record of a cycle: who gave up, the arrival curve (at most
    RB_ARRIVAL_POINTS points of [ms, back]) and its summary. */
 static void load_arrivals(json_t *o, struct rb_cycle_result *c)
@@ -124,6 +135,7 @@ static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
   c->reconnect_publishers_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "publishers", -1);
   c->reconnect_players_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "players", -1);
   c->first_frame_ms = num(o, "first_frame_ms", -1);
+  load_network(json_object_get(o, "network"), c);
   c->latency_p50_ms = num(json_object_get(o, "latency_ms"), "p50", 0);
   c->latency_p99_ms = num(json_object_get(o, "latency_ms"), "p99", 0);
   c->duration_ms = num(o, "duration_ms", 0);

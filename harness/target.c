@@ -270,6 +270,12 @@ static void refresh(struct rb_target *t)
   unsigned char *desc = NULL;
   size_t keep = 0;
 
+  /* A dead keeper's pid may already name another process: its descendants are
+     not ours (keeper_lost has stopped everything that was). */
+  if(t->keeper_gone) {
+    t->nmembers = 0;
+    return;
+  }
   if(!(rb_proc_scan_tree(&tab, t->keeper) || rb_proc_scan_all(&tab)) || !(desc = malloc(tab.n ? tab.n : 1)) ||
      !rb_proc_mark_descendants(&tab, t->keeper, desc))
     goto out;
@@ -859,6 +865,8 @@ rb_err rb_target_fault(struct rb_target *t, const struct rb_fault *fault, char *
     return main_is_live(t) ? RB_OK : rb_fail(msg, msglen, RB_ERR_SPAWN, "no live main process to reload");
   case RB_FAULT_EXEC:
     return fault_exec(t, fault, deadline, msg, msglen);
+  case RB_FAULT_NETWORK:
+    return RB_OK; /* the server is left alone: the fault proxy does it */
   }
   return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown fault kind %d", (int)fault->kind);
 }

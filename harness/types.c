@@ -14,6 +14,8 @@ const struct rb_word rb_fault_words[] = {
   { "hang", RB_FAULT_HANG, NULL, "SIGSTOP the tree for hang_for, then SIGKILL it" },
   { "reload", RB_FAULT_RELOAD, NULL, "send reload_signal (or run reload_command) and keep the clients on: the port "
     "must LISTEN throughout, a new client be served and the old workers exit within reload_timeout" },
+  { "network", RB_FAULT_NETWORK, NULL, "no kill: net_fault is the cycle's whole fault (the hit clients "
+                                       "reconnect on a fresh path through the fault proxy)" },
   { "exec", RB_FAULT_EXEC, ":CMD", "run CMD with /bin/sh -c and wait for it (external servers: systemctl restart x)" },
   { NULL, 0, NULL, NULL }
 };
@@ -32,6 +34,13 @@ const struct rb_word rb_ready_words[] = {
   { "rtmp", RB_READY_RTMP, NULL, "a full RTMP handshake and connect succeed on url" },
   { "http", RB_READY_HTTP, "://URL", "GET URL answers 2xx" },
   { "https", RB_READY_HTTP, "://URL", "GET URL answers 2xx" },
+  { NULL, 0, NULL, NULL }
+};
+
+const struct rb_word rb_net_clients_words[] = {
+  { "all", RB_NET_CLIENTS_ALL, NULL, "every publisher, player and holder" },
+  { "publishers", RB_NET_CLIENTS_PUBLISHERS, NULL, "the publishers only" },
+  { "players", RB_NET_CLIENTS_PLAYERS, NULL, "the players only" },
   { NULL, 0, NULL, NULL }
 };
 

@@ -54,7 +54,9 @@ struct rb_fleet_counts {
   double stale_ms_max;         /* longest refused-republish window seen since the last reset */
   unsigned gave_up;            /* members whose retries ran out (they stay down) */
   char first_problem[320];     /* why the first client that is not up is not up */
-  bool rejected;               /* that client's last failure was a server refusal */
+  char refused_stream[128];    /* the first publisher whose last attempt was refused ("" none) */
+  char refused_code[96];       /* the status the server refused it with */
+  bool rejected;               /* some client's last failure was a server refusal */
   bool protocol;               /* ... or a protocol error */
 };
 
@@ -110,6 +112,21 @@ void rb_fleet_close_handshakes(struct rb_fleet *f);
    encoder's profile cannot know, and waits). Their retries are spread over
    about 20 us per client, so that a large fleet does not reconnect in lockstep. */
 void rb_fleet_kick(struct rb_fleet *f);
+
+/* Which clients a network fault hits: the selected kinds, in the order publishers,
+   players, holders, at most max of them (0: no limit). */
+struct rb_fleet_select {
+  bool publishers, players, holders;
+  unsigned max;
+};
+
+/* The local ports of the selected clients' current connections (for the fault
+   proxy, which knows connections by their client port); how many were written. */
+size_t rb_fleet_client_ports(struct rb_fleet *f, const struct rb_fleet_select *sel, uint16_t *ports,
+                             size_t cap);
+/* The selected clients' network died: they count as down until they are up again
+   on a new connection; cut = they also notice at once (rb_client_cut). */
+void rb_fleet_network_died(struct rb_fleet *f, const struct rb_fleet_select *sel, bool cut);
 
 /* Stop and join every thread (bounded: blocked steps are aborted). */
 void rb_fleet_stop(struct rb_fleet *f);

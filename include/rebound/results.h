@@ -51,6 +51,11 @@ struct rb_cycle_result {
   uint64_t lost_in_outage;        /* frames sent to the killed server that no player got (allowed) */
   uint64_t skipped_after_restart; /* frames sent to the restarted server before a player's first frame */
   double latency_p50_ms, latency_p99_ms;
+  /* net_fault (only when a scenario sets it): what the fault proxy did and saw */
+  bool net;                       /* the clients went through the fault proxy */
+  unsigned net_hit;               /* connections the cycle's network fault hit */
+  bool net_server_dropped;        /* the server closed a dead (blackholed) connection by itself */
+  double net_dropped_ms;          /* fault -> that close; -1 if it never did */
   unsigned gave_up;               /* clients whose reconnect retries ran out (they stay down) */
   double last_back_ms;            /* restart -> the last client that came back (-1: none came back) */
   struct rb_summary arrival;      /* every client's arrival (ms after the restart): p50/p99/max */
