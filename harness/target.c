@@ -185,10 +185,14 @@ static void drain(struct rb_target *t)
       continue;
     if(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       break;
-    if(n <= 0) {
+    /* Only EOF (or a reset) means the keeper is gone; any other error (ENOBUFS
+       under memory pressure, say) is no reason to stop the whole target. */
+    if(n == 0 || (n < 0 && (errno == ECONNRESET || errno == ENOTCONN))) {
       keeper_lost(t);
       break;
     }
+    if(n < 0)
+      break;
     if((size_t)n == sizeof(r))
       handle_reply(t, &r);
   }
