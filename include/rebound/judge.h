@@ -24,6 +24,7 @@ struct rb_reconnect_evidence {
   rb_err wait_err;               /* RB_OK: every client came back; RB_ERR_INTERRUPTED: stopped */
   const char *why;               /* the wait's message when wait_err is another error */
   double window_ms;              /* reconnect_timeout */
+  const char *profile;           /* the reconnect profile as written, when not rebound's own (NULL) */
   double reconnect_ms;           /* restart -> every publisher and player up (wait_err == RB_OK) */
   struct rb_fleet_counts counts; /* the fleet's counters, "up" judged since the restart */
 };
@@ -31,7 +32,8 @@ struct rb_reconnect_evidence {
 /* Fill c's reconnect fields from ev -- overall, per client kind (publishers'
    Publish.Start, players' Play.Start and first frame) and the frames of the resumed
    streams -- and add its failures (and a diagnosis when the cycle has none yet):
-   clients that did not come back, frames lost after a player's first frame. For HTTP
+   clients that did not come back (refused, a protocol failure, retries of their
+   reconnect profile exhausted), frames lost after a player's first frame. For HTTP
    players also an HLS media sequence that went back without a discontinuity (that
    sentence is the diagnosis), segments without SEI or that did not decode, and, when
    the ingest came back but HTTP viewers did not, a diagnosis naming the delivery.

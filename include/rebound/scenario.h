@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rebound/backoff.h"
 #include "rebound/error.h"
 #include "rebound/netfault.h"
 #include "rebound/types.h"
@@ -77,6 +78,11 @@ enum rb_opt_id {
   RB_OPT_MAX_RECONNECT_MS,
   RB_OPT_EXPECT,
   RB_OPT_LOG_LIMIT,
+  RB_OPT_RECONNECT,
+  RB_OPT_KEEP_ACROSS_RECONNECT,
+  RB_OPT_RELOAD_SIGNAL,
+  RB_OPT_RELOAD_COMMAND,
+  RB_OPT_RELOAD_TIMEOUT,
   RB_OPT__COUNT
 };
 
@@ -136,6 +142,10 @@ struct rb_scenario {
   int64_t max_reconnect_ns;
   enum rb_expect expect;
   uint64_t log_limit;     /* bytes kept of each start's output; 0 = all */
+  struct rb_backoff_profile reconnect; /* how clients come back (reconnect = ...) */
+  enum rb_keep_state keep_across_reconnect;
+  int reload_signal;      /* fault = reload: the signal sent to the main process */
+  int64_t reload_timeout_ns;
 };
 
 struct rb_scenario_set {
