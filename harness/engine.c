@@ -23,6 +23,7 @@
 #include "rebound/diagnosis.h"
 #include "rebound/fleet.h"
 #include "rebound/http.h"
+#include "rebound/ports.h"
 #include "rebound/probe.h"
 #include "rebound/random.h"
 #include "rebound/sockdiag.h"
@@ -41,6 +42,7 @@ struct run {
   struct rb_scenario_result *res;
   struct rb_target *target;
   struct rb_fleet *fleet;
+  struct rb_ports ports;  /* every port the target is judged on (port first) */
   char run_dir[PATH_MAX];
   char config_path[PATH_MAX];
   struct rb_scenario_vars vars;
@@ -204,6 +206,7 @@ static rb_err prepare(struct run *r, char *msg, size_t msglen)
   if((err = pick_ports(r, msg, msglen)))
     return err;
   r->res->port = r->sc->port;
+  rb_ports_init(&r->ports, r->sc->port);
   if(!r->opts->artifacts_dir)
     return rb_fail(msg, msglen, RB_ERR_USAGE, "no folder for the artifacts");
   snprintf(r->run_dir, sizeof(r->run_dir), "%s/%s", r->opts->artifacts_dir, r->sc->name);
@@ -347,43 +350,60 @@ static void collect_owners(struct run *r, const struct rb_port_snapshot *snap, s
   }
 }
 
-/* Poll until the new generation LISTENs on the port. Fills ev on the way. */
-static bool wait_rebind(struct run *r, int64_t deadline, int64_t *listen_at, struct rb_rebind_evidence *ev,
-                        bool *shared_with_survivor)
+/* Has the new generation taken port back? A survivor listening beside it counts
+   as taken, with *shared set (it fails the cycle, but the port is served). */
+static bool port_taken(struct run *r, uint16_t port, struct rb_rebind_evidence *ev, bool *shared)
+{
+  struct rb_port_snapshot snap;
+  bool new_listens, survivor_listens;
+
+  *shared = false;
+  if(!rb_sockdiag_is_listening(port))
+    return false;
+  /* Clients backing off retry now rather than at the end of their backoff
+     (the owner check below takes a while; a wrong owner fails the cycle anyway). */
+  if(port == r->sc->port)
+    rb_fleet_kick(r->fleet);
+  /* The common case, cheaply: the new main process holds every LISTEN socket. */
+  if(rb_sockdiag_listen_all_held_by(port, rb_target_main_pid(r->target)))
+    return true;
+  if(rb_sockdiag_snapshot(port, true, &snap, NULL, 0) != RB_OK)
+    return false;
+  collect_owners(r, &snap, ev, &new_listens, &survivor_listens);
+  /* Owners we cannot see (another user's process) are given the benefit of the doubt. */
+  if(new_listens || (!snap.nowners && snap.counts[RB_TCP_LISTEN])) {
+    *shared = survivor_listens;
+    return true;
+  }
+  return false;
+}
+
+/* Poll until the new generation LISTENs on every port of t (all ports at once, so
+   each gets its own time). ev[i] and shared[i] are filled per port on the way. */
+static bool wait_rebind(struct run *r, int64_t deadline, struct rb_target_result *t, struct rb_rebind_evidence *ev,
+                        bool *shared)
 {
   int64_t delay = POLL_MIN_NS;
-  struct rb_port_snapshot snap;
   struct rb_target_exit ex;
+  size_t left = t->nports;
 
-  *shared_with_survivor = false;
   for(;;) {
-    if(rb_sockdiag_is_listening(r->sc->port)) {
+    for(size_t i = 0; i < t->nports; i++) {
       int64_t seen = rb_clock_now();
-      bool new_listens, survivor_listens;
 
-      /* Clients backing off retry now rather than at the end of their backoff
-         (the owner check below takes a while; a wrong owner fails the cycle anyway). */
-      rb_fleet_kick(r->fleet);
-      /* The common case, cheaply: the new main process holds every LISTEN socket. */
-      if(rb_sockdiag_listen_all_held_by(r->sc->port, rb_target_main_pid(r->target))) {
-        *listen_at = seen;
-        return true;
-      }
-
-      if(rb_sockdiag_snapshot(r->sc->port, true, &snap, NULL, 0) == RB_OK) {
-        collect_owners(r, &snap, ev, &new_listens, &survivor_listens);
-        /* Owners we cannot see (another user's process) are given the benefit of the doubt. */
-        if(new_listens || (!snap.nowners && snap.counts[RB_TCP_LISTEN])) {
-          *listen_at = seen;
-          *shared_with_survivor = survivor_listens;
-          return true;
-        }
-      }
+      if(t->ports[i].rebind_at_ns || !port_taken(r, t->ports[i].port, &ev[i], &shared[i]))
+        continue;
+      t->ports[i].rebind_at_ns = seen;
+      left--;
     }
+    if(!left)
+      return true;
     rb_target_poll_exit(r->target, &ex);
     if(ex.exited && !target_alive(r)) {
-      ev->new_exited = true;
-      ev->new_status = ex.status;
+      for(size_t i = 0; i < t->nports; i++) {
+        ev[i].new_exited = true;
+        ev[i].new_status = ex.status;
+      }
       return false;
     }
     if(rb_clock_now() >= deadline || stop_requested(r))
@@ -496,27 +516,80 @@ out:
   free(expect);
 }
 
+/* Port i of the target did not come back (or is shared with a survivor). The first
+   port keeps today's sentence; another names itself, so a reader knows which one. */
 static void record_rebind_failure(struct run *r, struct rb_cycle_result *c, struct rb_rebind_evidence *ev,
-                                  int64_t restart_at)
+                                  int64_t restart_at, const struct rb_port_result *port, bool first)
 {
-  ev->port = r->sc->port;
+  char sentence[RB_DIAGNOSIS_LEN];
+
+  ev->port = port->port;
   ev->waited_ms = rb_clock_ms(restart_at, rb_clock_now());
-  memcpy(ev->states_at_restart, c->states_at_restart, sizeof(c->states_at_restart));
-  rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  memcpy(ev->states_at_restart, port->states_at_restart, sizeof(ev->states_at_restart));
+  if(!c->log_tail[0])
+    rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
   ev->log_tail = c->log_tail;
-  rb_diagnose_rebind(ev, c->diagnosis, sizeof(c->diagnosis));
-  rb_cycle_add_failure(c, "port %u not rebound within %.0f ms: %s", r->sc->port,
-                       (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS, c->diagnosis);
+  {
+    int n = first ? 0 : snprintf(sentence, sizeof(sentence), "port %u, which the target also listened on at "
+                                 "first start, did not come back: ", port->port);
+
+    rb_diagnose_rebind(ev, sentence + n, sizeof(sentence) - (size_t)n);
+  }
+  if(!c->diagnosis[0])
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", sentence);
+  rb_cycle_add_failure(c, "port %u not rebound within %.0f ms: %s", port->port,
+                       (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS, sentence);
+}
+
+/* The target's entry in c->targets: its name and ports, nothing measured yet. */
+static struct rb_target_result *cycle_target(struct run *r, struct rb_cycle_result *c)
+{
+  struct rb_target_result *t = &c->targets[0];
+
+  c->ntargets = 1;
+  snprintf(t->name, sizeof(t->name), "%s", "target");
+  t->restarted = true;
+  t->nports = r->ports.n;
+  for(size_t i = 0; i < t->nports; i++) {
+    t->ports[i].port = r->ports.port[i];
+    t->ports[i].rebind_ms = -1;
+  }
+  return t;
+}
+
+/* Learn the ports the target's tree listens on, now that it is up. */
+static void discover_ports(struct run *r)
+{
+  pid_t pids[256];
+  size_t n = rb_target_list(r->target, pids, 256), dropped = 0;
+  char why[RB_FAILURE_LEN];
+
+  if(r->external)
+    return; /* not ours: only its `port` is known to be its own */
+  if(rb_ports_discover(&r->ports, pids, n, &dropped, why, sizeof(why))) {
+    char text[RB_FAILURE_LEN];
+
+    snprintf(text, sizeof(text), "could not list the target's ports (only port %u is judged): %.200s", r->sc->port,
+             why);
+    warn(r, text);
+  }
+  else if(dropped) {
+    char text[RB_FAILURE_LEN];
+
+    snprintf(text, sizeof(text), "the target listens on more than %d ports: %zu of them are not judged", RB_MAX_PORTS,
+             dropped);
+    warn(r, text);
+  }
 }
 
 /* Artifacts: the socket table of the port at restart, one file per cycle. */
-static void save_snapshot(const struct run *r, unsigned cycle, const struct rb_port_snapshot *snap)
+static void save_snapshot(const struct run *r, unsigned cycle, const struct rb_port_snapshot *snap, bool append)
 {
   char path[PATH_MAX + 32], states[256];
   FILE *f;
 
   if(snprintf(path, sizeof(path), "%s/sockets-%u.txt", r->run_dir, cycle) >= (int)sizeof(path) ||
-     !(f = fopen(path, "w")))
+     !(f = fopen(path, append ? "a" : "w")))
     return;
   rb_sockdiag_format_counts(snap, states, sizeof(states));
   fprintf(f, "port %u at restart of cycle %u: %s\n", snap->port, cycle, states);
@@ -530,6 +603,7 @@ static void save_snapshot(const struct run *r, unsigned cycle, const struct rb_p
 static void after_rebind(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
 {
   rb_fleet_release_holders(r->fleet);
+  rb_ports_release(&r->ports);
   rb_fleet_close_handshakes(r->fleet);
   judge_reconnect(r, c, restart_at);
   if(c->reconnect_ms >= 0)
@@ -572,6 +646,8 @@ static bool run_external_restart(struct run *r, struct rb_cycle_result *c, int64
   }
   c->rebind_ms = c->ready_ms = rb_clock_ms(restart_at, ready_at);
   c->rebind_at_ns = ready_at;
+  c->targets[0].ports[0].rebind_ms = c->rebind_ms;
+  c->targets[0].ports[0].rebind_at_ns = ready_at;
   rb_fleet_kick(r->fleet);
   emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
   after_rebind(r, c, restart_at);
@@ -581,18 +657,19 @@ static bool run_external_restart(struct run *r, struct rb_cycle_result *c, int64
 /* One cycle; false when the scenario cannot go on (no server to fault next). */
 static bool run_cycle(struct run *r, struct rb_cycle_result *c)
 {
-  struct rb_rebind_evidence ev;
+  struct rb_rebind_evidence ev[RB_MAX_PORTS];
   struct rb_port_snapshot snap;
+  struct rb_target_result *t = cycle_target(r, c);
   struct rb_fault fault;
   char why[RB_FAILURE_LEN], *exec_cmd = NULL;
-  int64_t restart_at, listen_at, ready_at, fault_at;
-  bool rebound, shared = false, go_on = true;
+  int64_t restart_at, ready_at, fault_at;
+  bool rebound, shared[RB_MAX_PORTS] = { false }, go_on = true;
   rb_err err;
 
   int64_t cycle_start = rb_clock_now();
 
   c->start_at_ns = cycle_start;
-  memset(&ev, 0, sizeof(ev));
+  memset(ev, 0, sizeof(ev));
   c->pass = true;
   c->fault = r->sc->fault;
   c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
@@ -603,6 +680,10 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
                                                       sizeof(why))))
     rb_cycle_add_failure(c, "holders could not connect before the fault: %s", why);
   c->holders = r->sc->holders;
+  /* the other ports get idle connections too, so each is left with sockets of the killed server */
+  if(r->sc->holders && r->ports.n > 1 &&
+     (err = rb_ports_hold(&r->ports, r->host, r->sc->holders, rb_clock_deadline(STEP_TIMEOUT_NS), why, sizeof(why))))
+    rb_cycle_add_failure(c, "port holders could not connect before the fault: %s", why);
   if(!wait_for(r, r->sc->publish_for_ns))
     goto out;
   arrange_fault_moment(r, c);
@@ -626,10 +707,13 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   if(err)
     rb_cycle_add_failure(c, "fault %s did not complete: %s", rb_fault_name(fault.kind), why);
   free(exec_cmd);
-  if(rb_sockdiag_snapshot(r->sc->port, false, &snap, NULL, 0) == RB_OK) {
-    memcpy(c->states_at_restart, snap.counts, sizeof(c->states_at_restart));
-    save_snapshot(r, c->index, &snap);
-  }
+  for(size_t i = 0; i < t->nports; i++)
+    if(rb_sockdiag_snapshot(t->ports[i].port, false, &snap, NULL, 0) == RB_OK) {
+      memcpy(t->ports[i].states_at_restart, snap.counts, sizeof(snap.counts));
+      if(i == 0)
+        memcpy(c->states_at_restart, snap.counts, sizeof(c->states_at_restart));
+      save_snapshot(r, c->index, &snap, i > 0);
+    }
   if(r->external) {
     go_on = run_external_restart(r, c, fault_at);
     goto out;
@@ -642,17 +726,22 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   log_path_for(r, c->index, c->log_path, sizeof(c->log_path));
   c->restart_at_ns = restart_at;
   emit(r, RB_EVENT_RESTART, c->index, 0, NULL, c);
-  rebound = wait_rebind(r, restart_at + r->sc->rebind_timeout_ns, &listen_at, &ev, &shared);
+  wait_rebind(r, restart_at + r->sc->rebind_timeout_ns, t, ev, shared);
   if(stop_requested(r))
     goto out;
-  if(!rebound || shared) {
-    record_rebind_failure(r, c, &ev, restart_at);
-    go_on = rebound;
-    if(!rebound)
-      goto out;
+  for(size_t i = 0; i < t->nports; i++) {
+    if(t->ports[i].rebind_at_ns)
+      t->ports[i].rebind_ms = rb_clock_ms(restart_at, t->ports[i].rebind_at_ns);
+    if(!t->ports[i].rebind_at_ns || shared[i])
+      record_rebind_failure(r, c, &ev[i], restart_at, &t->ports[i], i == 0);
   }
-  c->rebind_ms = rb_clock_ms(restart_at, listen_at);
-  c->rebind_at_ns = listen_at;
+  rebound = t->ports[0].rebind_at_ns != 0;
+  if(!rebound) {
+    go_on = false;
+    goto out;
+  }
+  c->rebind_ms = t->ports[0].rebind_ms;
+  c->rebind_at_ns = t->ports[0].rebind_at_ns;
   emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
   c->ready_ms = c->rebind_ms;
   if(r->ready_kind != RB_READY_LISTEN) {
@@ -665,6 +754,7 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   after_rebind(r, c, restart_at);
 out:
   rb_fleet_release_holders(r->fleet);
+  rb_ports_release(&r->ports);
   rb_fleet_close_handshakes(r->fleet);
   rb_fleet_set_paused(r->fleet, false);
   /* No process of an earlier generation may outlive its cycle. */
@@ -842,8 +932,10 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     msg[0] = '\0';
     err = RB_OK;
   }
-  else if(!err)
+  else if(!err) {
+    discover_ports(&r);
     err = run_cycles(&r);
+  }
 out:
   rb_fleet_destroy(r.fleet);
   rb_target_destroy(r.target);

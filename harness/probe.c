@@ -57,7 +57,8 @@ static int finish_connect(int fd, int64_t deadline)
   return err;
 }
 
-static int connect_one(const struct addrinfo *ai, int64_t deadline)
+/* 0 with *fd_out connected, or an errno. */
+static int connect_one(const struct addrinfo *ai, int64_t deadline, int *fd_out)
 {
   int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
   int err = 0;
@@ -66,11 +67,15 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline)
     return errno;
   if(connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
     err = errno == EINPROGRESS ? finish_connect(fd, deadline) : errno;
-  close(fd);
+  if(err)
+    close(fd);
+  else
+    *fd_out = fd;
   return err;
 }
 
-rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char *msg, size_t msglen)
+rb_err rb_probe_tcp_connect(const char *host, uint16_t port, int64_t deadline, int *fd_out, char *msg,
+                            size_t msglen)
 {
   struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
   struct addrinfo *res = NULL;
@@ -78,6 +83,7 @@ rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char
   int gai, err = ENOENT;
   rb_err result;
 
+  *fd_out = -1;
   if(!host || !*host)
     host = "127.0.0.1";
   snprintf(service, sizeof(service), "%u", port);
@@ -85,7 +91,7 @@ rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char
   if(gai)
     return rb_fail(msg, msglen, RB_ERR_NOT_FOUND, "%s: %s", host, gai_strerror(gai));
   for(const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-    err = connect_one(ai, deadline);
+    err = connect_one(ai, deadline, fd_out);
     if(!err || rb_clock_now() >= deadline)
       break;
   }
@@ -94,6 +100,16 @@ rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char
     return RB_OK;
   result = err == ECONNREFUSED ? RB_ERR_REFUSED : err == ETIMEDOUT ? RB_ERR_TIMEOUT : RB_ERR_SYSTEM;
   return rb_fail(msg, msglen, result, "connect to %s:%u: %s", host, port, strerror(err));
+}
+
+rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char *msg, size_t msglen)
+{
+  int fd;
+  rb_err err = rb_probe_tcp_connect(host, port, deadline, &fd, msg, msglen);
+
+  if(!err)
+    close(fd);
+  return err;
 }
 
 /* ---- HTTP ------------------------------------------------------------------- */

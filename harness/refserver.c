@@ -40,6 +40,8 @@ struct options {
   const char *host;
   int port;
   bool reuseaddr;
+  int extra_port;            /* --extra-port: a second listener (0 = none) */
+  bool extra_reuseaddr;
   int workers;
   const char *reject_publish_code;
   int64_t stale_ns;
@@ -60,6 +62,8 @@ struct loop {
   const struct options *opt;
   int epfd;
   int listen_fd;
+  int extra_fd;              /* --extra-port listener, -1 if none */
+  struct loop_conn extra_tag; /* epoll data of extra_fd, told apart by its address */
   int spare_fd;              /* released to accept-and-close when out of descriptors */
   struct rb_refserver *srv;
   struct loop_conn *conns;
@@ -109,6 +113,8 @@ static void usage(FILE *f)
 "\n"
 "  --host ADDR            numeric IPv4/IPv6 address to listen on (default 127.0.0.1)\n"
 "  --port N               port (default 1935; 0 picks a free port)\n"
+"  --extra-port N         also serve RTMP on port N (a server with a second port,\n"
+"                         e.g. RTMP + HTTP); announced as 'also listening on HOST:N'\n"
 "  --quiet                no per-connection log lines on stderr\n"
 "  --help                 this text\n"
 "\n"
@@ -116,6 +122,11 @@ static void usage(FILE *f)
 "  --no-reuseaddr         do not set SO_REUSEADDR (the Red5 bug): a restart fails with\n"
 "                         'bind() to HOST:PORT failed (98: Address already in use)'\n"
 "                         and exit 1 while old connections are in FIN_WAIT2/TIME_WAIT\n"
+"  --extra-no-reuseaddr   open the --extra-port listener without SO_REUSEADDR: after a\n"
+"                         restart with old connections there, its bind() fails with\n"
+"                         EADDRINUSE, which is logged, and the server goes on serving\n"
+"                         the first port only (a secondary listener that silently\n"
+"                         does not come back)\n"
 "  --workers N            fork N workers (1..%d) that serve the inherited listening\n"
 "                         socket while the master only waits; workers outlive a\n"
 "                         SIGKILLed master (no PDEATHSIG), SIGTERM to the master stops\n"
@@ -158,7 +169,7 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
 {
   long v;
 
-  *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true };
+  *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true, .extra_reuseaddr = true };
   *help = false;
   for(int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -170,10 +181,17 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
       opt->quiet = true;
     } else if(strcmp(a, "--no-reuseaddr") == 0) {
       opt->reuseaddr = false;
+    } else if(strcmp(a, "--extra-no-reuseaddr") == 0) {
+      opt->extra_reuseaddr = false;
     } else if(strcmp(a, "--reject-publish") == 0) {
       opt->reject_publish_code = "NetStream.Publish.BadName";
       if(val && strncmp(val, "--", 2) != 0)
         opt->reject_publish_code = val, i++;
+    } else if(strcmp(a, "--extra-port") == 0) {
+      if(!val || !parse_long(val, 1, 65535, &v))
+        return rb_fail(msg, msglen, RB_ERR_USAGE, "--extra-port %s: not a port (1..65535)", val ? val : "");
+      opt->extra_port = (int)v;
+      i++;
     } else if(strcmp(a, "--host") == 0 || strcmp(a, "--port") == 0
               || strcmp(a, "--workers") == 0 || strcmp(a, "--stale-stream") == 0
               || strcmp(a, "--start-delay") == 0 || strcmp(a, "--crash-after") == 0
@@ -252,21 +270,22 @@ static void format_endpoint(const char *host, int port, char *buf, size_t len)
 }
 
 /* Returns the exit code on failure (1), 0 on success. */
-static int open_listener(const struct options *opt, int *fd_out, int *port_out, int64_t *listen_ns)
+static int open_listener(const char *host, int port, bool reuseaddr, int *fd_out, int *port_out,
+                         int64_t *listen_ns)
 {
   union sockaddr_any sa;
   socklen_t salen;
   int fd = -1, one = 1, rc = 1;
   char where[96];
 
-  parse_host(opt->host, opt->port, &sa, &salen);
-  format_endpoint(opt->host, opt->port, where, sizeof(where));
+  parse_host(host, port, &sa, &salen);
+  format_endpoint(host, port, where, sizeof(where));
   fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if(fd < 0) {
     fprintf(stderr, "socket() failed (%d: %s)\n", errno, strerror(errno));
     goto out;
   }
-  if(opt->reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+  if(reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
     fprintf(stderr, "setsockopt(SO_REUSEADDR) failed (%d: %s)\n", errno, strerror(errno));
     goto out;
   }
@@ -448,29 +467,29 @@ static void add_conn(struct loop *l, int fd, const union sockaddr_any *sa)
 
 /* Out of descriptors: free the spare, accept and close one peer so the backlog
    does not spin the loop, and take the spare back. */
-static void shed_one(struct loop *l)
+static void shed_one(struct loop *l, int listen_fd)
 {
   int fd;
 
   if(l->spare_fd >= 0)
     close(l->spare_fd);
-  fd = accept(l->listen_fd, NULL, NULL);
+  fd = accept(listen_fd, NULL, NULL);
   if(fd >= 0)
     close(fd);
   l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   log_line(l->opt, "out of file descriptors: refused a connection");
 }
 
-static void accept_ready(struct loop *l)
+static void accept_ready(struct loop *l, int listen_fd)
 {
   for(int i = 0; i < 64; i++) {
     union sockaddr_any sa;
     socklen_t salen = sizeof(sa);
-    int fd = accept4(l->listen_fd, &sa.sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listen_fd, &sa.sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
     if(fd < 0) {
       if(errno == EMFILE || errno == ENFILE)
-        shed_one(l);
+        shed_one(l, listen_fd);
       return; /* EAGAIN (another worker took it), or a transient error */
     }
     count_accept(l);
@@ -509,7 +528,8 @@ static int run_loop(struct loop *l)
   /* several workers on one socket: wake one of them per connection */
   if(l->opt->workers)
     lev.events |= EPOLLEXCLUSIVE;
-  if(l->epfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &lev) < 0) {
+  if(l->epfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &lev) < 0 ||
+     (l->extra_fd >= 0 && (lev.data.ptr = &l->extra_tag, epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->extra_fd, &lev) < 0))) {
     fprintf(stderr, "refserver: epoll setup failed (%d: %s)\n", errno, strerror(errno));
     return 1;
   }
@@ -526,8 +546,8 @@ static int run_loop(struct loop *l)
     for(int i = 0; i < n; i++) {
       struct loop_conn *lc = evs[i].data.ptr;
 
-      if(!lc) {
-        accept_ready(l);
+      if(!lc || lc == &l->extra_tag) {
+        accept_ready(l, lc ? l->extra_fd : l->listen_fd);
         continue;
       }
       if(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -557,7 +577,8 @@ static void free_loop(struct loop *l)
     close(l->spare_fd);
 }
 
-static int serve(const struct options *opt, int listen_fd, int64_t listen_ns, const sigset_t *wait_mask)
+static int serve(const struct options *opt, int listen_fd, int extra_fd, int64_t listen_ns,
+                 const sigset_t *wait_mask)
 {
   struct rb_refserver_config cfg = {
     .reject_publish_code = opt->reject_publish_code,
@@ -565,7 +586,7 @@ static int serve(const struct options *opt, int listen_fd, int64_t listen_ns, co
     .stale_all_until = opt->stale_ns ? listen_ns + opt->stale_ns : 0,
     .log = opt->quiet ? NULL : stderr,
   };
-  struct loop l = { .opt = opt, .epfd = -1, .listen_fd = listen_fd, .wait_mask = *wait_mask };
+  struct loop l = { .opt = opt, .epfd = -1, .listen_fd = listen_fd, .extra_fd = extra_fd, .wait_mask = *wait_mask };
   int rc;
 
   l.max_conns = raise_fd_limit();
@@ -654,7 +675,7 @@ static bool reap_workers(const struct options *opt, pid_t *pids, int n, int *ali
 
 /* Like nginx's master: fork the workers, keep its own copy of the listening
    socket, wait. A dead worker is logged and not replaced. */
-static int run_master(const struct options *opt, int listen_fd, int64_t listen_ns,
+static int run_master(const struct options *opt, int listen_fd, int extra_fd, int64_t listen_ns,
                       const sigset_t *wait_mask)
 {
   pid_t pids[MAX_WORKERS] = { 0 };
@@ -673,7 +694,7 @@ static int run_master(const struct options *opt, int listen_fd, int64_t listen_n
     if(pid == 0) {
       signal(SIGCHLD, SIG_DFL);
       set_worker_title();
-      _exit(serve(opt, listen_fd, listen_ns, wait_mask));
+      _exit(serve(opt, listen_fd, extra_fd, listen_ns, wait_mask));
     }
     pids[i] = pid;
     alive++;
@@ -718,7 +739,7 @@ int main(int argc, char **argv)
   struct options opt;
   bool help;
   char msg[256], where[96];
-  int listen_fd = -1, port = 0, rc;
+  int listen_fd = -1, extra_fd = -1, port = 0, extra_port = 0, rc;
   int64_t listen_ns = 0;
   sigset_t wait_mask;
 
@@ -736,16 +757,29 @@ int main(int argc, char **argv)
   if(opt.start_delay_ns > 0)
     rb_clock_sleep(opt.start_delay_ns);
   install_signal_handlers(&wait_mask);
-  rc = open_listener(&opt, &listen_fd, &port, &listen_ns);
+  rc = open_listener(opt.host, opt.port, opt.reuseaddr, &listen_fd, &port, &listen_ns);
   if(rc)
     return rc;
   format_endpoint(opt.host, port, where, sizeof(where));
   printf("listening on %s monotonic_ns=%lld\n", where, (long long)listen_ns);
+  if(opt.extra_port) {
+    int64_t extra_ns;
+
+    /* a failed second listener is logged (by open_listener) and lived without */
+    if(open_listener(opt.host, opt.extra_port, opt.extra_reuseaddr, &extra_fd, &extra_port, &extra_ns) == 0) {
+      format_endpoint(opt.host, extra_port, where, sizeof(where));
+      printf("also listening on %s\n", where);
+    }
+    else
+      fprintf(stderr, "refserver: serving without port %d\n", opt.extra_port);
+  }
   fflush(stdout);
   if(opt.workers)
-    rc = run_master(&opt, listen_fd, listen_ns, &wait_mask);
+    rc = run_master(&opt, listen_fd, extra_fd, listen_ns, &wait_mask);
   else
-    rc = serve(&opt, listen_fd, listen_ns, &wait_mask);
+    rc = serve(&opt, listen_fd, extra_fd, listen_ns, &wait_mask);
   close(listen_fd);
+  if(extra_fd >= 0)
+    close(extra_fd);
   return rc;
 }

@@ -282,6 +282,25 @@ static json_t *states_json(const unsigned *counts)
   return o;
 }
 
+/* Every target of the cycle, each with the rebind of every port it listened on. */
+static json_t *targets_json(const struct rb_cycle_result *c)
+{
+  json_t *targets = json_array();
+
+  for(size_t i = 0; i < c->ntargets; i++) {
+    const struct rb_target_result *t = &c->targets[i];
+    json_t *ports = json_array();
+
+    for(size_t k = 0; k < t->nports; k++)
+      json_array_append_new(ports, json_pack("{s:i, s:o, s:o}", "port", (int)t->ports[k].port, "rebind_ms",
+                                             ms_or_null(t->ports[k].rebind_ms), "states_at_restart",
+                                             states_json(t->ports[k].states_at_restart)));
+    json_array_append_new(targets, json_pack("{s:s, s:b, s:o}", "name", t->name, "restarted", t->restarted,
+                                             "ports", ports));
+  }
+  return targets;
+}
+
 static json_t *cycle_json(const struct rb_cycle_result *c)
 {
   json_t *failures = json_array();
@@ -307,6 +326,7 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
   json_object_set_new(o, "fault_done_at_ns", json_integer(c->fault_done_at_ns));
   json_object_set_new(o, "restart_at_ns", json_integer(c->restart_at_ns));
   json_object_set_new(o, "rebind_at_ns", c->rebind_at_ns ? json_integer(c->rebind_at_ns) : json_null());
+  json_object_set_new(o, "targets", targets_json(c));
   json_object_set_new(o, "diagnosis", json_string(c->diagnosis));
   json_object_set_new(o, "failures", failures);
   if(!c->pass && c->log_tail[0])

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rebound/ports.h"
 #include "rebound/sockdiag.h"
 #include "rebound/stats.h"
 #include "rebound/target.h"
@@ -28,6 +29,25 @@ enum rb_verdict {
 #define RB_FAILURE_LEN 320
 #define RB_DIAGNOSIS_LEN 512
 #define RB_LOG_TAIL_LEN 2048
+
+#define RB_MAX_TARGETS 4
+#define RB_TARGET_NAME_LEN 64
+
+/* One port of one target in one cycle. */
+struct rb_port_result {
+  uint16_t port;
+  double rebind_ms;                          /* restart -> LISTENed by the new generation; -1 = not */
+  int64_t rebind_at_ns;                      /* CLOCK_MONOTONIC of that, 0 if never */
+  unsigned states_at_restart[RB_TCP_STATE_MAX]; /* sockets on the port right before the restart */
+};
+
+/* One target in one cycle: every port it listened on at first start. */
+struct rb_target_result {
+  char name[RB_TARGET_NAME_LEN];
+  bool restarted;                            /* the fault hit it and it was started again */
+  size_t nports;
+  struct rb_port_result ports[RB_MAX_PORTS]; /* ports[0] = its `port` */
+};
 
 struct rb_cycle_result {
   unsigned index;                 /* 1-based */
@@ -50,6 +70,9 @@ struct rb_cycle_result {
   char diagnosis[RB_DIAGNOSIS_LEN];
   size_t nfailures;
   char failures[RB_MAX_FAILURES][RB_FAILURE_LEN];
+  size_t ntargets;
+  struct rb_target_result targets[RB_MAX_TARGETS]; /* every target, per port; rebind_ms above = the
+                                                       killed target's `port` */
   char log_path[512];             /* the restarted server's log */
   char log_tail[RB_LOG_TAIL_LEN]; /* its last lines, when the cycle failed */
 };
