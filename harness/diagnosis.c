@@ -43,25 +43,37 @@ void rb_last_line(const char *text, char *buf, size_t buflen)
   snprintf(buf, buflen, "%.*s", (int)(end - start), start);
 }
 
-/* "2 sockets of the killed server were in FIN_WAIT2 and 1 in TIME_WAIT" */
-static bool describe_old_connections(const unsigned *states, char *buf, size_t buflen)
+/* States of connections a dead server leaves behind, which block a bind() without
+   SO_REUSEADDR; in the order sentences name them. */
+static const int lingering[] = { RB_TCP_FIN_WAIT2, RB_TCP_TIME_WAIT, RB_TCP_FIN_WAIT1,
+                                 RB_TCP_CLOSING, RB_TCP_LAST_ACK, RB_TCP_CLOSE_WAIT };
+
+bool rb_diagnosis_lingering(const unsigned states[RB_TCP_STATE_MAX])
 {
-  static const int interesting[] = { RB_TCP_FIN_WAIT2, RB_TCP_TIME_WAIT, RB_TCP_FIN_WAIT1,
-                                     RB_TCP_CLOSING, RB_TCP_LAST_ACK };
+  for(size_t i = 0; i < sizeof(lingering) / sizeof(lingering[0]); i++)
+    if(states[lingering[i]])
+      return true;
+  return false;
+}
+
+/* "2 sockets of the killed server were in FIN_WAIT2 and 1 in TIME_WAIT"; whose is
+   "of the killed server" or "on the port". */
+static bool describe_old_connections(const unsigned *states, const char *whose, char *buf, size_t buflen)
+{
   size_t used = 0;
   bool any = false;
 
   buf[0] = '\0';
-  for(size_t i = 0; i < sizeof(interesting) / sizeof(interesting[0]); i++) {
-    unsigned n = states[interesting[i]];
-    const char *name = rb_tcp_state_name(interesting[i]);
+  for(size_t i = 0; i < sizeof(lingering) / sizeof(lingering[0]); i++) {
+    unsigned n = states[lingering[i]];
+    const char *name = rb_tcp_state_name(lingering[i]);
     int w;
 
     if(!n)
       continue;
     if(!any)
-      w = snprintf(buf + used, buflen - used, "%u %s of the killed server %s in %s", n,
-                   n == 1 ? "socket" : "sockets", n == 1 ? "was" : "were", name);
+      w = snprintf(buf + used, buflen - used, "%u %s %s %s in %s", n,
+                   n == 1 ? "socket" : "sockets", whose, n == 1 ? "was" : "were", name);
     else
       w = snprintf(buf + used, buflen - used, " and %u in %s", n, name);
     if(w < 0 || (size_t)w >= buflen - used)
@@ -96,7 +108,7 @@ static void describe_survivor(const struct rb_rebind_evidence *ev, char *buf, si
 void rb_diagnose_rebind(const struct rb_rebind_evidence *ev, char *buf, size_t buflen)
 {
   char old[200], line[200], status[96];
-  bool has_old = describe_old_connections(ev->states_at_restart, old, sizeof(old));
+  bool has_old = describe_old_connections(ev->states_at_restart, "of the killed server", old, sizeof(old));
   bool in_use = rb_diagnosis_mentions_eaddrinuse(ev->log_tail);
 
   for(size_t i = 0; i < ev->nowners; i++)
@@ -127,4 +139,31 @@ void rb_diagnose_rebind(const struct rb_rebind_evidence *ev, char *buf, size_t b
   }
   snprintf(buf, buflen, "port %u not listening after %.0f ms (the restarted server is still running%s%s)",
            ev->port, ev->waited_ms, line[0] ? "; last log line: " : "", line);
+}
+
+/* The same cause as a failed rebind, one start earlier: the sockets were left by a
+   server that ran before rebound started this one (a crash in production, an
+   earlier CI step). */
+void rb_diagnose_first_start(const struct rb_first_start_evidence *ev, char *buf, size_t buflen)
+{
+  char old[300], states[200], line[200], status[96];
+  bool before = rb_diagnosis_lingering(ev->states_before);
+  const unsigned *counts = before ? ev->states_before : ev->states_at_failure;
+
+  describe_old_connections(counts, "on the port", states, sizeof(states));
+  snprintf(old, sizeof(old), "%s %s", states,
+           before ? "before the first start (left by an earlier server)" : "when the first start failed");
+  if(rb_diagnosis_mentions_eaddrinuse(ev->log_tail)) {
+    snprintf(buf, buflen, "bind() failed with EADDRINUSE while %s: the server does not set SO_REUSEADDR", old);
+    return;
+  }
+  rb_last_line(ev->log_tail, line, sizeof(line));
+  if(ev->exited) {
+    rb_target_describe_status(ev->status, status, sizeof(status));
+    snprintf(buf, buflen, "the server %s before listening on port %u while %s: the server most likely does not "
+             "set SO_REUSEADDR%s%s", status, ev->port, old, line[0] ? "; last log line: " : "", line);
+    return;
+  }
+  snprintf(buf, buflen, "port %u not listening after %.0f ms at the first start while %s: the server most likely "
+           "does not set SO_REUSEADDR%s%s", ev->port, ev->waited_ms, old, line[0] ? "; last log line: " : "", line);
 }

@@ -23,6 +23,7 @@
 #include "rebound/diagnosis.h"
 #include "rebound/fleet.h"
 #include "rebound/http.h"
+#include "rebound/judge.h"
 #include "rebound/ports.h"
 #include "rebound/probe.h"
 #include "rebound/random.h"
@@ -187,13 +188,16 @@ static rb_err preflight(struct run *r, uint16_t port, char *msg, size_t msglen)
     return RB_OK;
   if((err = rb_sockdiag_snapshot(port, true, &snap, msg, msglen)))
     return err;
+  /* The last look before the first spawn: a dead server's connections still on the
+     port decide a failed first start (see first_start_failure). */
+  if(port == r->sc->port)
+    memcpy(r->res->states_before_start, snap.counts, sizeof(r->res->states_before_start));
   if(!snap.counts[RB_TCP_LISTEN])
     return RB_OK;
   if(snap.nowners)
     return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "port %u is already LISTENed by pid %d (%s), which rebound "
                    "did not start: stop it or choose another port", port, (int)snap.owners[0].pid,
                    snap.owners[0].cmdline);
-  (void)r;
   return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "port %u is already LISTENed by a process rebound did not "
                  "start (not visible to this user): stop it or choose another port", port);
 }
@@ -312,18 +316,84 @@ static rb_err start_external(struct run *r, int64_t *spawned_at, char *msg, size
   return rb_target_set_log(r->target, log, msg, msglen);
 }
 
-static void first_start_failure(struct run *r, rb_err err, const char *why, char *msg, size_t msglen)
+/* A first start that failed for the server's own reason is the scenario's first
+   cycle, failed, with the diagnosis (exit 1); see rb_judge_first_start. */
+static struct rb_cycle_result *first_cycle_failure(struct run *r, const char *diagnosis)
 {
-  char tail[RB_LOG_TAIL_LEN], log[PATH_MAX], status[96] = "is still running";
+  struct rb_cycle_result *c = &r->res->cycles[r->res->ncycles++];
+
+  c->index = 1;
+  c->fault = r->sc->fault;
+  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
+  c->pass = false;
+  snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", diagnosis);
+  log_path_for(r, 0, c->log_path, sizeof(c->log_path));
+  rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  return c;
+}
+
+/* What the port and the target showed when the first start failed. */
+static void first_start_evidence(struct run *r, int64_t spawned_at, const char *tail,
+                                 struct rb_first_start_evidence *ev)
+{
+  struct rb_port_snapshot snap;
   struct rb_target_exit ex;
+  pid_t current[256];
+  size_t ncurrent = rb_target_list(r->target, current, 256);
+
+  memset(ev, 0, sizeof(*ev));
+  ev->port = r->sc->port;
+  ev->waited_ms = rb_clock_ms(spawned_at, rb_clock_now());
+  memcpy(ev->states_before, r->res->states_before_start, sizeof(ev->states_before));
+  rb_target_poll_exit(r->target, &ex);
+  ev->exited = ex.exited && !ncurrent;
+  ev->status = ex.status;
+  ev->log_tail = tail;
+  if(rb_sockdiag_snapshot(r->sc->port, true, &snap, NULL, 0))
+    return;
+  memcpy(ev->states_at_failure, snap.counts, sizeof(ev->states_at_failure));
+  for(size_t i = 0; i < snap.nowners; i++) {
+    bool ours = false;
+
+    for(size_t k = 0; k < ncurrent; k++)
+      ours |= current[k] == snap.owners[i].pid;
+    if(!ours && !ev->nforeign++) {
+      ev->foreign_pid = snap.owners[i].pid;
+      snprintf(ev->foreign_cmdline, sizeof(ev->foreign_cmdline), "%s", snap.owners[i].cmdline);
+    }
+  }
+}
+
+/* The first start did not become ready: the server's bug (a failed first cycle,
+   RB_OK) or the environment's (RB_ERR_SPAWN / RB_ERR_PORT_BUSY with msg). */
+static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char *why, char *msg, size_t msglen)
+{
+  char tail[RB_LOG_TAIL_LEN], log[PATH_MAX], status[96] = "is still running", sentence[RB_DIAGNOSIS_LEN];
+  struct rb_first_start_evidence ev;
+  struct rb_target_exit ex;
+  enum rb_verdict verdict = RB_VERDICT_ERROR;
 
   log_path_for(r, 0, log, sizeof(log));
   rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
+  if(!r->external) {
+    first_start_evidence(r, spawned_at, tail, &ev);
+    verdict = rb_judge_first_start(&ev, sentence, sizeof(sentence));
+  }
+  if(verdict == RB_VERDICT_FAIL) {
+    struct rb_cycle_result *c = first_cycle_failure(r, sentence);
+
+    memcpy(c->states_at_restart, r->res->states_before_start, sizeof(c->states_at_restart));
+    rb_cycle_add_failure(c, "the first start did not become ready on port %u (%s)", r->sc->port, why);
+    emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
+    return RB_OK;
+  }
+  if(!r->external && ev.nforeign)
+    return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "%s", sentence);
   rb_target_poll_exit(r->target, &ex);
   if(ex.exited)
     rb_target_describe_status(ex.status, status, sizeof(status));
-  rb_fail(msg, msglen, err, "the target did not become ready on port %u (%s; it %s)%s%s", r->sc->port, why,
-          status, tail[0] ? "; last log lines:\n" : "", tail);
+  return rb_fail(msg, msglen, RB_ERR_SPAWN, "the target did not become ready on port %u (%s; it %s)%s%s",
+                 r->sc->port, why, status, tail[0] ? "; last log lines:\n" : "", tail);
 }
 
 /* ---- one cycle ------------------------------------------------------------ */
@@ -443,42 +513,23 @@ static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
 
 
 
+/* Wait for every client to come back, then let judge say what the counters mean. */
 static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
 {
-  struct rb_fleet_counts counts;
-  int64_t all_up_at;
-  char why[RB_FAILURE_LEN];
-  rb_err err;
+  struct rb_reconnect_evidence ev = { .window_ms = (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS };
+  int64_t all_up_at = 0;
+  char why[RB_FAILURE_LEN] = "";
 
   rb_fleet_set_paused(r->fleet, false);
-  err = rb_fleet_wait_up(r->fleet, restart_at, restart_at + r->sc->reconnect_timeout_ns, r->opts->stop,
-                         &all_up_at, why, sizeof(why));
-  if(!err) {
-    c->reconnect_ms = rb_clock_ms(restart_at, all_up_at);
+  ev.wait_err = rb_fleet_wait_up(r->fleet, restart_at, restart_at + r->sc->reconnect_timeout_ns, r->opts->stop,
+                                 &all_up_at, why, sizeof(why));
+  ev.why = why;
+  if(!ev.wait_err)
+    ev.reconnect_ms = rb_clock_ms(restart_at, all_up_at);
+  rb_fleet_counts(r->fleet, restart_at, &ev.counts);
+  rb_judge_reconnect(&ev, c);
+  if(!ev.wait_err)
     emit(r, RB_EVENT_RECONNECT, c->index, c->reconnect_ms, NULL, c);
-  }
-  else if(err != RB_ERR_INTERRUPTED) {
-    rb_cycle_add_failure(c, "clients did not reconnect within %.0f ms: %s",
-                         (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, why);
-    if(!c->diagnosis[0])
-      snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
-               "the restarted server kept refusing the clients' republish (stale stream state?)" :
-               "the restarted server listens but the clients could not publish/play again", why);
-  }
-  rb_fleet_counts(r->fleet, restart_at, &counts);
-  c->publishers_ok = counts.publishers_up;
-  c->players_ok = counts.players_up;
-  c->frames_sent = counts.frames_sent;
-  c->frames_received = counts.frames_received;
-  c->gaps = counts.gaps;
-  c->duplicates = counts.duplicates;
-  c->lost_after_reconnect = counts.lost_after_reconnect;
-  c->latency_p50_ms = counts.latency_p50_ms;
-  c->latency_p99_ms = counts.latency_p99_ms;
-  c->stale_ms = counts.stale_ms_max;
-  if(c->lost_after_reconnect)
-    rb_cycle_add_failure(c, "players lost %llu frames after reconnecting",
-                         (unsigned long long)c->lost_after_reconnect);
 }
 
 /* stat_url: the server's own stats page must show every publisher's stream. */
@@ -801,62 +852,28 @@ static rb_err start_clients(struct run *r, char *msg, size_t msglen)
    (e.g. every publish rejected), recorded as a failed first cycle. */
 static void first_clients_failure(struct run *r, rb_err err, const char *why)
 {
-  struct rb_cycle_result *c = &r->res->cycles[r->res->ncycles++];
+  char diagnosis[RB_DIAGNOSIS_LEN];
+  struct rb_cycle_result *c;
 
-  c->index = 1;
-  c->fault = r->sc->fault;
-  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
-  rb_cycle_add_failure(c, "clients could not publish/play after the first start: %s", why);
-  snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
+  snprintf(diagnosis, sizeof(diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
            "the server refused the clients before any fault" :
            "the server started but the clients could not publish/play on it", why);
-  log_path_for(r, 0, c->log_path, sizeof(c->log_path));
-  rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  c = first_cycle_failure(r, diagnosis);
+  rb_cycle_add_failure(c, "clients could not publish/play after the first start: %s", why);
   emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
-}
-
-static void check_thresholds(struct run *r)
-{
-  struct rb_scenario_result *res = r->res;
-
-  if(r->sc->max_rebind_ns && res->rebind.count &&
-     res->rebind.p99 > (double)r->sc->max_rebind_ns / RB_NS_PER_MS) {
-    snprintf(res->error, sizeof(res->error), "rebind p99 %.1f ms exceeds max_rebind_ms %.0f", res->rebind.p99,
-             (double)r->sc->max_rebind_ns / RB_NS_PER_MS);
-    res->verdict = RB_VERDICT_FAIL;
-  }
-  if(r->sc->max_reconnect_ns && res->reconnect.count &&
-     res->reconnect.p99 > (double)r->sc->max_reconnect_ns / RB_NS_PER_MS) {
-    size_t used = strlen(res->error);
-
-    snprintf(res->error + used, sizeof(res->error) - used, "%sreconnect p99 %.1f ms exceeds max_reconnect_ms %.0f",
-             used ? "; " : "", res->reconnect.p99, (double)r->sc->max_reconnect_ns / RB_NS_PER_MS);
-    res->verdict = RB_VERDICT_FAIL;
-  }
 }
 
 static void finish(struct run *r)
 {
-  struct rb_scenario_result *res = r->res;
-  bool failed = false;
+  struct rb_judge_rules rules = {
+    .max_rebind_ms = (double)r->sc->max_rebind_ns / RB_NS_PER_MS,
+    .max_reconnect_ms = (double)r->sc->max_reconnect_ns / RB_NS_PER_MS,
+    .holders = r->sc->holders > 0,
+  };
+  const char *warning = rb_judge_scenario(&rules, r->res);
 
-  for(size_t i = 0; i < res->ncycles; i++) {
-    failed |= !res->cycles[i].pass;
-    for(int s = RB_TCP_FIN_WAIT1; s <= RB_TCP_TIME_WAIT; s++)
-      res->exercised_classic |= res->cycles[i].states_at_restart[s] > 0;
-  }
-  rb_scenario_result_summarize(res);
-  if(res->verdict == RB_VERDICT_PASS && failed)
-    res->verdict = RB_VERDICT_FAIL;
-  if(res->verdict == RB_VERDICT_PASS)
-    check_thresholds(r);
-  if(r->sc->holders && res->ncycles && !res->exercised_classic && res->verdict != RB_VERDICT_INTERRUPTED)
-    warn(r, "no FIN_WAIT2/TIME_WAIT socket was seen at any restart: this run did not exercise the classic "
-            "rebind bug");
-  if(res->expect_fail && res->verdict == RB_VERDICT_FAIL)
-    res->verdict = RB_VERDICT_XFAIL;
-  else if(res->expect_fail && res->verdict == RB_VERDICT_PASS)
-    res->verdict = RB_VERDICT_XPASS;
+  if(warning)
+    warn(r, warning);
 }
 
 static rb_err run_cycles(struct run *r)
@@ -916,8 +933,7 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
 
       /* the probe's own words: "not ready after N attempts", or why it stopped early */
       snprintf(why, sizeof(why), "%s", err == RB_ERR_INTERRUPTED ? "its processes ended" : msg);
-      first_start_failure(&r, RB_ERR_SPAWN, why, msg, sizeof(msg));
-      err = RB_ERR_SPAWN;
+      err = first_start_failure(&r, spawned_at, why, msg, sizeof(msg));
     }
     goto out;
   }

@@ -256,27 +256,6 @@ rb_err rb_probe_wait(const struct rb_ready *r, int64_t deadline, rb_probe_keep_g
   }
 }
 
-bool rb_ready_parse(const char *text, enum rb_ready_kind *kind)
-{
-  enum rb_ready_kind k;
-
-  if(!text)
-    return false;
-  if(!strcmp(text, "listen"))
-    k = RB_READY_LISTEN;
-  else if(!strcmp(text, "tcp"))
-    k = RB_READY_TCP;
-  else if(!strcmp(text, "rtmp"))
-    k = RB_READY_RTMP;
-  else if((!strncmp(text, "http://", 7) && text[7]) || (!strncmp(text, "https://", 8) && text[8]))
-    k = RB_READY_HTTP;
-  else
-    return false;
-  if(kind)
-    *kind = k;
-  return true;
-}
-
 rb_err rb_probe_free_port(uint16_t *port, char *msg, size_t msglen)
 {
   struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

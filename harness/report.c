@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "rebound/clock.h"
-#include "rebound/sockdiag.h"
 
 #define SCHEMA_VERSION 1
 
@@ -35,11 +34,7 @@ static const char *reset(const struct rb_reporter *rep)
 
 static void format_states(const unsigned *counts, char *buf, size_t buflen)
 {
-  struct rb_port_snapshot s;
-
-  memset(&s, 0, sizeof(s));
-  memcpy(s.counts, counts, sizeof(s.counts));
-  rb_sockdiag_format_counts(&s, buf, buflen);
+  rb_tcp_states_format(counts, buf, buflen);
 }
 
 static void print_ms(FILE *out, const char *label, double ms)
@@ -177,6 +172,23 @@ static void track(struct rb_reporter *rep, const struct rb_event *ev)
     rep->failures++;
 }
 
+/* "[name] port 1935, artifacts in DIR", and what was already on the port. */
+static void print_start(struct rb_reporter *rep, const struct rb_event *ev)
+{
+  const struct rb_scenario_result *s = ev->scenario_result;
+  char states[256];
+  bool any = false;
+
+  for(int st = 1; s && st < RB_TCP_STATE_MAX; st++)
+    any |= s->states_before_start[st] > 0;
+  fprintf(rep->out, "[%s] port %.0f, artifacts in %s", ev->scenario, ev->ms, ev->detail);
+  if(any) {
+    format_states(s->states_before_start, states, sizeof(states));
+    fprintf(rep->out, "; sockets on the port before the first start: %s", states);
+  }
+  fputc('\n', rep->out);
+}
+
 void rb_report_event(const struct rb_event *ev, void *arg)
 {
   struct rb_reporter *rep = arg;
@@ -189,7 +201,7 @@ void rb_report_event(const struct rb_event *ev, void *arg)
   clear_line(rep);
   switch(ev->kind) {
   case RB_EVENT_SCENARIO_START:
-    fprintf(rep->out, "[%s] port %.0f, artifacts in %s\n", ev->scenario, ev->ms, ev->detail);
+    print_start(rep, ev);
     break;
   case RB_EVENT_READY:
     fprintf(rep->out, "[%s] target ready after %.1f ms\n", ev->scenario, ev->ms);
@@ -351,6 +363,7 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
   json_object_set_new(o, "error", json_string(s->error));
   json_object_set_new(o, "warnings", warnings);
   json_object_set_new(o, "exercised_classic_bug", json_boolean(s->exercised_classic));
+  json_object_set_new(o, "port_states_before_start", states_json(s->states_before_start));
   json_object_set_new(o, "artifacts", json_string(s->artifacts));
   return o;
 }

@@ -179,12 +179,9 @@ static void states_table(FILE *f, const struct rb_scenario_result *s)
 {
   fputs("<h3>Socket states of the port at restart</h3>\n<table><tr><th>cycle</th><th>states</th></tr>\n", f);
   for(size_t i = 0; i < s->ncycles; i++) {
-    struct rb_port_snapshot snap;
     char text[256];
 
-    memset(&snap, 0, sizeof(snap));
-    memcpy(snap.counts, s->cycles[i].states_at_restart, sizeof(snap.counts));
-    rb_sockdiag_format_counts(&snap, text, sizeof(text));
+    rb_tcp_states_format(s->cycles[i].states_at_restart, text, sizeof(text));
     fprintf(f, "<tr><td>%u</td><td>", s->cycles[i].index);
     put_text(f, text);
     fputs("</td></tr>\n", f);

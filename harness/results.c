@@ -5,19 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-const char *rb_verdict_name(enum rb_verdict v)
-{
-  switch(v) {
-  case RB_VERDICT_PASS: return "pass";
-  case RB_VERDICT_FAIL: return "fail";
-  case RB_VERDICT_ERROR: return "error";
-  case RB_VERDICT_INTERRUPTED: return "interrupted";
-  case RB_VERDICT_XFAIL: return "xfail";
-  case RB_VERDICT_XPASS: return "xpass";
-  }
-  return "?";
-}
-
 void rb_cycle_add_failure(struct rb_cycle_result *c, const char *fmt, ...)
 {
   va_list ap;

@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 
 #include "rebound/clock.h"
-#include "rebound/probe.h"
 
 #define MAX_LINE 4096               /* longest accepted line, bytes */
 #define MAX_FILE (4 * 1024 * 1024)  /* largest accepted scenario file */
@@ -32,9 +31,6 @@
 static bool check_fault(const char *value, char *why, size_t whylen);
 static bool check_ready(const char *value, char *why, size_t whylen);
 
-static const char *const fault_words[] = { "sigkill", "sigkill-main", "sigterm", "hang", NULL };
-static const char *const fault_at_words[] = { "publishing", "idle", "handshake", "random", NULL };
-static const char *const expect_words[] = { "pass", "fail", NULL };
 
 /* Per-key validators for strings with a grammar of their own. */
 static bool (*const string_checks[RB_OPT__COUNT])(const char *, char *, size_t) = {
@@ -63,14 +59,14 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
   [RB_OPT_CONFIG_TEMPLATE] = { "config_template", RB_OPT_STRING, NULL,
     "file rendered with ${var} expansion into ${run_dir} before each start; its path is ${config}", 0, NULL, 0 },
   [RB_OPT_READY] = { "ready", RB_OPT_STRING, "listen",
-    "listen (socket table shows LISTEN), tcp, rtmp (full handshake), or an http:// URL (2xx)", 0, NULL, 0 },
+    "when the target counts as started (one of the words below)", 0, rb_ready_words, 0 },
   [RB_OPT_READY_TIMEOUT] = { "ready_timeout", RB_OPT_DURATION, "10s", "time allowed for the first start",
     OFF(ready_timeout_ns), NULL, 0 },
   [RB_OPT_FAULT] = { "fault", RB_OPT_STRING, "sigkill",
-    "sigkill (whole tree), sigkill-main (main process only), sigterm (then SIGKILL after grace), "
-    "hang (SIGSTOP for hang_for, then SIGKILL), exec:CMD", 0, NULL, 0 },
+    "how the target is killed each cycle (one of the words below)", 0, rb_fault_words, 0 },
   [RB_OPT_FAULT_AT] = { "fault_at", RB_OPT_ENUM, "publishing",
-    "publishing, idle, handshake (clients mid-handshake), random (seeded)", OFF(fault_at), fault_at_words, 0 },
+    "what the clients are doing when the fault comes (one of the words below)", OFF(fault_at),
+    rb_fault_at_words, 0 },
   [RB_OPT_GRACE] = { "grace", RB_OPT_DURATION, "5s", "with sigterm: time before SIGKILL", OFF(grace_ns), NULL, 0 },
   [RB_OPT_HANG_FOR] = { "hang_for", RB_OPT_DURATION, "2s", "with hang: how long the target stays stopped",
     OFF(hang_for_ns), NULL, 0 },
@@ -103,8 +99,7 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
   [RB_OPT_MAX_RECONNECT_MS] = { "max_reconnect_ms", RB_OPT_MS, "0", "threshold on reconnect p99 in ms (0 = off)",
     OFF(max_reconnect_ns), NULL, 0 },
   [RB_OPT_EXPECT] = { "expect", RB_OPT_ENUM, "pass",
-    "pass, or fail for a known server bug (XFAIL: stays visible without failing the run; a pass is XPASS)",
-    OFF(expect), expect_words, 0 },
+    "pass, or fail for a known server bug (one of the words below)", OFF(expect), rb_expect_words, 0 },
 };
 
 /* Built-in variables, besides the keys themselves. */
@@ -118,15 +113,6 @@ const struct rb_option *rb_option_find(const char *name)
     if(!strcmp(rb_options[i].name, name))
       return &rb_options[i];
   return NULL;
-}
-
-const char *rb_fault_name(enum rb_fault_kind kind)
-{
-  if(kind == RB_FAULT_EXEC)
-    return "exec";
-  if((size_t)kind < sizeof(fault_words) / sizeof(fault_words[0]) - 1)
-    return fault_words[kind];
-  return "?";
 }
 
 /* ---- growable string ------------------------------------------------------ */
@@ -363,31 +349,36 @@ static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
   return true;
 }
 
-static bool check_fault(const char *value, char *why, size_t whylen)
+/* A string with a grammar of words (fault, ready): one of its rows must match. */
+static bool check_words(const struct rb_option *o, const char *value, char *why, size_t whylen)
 {
-  if(!strncmp(value, "exec:", 5)) {
-    if(!value[5]) {
-      snprintf(why, whylen, "fault exec: needs a command (exec:CMD)");
-      return false;
-    }
+  const char *rest;
+  const struct rb_word *w = rb_word_match(o->words, value, &rest);
+  char list[300];
+
+  if(w)
     return true;
-  }
-  for(size_t i = 0; fault_words[i]; i++)
-    if(!strcmp(value, fault_words[i]))
-      return true;
-  snprintf(why, whylen, "bad fault '%.60s': expected sigkill, sigkill-main, sigterm, hang or exec:CMD", value);
+  rb_words_format(o->words, " or ", list, sizeof(list));
+  snprintf(why, whylen, "bad %s '%.60s': expected %s", o->name, value, list);
   return false;
 }
 
+static bool check_fault(const char *value, char *why, size_t whylen)
+{
+  const char *cmd;
+  const struct rb_word *w = rb_word_match(rb_fault_words, value, &cmd);
+
+  if(w && w->arg && !*cmd) {
+    snprintf(why, whylen, "fault %s%.1s needs a command (%s%s)", w->word, w->arg, w->word, w->arg);
+    return false;
+  }
+  return check_words(&rb_options[RB_OPT_FAULT], value, why, whylen);
+}
+
+/* A URL may still hold ${...} here; its prefix is what decides its kind. */
 static bool check_ready(const char *value, char *why, size_t whylen)
 {
-  enum rb_ready_kind kind;
-
-  /* A URL may still hold ${...} here; the prefix is what decides its kind. */
-  if(!strncmp(value, "http://", 7) || !strncmp(value, "https://", 8) || rb_ready_parse(value, &kind))
-    return true;
-  snprintf(why, whylen, "bad ready '%.60s': expected listen, tcp, rtmp or an http:// URL", value);
-  return false;
+  return check_words(&rb_options[RB_OPT_READY], value, why, whylen);
 }
 
 /* Parse the (already expanded) value of option o into sc. */
@@ -442,18 +433,18 @@ static bool parse_typed(struct rb_scenario *sc, const struct rb_option *o, const
     *is_auto = false;
     return true;
   }
-  case RB_OPT_ENUM:
-    for(size_t i = 0; o->words[i]; i++)
-      if(!strcmp(v, o->words[i])) {
-        *(int *)(void *)field = (int)i;
-        return true;
-      }
-    snprintf(why, whylen, "bad value '%.60s' for %s: expected one of", v, o->name);
-    for(size_t i = 0; o->words[i]; i++) {
-      size_t len = strlen(why);
-      snprintf(why + len, whylen - len, "%s %s", i ? "," : "", o->words[i]);
+  case RB_OPT_ENUM: {
+    const struct rb_word *w = rb_word_match(o->words, v, NULL);
+    char list[300];
+
+    if(w && !w->arg) {
+      *(int *)(void *)field = w->value;
+      return true;
     }
+    rb_words_format(o->words, ", ", list, sizeof(list));
+    snprintf(why, whylen, "bad value '%.60s' for %s: expected one of %s", v, o->name, list);
     return false;
+  }
   }
   return false;
 }
@@ -698,17 +689,15 @@ static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
     free(value);
     value = NULL;
   }
-  /* fault is a string with a grammar: map it to its kind. */
-  sc->fault = RB_FAULT_SIGKILL;
-  if(!strncmp(sc->raw[RB_OPT_FAULT], "exec:", 5)) {
-    sc->fault = RB_FAULT_EXEC;
-    if(!(sc->fault_exec = strdup(sc->raw[RB_OPT_FAULT] + 5)))
+  /* fault is a string with a grammar: map it to its kind (and exec's command). */
+  {
+    const char *arg;
+    const struct rb_word *w = rb_word_match(rb_fault_words, sc->raw[RB_OPT_FAULT], &arg);
+
+    sc->fault = w ? (enum rb_fault_kind)w->value : RB_FAULT_SIGKILL;
+    if(w && w->arg && !(sc->fault_exec = strdup(arg)))
       return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
   }
-  else
-    for(int i = 0; fault_words[i]; i++)
-      if(!strcmp(sc->raw[RB_OPT_FAULT], fault_words[i]))
-        sc->fault = (enum rb_fault_kind)i;
   if(!sc->raw[RB_OPT_COMMAND] && sc->fault != RB_FAULT_EXEC)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO,
                    "%s:%d: [%s] has no command (required unless fault = exec:CMD restarts an external server)",
@@ -935,9 +924,12 @@ void rb_scenario_print_keys(FILE *out)
   };
 
   fprintf(out, "%-18s %-10s %-30s %s\n", "KEY", "TYPE", "DEFAULT", "MEANING");
-  for(size_t i = 0; i < RB_OPT__COUNT; i++)
+  for(size_t i = 0; i < RB_OPT__COUNT; i++) {
     fprintf(out, "%-18s %-10s %-30s %s\n", rb_options[i].name, type_names[rb_options[i].type],
             rb_options[i].def ? rb_options[i].def : "(none)", rb_options[i].help);
+    if(rb_options[i].words)
+      rb_words_print(rb_options[i].words, out, 30);
+  }
   fprintf(out, "\nVariables: ${KEY} for any key above, and ${port} ${host} ${http_port} ${run_dir} "
                "${scenario_dir} ${cycle} ${client} ${config} ${name}.\n"
                "Write $${X} for a literal ${X} (shell variables in commands).\n"

@@ -35,22 +35,6 @@
 #define RECV_BUF 32768
 #define NETLINK_TIMEOUT_MS 1000
 
-static const char *const state_names[RB_TCP_STATE_MAX] = {
-  [RB_TCP_ESTABLISHED] = "ESTABLISHED", [RB_TCP_SYN_SENT] = "SYN_SENT",
-  [RB_TCP_SYN_RECV] = "SYN_RECV",       [RB_TCP_FIN_WAIT1] = "FIN_WAIT1",
-  [RB_TCP_FIN_WAIT2] = "FIN_WAIT2",     [RB_TCP_TIME_WAIT] = "TIME_WAIT",
-  [RB_TCP_CLOSE] = "CLOSE",             [RB_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-  [RB_TCP_LAST_ACK] = "LAST_ACK",       [RB_TCP_LISTEN] = "LISTEN",
-  [RB_TCP_CLOSING] = "CLOSING",         [RB_TCP_NEW_SYN_RECV] = "NEW_SYN_RECV",
-};
-
-const char *rb_tcp_state_name(int state)
-{
-  if(state <= 0 || state >= RB_TCP_STATE_MAX)
-    return "UNKNOWN";
-  return state_names[state];
-}
-
 /* Where one dump's results go. */
 struct collect {
   struct rb_port_snapshot *snap;
@@ -543,25 +527,5 @@ out:
 
 void rb_sockdiag_format_counts(const struct rb_port_snapshot *s, char *buf, size_t buflen)
 {
-  size_t used = 0;
-
-  if(!buf || !buflen)
-    return;
-  buf[0] = '\0';
-  /* LISTEN first: it is the state a reader looks for. */
-  for(int i = 0; i < RB_TCP_STATE_MAX; i++) {
-    int state = i == 0 ? RB_TCP_LISTEN : i;
-    int n;
-
-    if((i == RB_TCP_LISTEN) || !s->counts[state])
-      continue;
-    n = snprintf(buf + used, buflen - used, "%s%s=%u", used ? " " : "", rb_tcp_state_name(state), s->counts[state]);
-    if(n < 0 || (size_t)n >= buflen - used) {
-      buf[used] = '\0'; /* no half entries */
-      break;
-    }
-    used += (size_t)n;
-  }
-  if(!used)
-    snprintf(buf, buflen, "none");
+  rb_tcp_states_format(s->counts, buf, buflen);
 }

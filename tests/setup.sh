@@ -14,6 +14,7 @@ packages=(
   clang libclang-rt-14-dev                                # libFuzzer smoke (its runtime is only a Recommends of clang)
   openssl                                                 # throwaway TLS key/cert for the RTMPS test
   groff-base                                              # renders the man page in the install test
+  openjdk-17-jdk-headless libmina2-java libnetty-java libslf4j-java  # the Red5 bug on MINA 2.2.1 and Netty 4.1 (scenarios/red5-mina.ini, tests/fixtures/JavaRtmpFront.java)
 )
 
 # node-media-server v4 (npm) for its preset and the RTMPS test, in a fixed place that

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "rebound/sockdiag.h"
+#include "rebound/types.h"
 
 struct rb_rebind_evidence {
   uint16_t port;
@@ -28,12 +28,36 @@ struct rb_rebind_evidence {
   const char *log_tail;                      /* the restarted server's last log lines */
 };
 
+/* What was seen when the first start of the target failed (no restart yet). */
+struct rb_first_start_evidence {
+  uint16_t port;
+  double waited_ms;                             /* spawn -> the wait ended */
+  unsigned states_before[RB_TCP_STATE_MAX];     /* the port's sockets just before the first spawn */
+  unsigned states_at_failure[RB_TCP_STATE_MAX]; /* ... and when the wait ended */
+  size_t nforeign;                              /* LISTEN owners outside the target's tree then */
+  pid_t foreign_pid;                            /* the first of them */
+  char foreign_cmdline[160];
+  bool exited;                                  /* the target's processes have all ended */
+  int status;                                   /* its main process' wait status, when exited */
+  const char *log_tail;                         /* its last log lines */
+};
+
 /* True when text reports EADDRINUSE ("Address already in use", "EADDRINUSE",
    "errno 98", "(98: ", "BindException"). */
 bool rb_diagnosis_mentions_eaddrinuse(const char *text);
 
 /* Write the sentence for a failed rebind. */
 void rb_diagnose_rebind(const struct rb_rebind_evidence *ev, char *buf, size_t buflen);
+
+/* True when states hold connections that block a bind() without SO_REUSEADDR:
+   FIN_WAIT1/2, TIME_WAIT, CLOSING, LAST_ACK, CLOSE_WAIT. */
+bool rb_diagnosis_lingering(const unsigned states[RB_TCP_STATE_MAX]);
+
+/* The sentence for a first start that failed while lingering connections were on the
+   port (judge decides when that is the cause): "bind() failed with EADDRINUSE while
+   6 sockets on the port were in TIME_WAIT before the first start (left by an earlier
+   server): the server does not set SO_REUSEADDR". */
+void rb_diagnose_first_start(const struct rb_first_start_evidence *ev, char *buf, size_t buflen);
 
 /* The last non-empty line of text (copied, at most buflen-1 bytes). */
 void rb_last_line(const char *text, char *buf, size_t buflen);

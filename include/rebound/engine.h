@@ -19,30 +19,6 @@
 #include "rebound/results.h"
 #include "rebound/scenario.h"
 
-enum rb_event_kind {
-  RB_EVENT_SCENARIO_START, /* detail: port */
-  RB_EVENT_READY,          /* first start ready; ms = first_ready_ms */
-  RB_EVENT_FAULT,          /* cycle, detail: fault name */
-  RB_EVENT_RESTART,
-  RB_EVENT_REBIND,         /* ms = rebind_ms */
-  RB_EVENT_RECONNECT,      /* ms = reconnect_ms */
-  RB_EVENT_CYCLE_END,      /* cycle result in `cycle` */
-  RB_EVENT_WARNING,        /* detail: text */
-  RB_EVENT_SCENARIO_END
-};
-
-struct rb_event {
-  enum rb_event_kind kind;
-  const char *scenario;
-  unsigned cycle;
-  double ms;
-  const char *detail;
-  const struct rb_cycle_result *result;
-  const struct rb_scenario_result *scenario_result;
-};
-
-typedef void (*rb_event_fn)(const struct rb_event *ev, void *arg);
-
 struct rb_engine_opts {
   const char *artifacts_dir;   /* where run folders and logs go (required; the caller owns it) */
   volatile sig_atomic_t *stop; /* set by a signal handler; the run ends at the next check */
@@ -53,7 +29,10 @@ struct rb_engine_opts {
 /* Run one scenario. sc is modified only to fill in auto ports. Target failures are
    recorded in res (verdict pass/fail); an error return means the scenario could not
    run at all (res->verdict = error, res->error says why): RB_ERR_SPAWN when the
-   first start failed, RB_ERR_PORT_BUSY when a foreign process holds the port,
+   first start failed for the environment's reason (a missing program, nothing that
+   points at the server; a first start that a dead server's connections on the port
+   block is the server's bug: a failed first cycle, see rb_judge_first_start),
+   RB_ERR_PORT_BUSY when a foreign process holds the port,
    RB_ERR_SCENARIO for a value that expands to nonsense, RB_ERR_INTERRUPTED. */
 rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opts *opts,
                               struct rb_scenario_result *res);

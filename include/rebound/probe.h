@@ -14,13 +14,7 @@
 #include <sys/types.h>
 
 #include "rebound/error.h"
-
-enum rb_ready_kind {
-  RB_READY_LISTEN, /* the socket table shows LISTEN on the port */
-  RB_READY_TCP,    /* a TCP connect to host:port succeeds */
-  RB_READY_RTMP,   /* a full RTMP handshake + connect succeeds on url */
-  RB_READY_HTTP    /* GET http_url answers 2xx (libcurl) */
-};
+#include "rebound/types.h"
 
 struct rb_ready {
   enum rb_ready_kind kind;
@@ -47,9 +41,6 @@ rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char
 rb_err rb_probe_tcp_connect(const char *host, uint16_t port, int64_t deadline, int *fd_out, char *msg,
                             size_t msglen);
 rb_err rb_probe_http_once(const char *url, int64_t deadline, char *msg, size_t msglen);
-
-/* Parse "listen", "tcp", "rtmp" or an http:// URL; false if none of them. */
-bool rb_ready_parse(const char *text, enum rb_ready_kind *kind);
 
 /* Find a free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
 rb_err rb_probe_free_port(uint16_t *port, char *msg, size_t msglen);

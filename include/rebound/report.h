@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "rebound/engine.h"
 #include "rebound/error.h"
 #include "rebound/results.h"
 

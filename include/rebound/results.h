@@ -12,18 +12,8 @@
 #include <stdint.h>
 
 #include "rebound/ports.h"
-#include "rebound/sockdiag.h"
 #include "rebound/stats.h"
-#include "rebound/target.h"
-
-enum rb_verdict {
-  RB_VERDICT_PASS,
-  RB_VERDICT_FAIL,
-  RB_VERDICT_ERROR,       /* environment error: could not even start (exit 3) */
-  RB_VERDICT_INTERRUPTED, /* SIGINT/SIGTERM */
-  RB_VERDICT_XFAIL,       /* expect = fail and it failed */
-  RB_VERDICT_XPASS        /* expect = fail and it passed */
-};
+#include "rebound/types.h"
 
 #define RB_MAX_FAILURES 8
 #define RB_FAILURE_LEN 320
@@ -89,6 +79,7 @@ struct rb_scenario_result {
   struct rb_cycle_result *cycles;
   struct rb_summary ready, rebind, reconnect;
   bool exercised_classic;         /* some cycle saw FIN_WAIT2/TIME_WAIT at restart */
+  unsigned states_before_start[RB_TCP_STATE_MAX]; /* the port's sockets just before the first spawn */
   char artifacts[512];
   char warnings[2][RB_FAILURE_LEN];
   size_t nwarnings;
@@ -102,8 +93,30 @@ struct rb_run_result {
   struct rb_scenario_result *scenarios;
 };
 
-/* "pass", "fail", "error", "interrupted", "xfail", "xpass" */
-const char *rb_verdict_name(enum rb_verdict v);
+/* Progress of a run, as the engine reports it (report turns events into lines). */
+enum rb_event_kind {
+  RB_EVENT_SCENARIO_START, /* detail: port */
+  RB_EVENT_READY,          /* first start ready; ms = first_ready_ms */
+  RB_EVENT_FAULT,          /* cycle, detail: fault name */
+  RB_EVENT_RESTART,
+  RB_EVENT_REBIND,         /* ms = rebind_ms */
+  RB_EVENT_RECONNECT,      /* ms = reconnect_ms */
+  RB_EVENT_CYCLE_END,      /* cycle result in `cycle` */
+  RB_EVENT_WARNING,        /* detail: text */
+  RB_EVENT_SCENARIO_END
+};
+
+struct rb_event {
+  enum rb_event_kind kind;
+  const char *scenario;
+  unsigned cycle;
+  double ms;
+  const char *detail;
+  const struct rb_cycle_result *result;
+  const struct rb_scenario_result *scenario_result;
+};
+
+typedef void (*rb_event_fn)(const struct rb_event *ev, void *arg);
 
 /* Append a failure line to c (ignored past RB_MAX_FAILURES) and mark it failed. */
 void rb_cycle_add_failure(struct rb_cycle_result *c, const char *fmt, ...)

@@ -24,7 +24,7 @@
 #include <stdio.h>
 
 #include "rebound/error.h"
-#include "rebound/target.h"
+#include "rebound/types.h"
 
 enum rb_opt_type {
   RB_OPT_STRING,   /* expanded at use */
@@ -35,15 +35,6 @@ enum rb_opt_type {
   RB_OPT_PORT,     /* 1..65535 or auto */
   RB_OPT_ENUM      /* one of a fixed list of words */
 };
-
-enum rb_fault_at {
-  RB_FAULT_AT_PUBLISHING,
-  RB_FAULT_AT_IDLE,
-  RB_FAULT_AT_HANDSHAKE,
-  RB_FAULT_AT_RANDOM
-};
-
-enum rb_expect { RB_EXPECT_PASS, RB_EXPECT_FAIL };
 
 /* Index of every key in the option table; also the index into raw values. */
 enum rb_opt_id {
@@ -86,7 +77,7 @@ struct rb_option {
   const char *def;       /* default as text (NULL = unset) */
   const char *help;
   size_t offset;         /* offsetof(struct rb_scenario, field) of the resolved value */
-  const char *const *words; /* RB_OPT_ENUM: NULL-terminated accepted words */
+  const struct rb_word *words; /* RB_OPT_ENUM (and grammar strings): the accepted words */
   uint64_t max;          /* RB_OPT_UINT: largest accepted value */
 };
 
@@ -171,8 +162,5 @@ rb_err rb_scenario_expand_key(const struct rb_scenario *sc, enum rb_opt_id id,
 
 /* Print every key, its default and meaning (rebound keys). */
 void rb_scenario_print_keys(FILE *out);
-
-/* Name of a fault kind as written in scenario files ("sigkill", ...). */
-const char *rb_fault_name(enum rb_fault_kind kind);
 
 #endif

@@ -18,41 +18,7 @@
 #include <sys/types.h>
 
 #include "rebound/error.h"
-
-/* The kernel's TCP state numbers (include/net/tcp_states.h); index into counts[]. */
-enum rb_tcp_state {
-  RB_TCP_ESTABLISHED = 1,
-  RB_TCP_SYN_SENT = 2,
-  RB_TCP_SYN_RECV = 3,
-  RB_TCP_FIN_WAIT1 = 4,
-  RB_TCP_FIN_WAIT2 = 5,
-  RB_TCP_TIME_WAIT = 6,
-  RB_TCP_CLOSE = 7,
-  RB_TCP_CLOSE_WAIT = 8,
-  RB_TCP_LAST_ACK = 9,
-  RB_TCP_LISTEN = 10,
-  RB_TCP_CLOSING = 11,
-  RB_TCP_NEW_SYN_RECV = 12,
-  RB_TCP_STATE_MAX = 13 /* size of counts[] */
-};
-
-#define RB_SOCKDIAG_MAX_OWNERS 16
-
-struct rb_port_owner {
-  pid_t pid;
-  char cmdline[160]; /* /proc/<pid>/cmdline, NULs as spaces, truncated */
-};
-
-struct rb_port_snapshot {
-  uint16_t port;
-  unsigned counts[RB_TCP_STATE_MAX]; /* sockets with local port == port, per state */
-  unsigned accepted;                 /* ESTABLISHED ones a process has accept()ed (they have an inode) */
-  size_t nowners;                    /* distinct processes owning a LISTEN socket */
-  struct rb_port_owner owners[RB_SOCKDIAG_MAX_OWNERS];
-};
-
-/* "LISTEN", "FIN_WAIT2", ...; "UNKNOWN" for out-of-range values. */
-const char *rb_tcp_state_name(int state);
+#include "rebound/types.h"
 
 /* Take a snapshot of port. with_owners = false skips the /proc fd walk (fast path
    used while polling). */
@@ -81,7 +47,7 @@ rb_err rb_sockdiag_parse_proc(const char *text, uint16_t port,
                               unsigned long *listen_inodes, size_t max_inodes,
                               size_t *ninodes);
 
-/* Write "LISTEN=1 FIN_WAIT2=2" (non-zero states only, "none" if empty). */
+/* rb_tcp_states_format of the snapshot's counts. */
 void rb_sockdiag_format_counts(const struct rb_port_snapshot *s, char *buf, size_t buflen);
 
 #endif

@@ -21,14 +21,7 @@
 #include <sys/types.h>
 
 #include "rebound/error.h"
-
-enum rb_fault_kind {
-  RB_FAULT_SIGKILL,      /* SIGKILL every process of the current tree at once */
-  RB_FAULT_SIGKILL_MAIN, /* SIGKILL only the main process, like a crashed master */
-  RB_FAULT_SIGTERM,      /* SIGTERM the main process, SIGKILL the tree after grace */
-  RB_FAULT_HANG,         /* SIGSTOP the tree for hang_for, then SIGKILL it */
-  RB_FAULT_EXEC          /* run exec_command with /bin/sh -c and wait for it */
-};
+#include "rebound/types.h"
 
 struct rb_fault {
   enum rb_fault_kind kind;

@@ -23,6 +23,9 @@ diff -u "$T/src.list" "$T/inst.list" >&2 || fail "installed scenarios differ fro
 while read -r f; do
   cmp -s "$SRC/scenarios/$f" "$prefix/share/rebound/scenarios/$f" || fail "scenarios/$f differs after install"
 done <"$T/src.list"
+# red5-mina.ini runs its Java fixture from ${scenario_dir}/../tests/fixtures
+cmp -s "$SRC/tests/fixtures/JavaRtmpFront.java" "$prefix/share/rebound/scenarios/../tests/fixtures/JavaRtmpFront.java" ||
+  fail "tests/fixtures/JavaRtmpFront.java not installed where scenarios/red5-mina.ini looks for it"
 
 run_rebound 10 --version
 expect_code 0 "installed rebound --version"

@@ -1,0 +1,98 @@
+/*
+ * judge: evidence -> failures and verdicts. See include/rebound/judge.h.
+ */
+#include "rebound/judge.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+void rb_judge_reconnect(const struct rb_reconnect_evidence *ev, struct rb_cycle_result *c)
+{
+  const struct rb_fleet_counts *n = &ev->counts;
+
+  if(!ev->wait_err)
+    c->reconnect_ms = ev->reconnect_ms;
+  else if(ev->wait_err != RB_ERR_INTERRUPTED) {
+    rb_cycle_add_failure(c, "clients did not reconnect within %.0f ms: %s", ev->window_ms, ev->why);
+    if(!c->diagnosis[0])
+      snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", ev->wait_err == RB_ERR_REJECTED ?
+               "the restarted server kept refusing the clients' republish (stale stream state?)" :
+               "the restarted server listens but the clients could not publish/play again", ev->why);
+  }
+  c->publishers_ok = n->publishers_up;
+  c->players_ok = n->players_up;
+  c->frames_sent = n->frames_sent;
+  c->frames_received = n->frames_received;
+  c->gaps = n->gaps;
+  c->duplicates = n->duplicates;
+  c->lost_after_reconnect = n->lost_after_reconnect;
+  c->latency_p50_ms = n->latency_p50_ms;
+  c->latency_p99_ms = n->latency_p99_ms;
+  c->stale_ms = n->stale_ms_max;
+  if(c->lost_after_reconnect)
+    rb_cycle_add_failure(c, "players lost %llu frames after reconnecting",
+                         (unsigned long long)c->lost_after_reconnect);
+}
+
+void rb_judge_thresholds(const struct rb_judge_rules *rules, struct rb_scenario_result *res)
+{
+  if(rules->max_rebind_ms > 0 && res->rebind.count && res->rebind.p99 > rules->max_rebind_ms) {
+    snprintf(res->error, sizeof(res->error), "rebind p99 %.1f ms exceeds max_rebind_ms %.0f", res->rebind.p99,
+             rules->max_rebind_ms);
+    res->verdict = RB_VERDICT_FAIL;
+  }
+  if(rules->max_reconnect_ms > 0 && res->reconnect.count && res->reconnect.p99 > rules->max_reconnect_ms) {
+    size_t used = strlen(res->error);
+
+    snprintf(res->error + used, sizeof(res->error) - used, "%sreconnect p99 %.1f ms exceeds max_reconnect_ms %.0f",
+             used ? "; " : "", res->reconnect.p99, rules->max_reconnect_ms);
+    res->verdict = RB_VERDICT_FAIL;
+  }
+}
+
+const char *rb_judge_scenario(const struct rb_judge_rules *rules, struct rb_scenario_result *res)
+{
+  const char *warning = NULL;
+  bool failed = false;
+
+  for(size_t i = 0; i < res->ncycles; i++) {
+    failed |= !res->cycles[i].pass;
+    for(int s = RB_TCP_FIN_WAIT1; s <= RB_TCP_TIME_WAIT; s++)
+      res->exercised_classic |= res->cycles[i].states_at_restart[s] > 0;
+  }
+  rb_scenario_result_summarize(res);
+  if(res->verdict == RB_VERDICT_PASS && failed)
+    res->verdict = RB_VERDICT_FAIL;
+  if(res->verdict == RB_VERDICT_PASS)
+    rb_judge_thresholds(rules, res);
+  if(rules->holders && res->ncycles && !res->exercised_classic && res->verdict != RB_VERDICT_INTERRUPTED)
+    warning = "no FIN_WAIT2/TIME_WAIT socket was seen at any restart: this run did not exercise the classic "
+              "rebind bug";
+  if(res->expect_fail && res->verdict == RB_VERDICT_FAIL)
+    res->verdict = RB_VERDICT_XFAIL;
+  else if(res->expect_fail && res->verdict == RB_VERDICT_PASS)
+    res->verdict = RB_VERDICT_XPASS;
+  return warning;
+}
+
+enum rb_verdict rb_judge_first_start(const struct rb_first_start_evidence *ev, char *sentence, size_t len)
+{
+  bool not_run = ev->exited && WIFEXITED(ev->status) &&
+                 (WEXITSTATUS(ev->status) == 127 || WEXITSTATUS(ev->status) == 126);
+
+  if(len)
+    sentence[0] = '\0';
+  if(ev->nforeign) {
+    snprintf(sentence, len, "port %u is LISTENed by pid %d (%s), which rebound did not start: stop it or choose "
+             "another port", ev->port, (int)ev->foreign_pid, ev->foreign_cmdline);
+    return RB_VERDICT_ERROR;
+  }
+  /* sh's "not found" / "cannot execute": the program, not the port */
+  if(not_run || ev->states_at_failure[RB_TCP_LISTEN])
+    return RB_VERDICT_ERROR;
+  if(!rb_diagnosis_lingering(ev->states_before) && !rb_diagnosis_lingering(ev->states_at_failure))
+    return RB_VERDICT_ERROR;
+  rb_diagnose_first_start(ev, sentence, len);
+  return RB_VERDICT_FAIL;
+}

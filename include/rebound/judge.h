@@ -1,0 +1,59 @@
+/*
+ * judge: the engine's verdicts, as pure functions over results.
+ *
+ * The engine gathers evidence (what the fleet reported after a restart, the
+ * scenario's cycles); judge decides what it means: which failures a cycle gets,
+ * whether a threshold is exceeded, what the scenario's verdict is. Like diagnosis,
+ * it touches no process, socket or clock, so every rule is unit-tested with
+ * made-up evidence (tests/unit/test_judge.c).
+ */
+#ifndef REBOUND_JUDGE_H
+#define REBOUND_JUDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rebound/diagnosis.h"
+#include "rebound/error.h"
+#include "rebound/fleet.h"
+#include "rebound/results.h"
+
+/* What was seen after a restart, for judging the reconnect. */
+struct rb_reconnect_evidence {
+  rb_err wait_err;               /* RB_OK: every client came back; RB_ERR_INTERRUPTED: stopped */
+  const char *why;               /* the wait's message when wait_err is another error */
+  double window_ms;              /* reconnect_timeout */
+  double reconnect_ms;           /* restart -> every publisher and player up (wait_err == RB_OK) */
+  struct rb_fleet_counts counts; /* the fleet's counters, "up" judged since the restart */
+};
+
+/* Fill c's reconnect fields from ev and add its failures (and a diagnosis when the
+   cycle has none yet): clients that did not come back, frames lost after the reconnect. */
+void rb_judge_reconnect(const struct rb_reconnect_evidence *ev, struct rb_cycle_result *c);
+
+/* Whose fault a failed first start is. RB_VERDICT_FAIL, the server's: no LISTEN on
+   the port, but connections a dead server left (FIN_WAIT*, TIME_WAIT, CLOSE_WAIT ...)
+   were there before the spawn or at the failure -- the classic rebind bug one start
+   early; sentence is the diagnosis. RB_VERDICT_ERROR, the environment's (exit 3): a
+   foreign process LISTENs on the port (sentence names it), the command is missing or
+   cannot be executed (status 127 / 126), or nothing points at the server (for these
+   sentence is left empty: the caller's own message, with the log tail, says it). */
+enum rb_verdict rb_judge_first_start(const struct rb_first_start_evidence *ev, char *sentence, size_t len);
+
+/* What the scenario asks of its numbers (0 = no bound). */
+struct rb_judge_rules {
+  double max_rebind_ms;      /* bound on rebind p99 */
+  double max_reconnect_ms;   /* bound on reconnect p99 */
+  bool holders;              /* the scenario had holders: the classic bug should have been exercised */
+};
+
+/* Turn a pass into a fail when a p99 exceeds its bound; res->error says which. */
+void rb_judge_thresholds(const struct rb_judge_rules *rules, struct rb_scenario_result *res);
+
+/* The scenario's verdict from its cycles, once they have run: summaries, fail if a
+   cycle failed, thresholds, exercised_classic, and expect = fail (XFAIL / XPASS).
+   res->verdict comes in as the run left it (pass, or error / interrupted). Returns a
+   warning the run should show, or NULL. */
+const char *rb_judge_scenario(const struct rb_judge_rules *rules, struct rb_scenario_result *res);
+
+#endif
