@@ -37,25 +37,48 @@
 #define STEP_TIMEOUT_NS (5 * RB_NS_PER_S)
 #define LOG_TAIL_LINES 15
 
-struct run {
-  struct rb_scenario *sc;
-  const struct rb_engine_opts *opts;
-  struct rb_scenario_result *res;
+struct run;
+
+/* One server of the scenario: the scenario itself, or one [target NAME] of a topology. */
+struct tgt {
+  struct run *run;
+  struct rb_scenario *sc; /* its keys: the target's view, or the scenario without a topology */
+  const char *name;       /* "target" without a topology */
   struct rb_target *target;
-  struct rb_fleet *fleet;
-  struct rb_ports ports;  /* every port the target is judged on (port first) */
-  char run_dir[PATH_MAX];
+  struct rb_ports ports;  /* every port it is judged on (port first) */
+  char run_dir[PATH_MAX]; /* its ${run_dir}: logs, socket tables, rendered config */
   char config_path[PATH_MAX];
   struct rb_scenario_vars vars;
   char *url;
   char *host;
-  char **streams;
   enum rb_ready_kind ready_kind;
   char *ready_http;
+  bool external;          /* no command: a server rebound neither starts nor owns */
+  bool killed;            /* the fault hits it */
+  unsigned generation;    /* the cycle of its last start (its newest server-N.log) */
+  unsigned states_before[RB_TCP_STATE_MAX]; /* its port just before the first spawn */
+};
+
+struct run {
+  struct rb_scenario *sc; /* the scenario's own keys (clients, cycles, fault, ...) */
+  const struct rb_engine_opts *opts;
+  struct rb_scenario_result *res;
+  struct rb_fleet *fleet;
+  char run_dir[PATH_MAX];
+  struct rb_scenario_vars vars;
+  char **streams;
   uint64_t rng;
   int64_t started_at;
-  bool external;          /* no command: a server rebound neither starts nor owns */
+  size_t ntg;
+  struct tgt tg[RB_MAX_TARGETS];
+  struct tgt *pub, *play; /* where publishers publish and players play */
+  struct tgt *first_killed;
+  bool topology;
 };
+
+#if RB_MAX_SCENARIO_TARGETS > RB_MAX_TARGETS
+#error "results must have room for every target of a scenario"
+#endif
 
 void rb_engine_ignore_sigpipe(void)
 {
@@ -117,7 +140,7 @@ static rb_err make_dir(const char *path, char *msg, size_t msglen)
 }
 
 /* Render config_template into the run folder as ${config}. */
-static rb_err render_config(struct run *r, char *msg, size_t msglen)
+static rb_err render_config(struct tgt *r, char *msg, size_t msglen)
 {
   char *path = NULL, *text = NULL, *out = NULL, *base;
   FILE *f = NULL;
@@ -167,7 +190,7 @@ out:
   return err;
 }
 
-static rb_err pick_ports(struct run *r, char *msg, size_t msglen)
+static rb_err pick_ports(struct tgt *r, char *msg, size_t msglen)
 {
   rb_err err = RB_OK;
 
@@ -179,7 +202,7 @@ static rb_err pick_ports(struct run *r, char *msg, size_t msglen)
 }
 
 /* Refuse to start when someone else LISTENs on a port of ours: exit 3, named. */
-static rb_err preflight(struct run *r, uint16_t port, char *msg, size_t msglen)
+static rb_err preflight(struct tgt *r, uint16_t port, char *msg, size_t msglen)
 {
   struct rb_port_snapshot snap;
   rb_err err;
@@ -191,7 +214,7 @@ static rb_err preflight(struct run *r, uint16_t port, char *msg, size_t msglen)
   /* The last look before the first spawn: a dead server's connections still on the
      port decide a failed first start (see first_start_failure). */
   if(port == r->sc->port)
-    memcpy(r->res->states_before_start, snap.counts, sizeof(r->res->states_before_start));
+    memcpy(r->states_before, snap.counts, sizeof(r->states_before));
   if(!snap.counts[RB_TCP_LISTEN])
     return RB_OK;
   if(snap.nowners)
@@ -202,57 +225,91 @@ static rb_err preflight(struct run *r, uint16_t port, char *msg, size_t msglen)
                  "start (not visible to this user): stop it or choose another port", port);
 }
 
-static rb_err prepare(struct run *r, char *msg, size_t msglen)
+/* One target's folder, URL, host and readiness; its ports were picked already. */
+static rb_err prepare_target(struct run *r, struct tgt *t, char *msg, size_t msglen)
 {
   char *ready = NULL;
   rb_err err;
 
-  if((err = pick_ports(r, msg, msglen)))
+  if(!r->topology)
+    snprintf(t->run_dir, sizeof(t->run_dir), "%s", r->run_dir);
+  else if(snprintf(t->run_dir, sizeof(t->run_dir), "%s/%s", r->run_dir, t->name) >= (int)sizeof(t->run_dir))
+    return rb_fail(msg, msglen, RB_ERR_IO, "%s/%s: path too long", r->run_dir, t->name);
+  if((err = make_dir(t->run_dir, msg, msglen)))
     return err;
-  r->res->port = r->sc->port;
-  rb_ports_init(&r->ports, r->sc->port);
+  rb_ports_init(&t->ports, t->sc->port);
+  t->vars.run_dir = t->run_dir;
+  t->vars.client = -1;
+  if((err = rb_scenario_expand_key(t->sc, RB_OPT_URL, &t->vars, &t->url, msg, msglen)) ||
+     (err = rb_scenario_expand_key(t->sc, RB_OPT_HOST, &t->vars, &t->host, msg, msglen)) ||
+     (err = rb_scenario_expand_key(t->sc, RB_OPT_READY, &t->vars, &ready, msg, msglen)))
+    return err;
+  if(!rb_ready_parse(ready, &t->ready_kind)) {
+    err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "ready: cannot use '%s'", ready);
+    free(ready);
+    return err;
+  }
+  if(t->ready_kind == RB_READY_HTTP)
+    t->ready_http = ready;
+  else
+    free(ready);
+  t->external = !t->sc->raw[RB_OPT_COMMAND];
+  if(t->external)
+    return RB_OK; /* its port is supposed to be LISTENed already: by the server itself */
+  if((err = preflight(t, t->sc->port, msg, msglen)))
+    return err;
+  return preflight(t, t->sc->http_port, msg, msglen);
+}
+
+static rb_err prepare(struct run *r, char *msg, size_t msglen)
+{
+  struct rb_scenario *sc = r->sc;
+  rb_err err;
+
+  r->topology = sc->ntargets > 0;
+  r->ntg = r->topology ? sc->ntargets : 1;
+  for(size_t i = 0; i < r->ntg; i++) {
+    struct tgt *t = &r->tg[i];
+
+    t->run = r;
+    t->sc = r->topology ? &sc->targets[i] : sc;
+    t->name = r->topology ? t->sc->target_name : "target";
+    t->killed = !r->topology || sc->fault_target < 0 || (size_t)sc->fault_target == i;
+    /* every auto port first: any target's keys may name any other's port */
+    if((err = pick_ports(t, msg, msglen)))
+      return err;
+  }
+  r->pub = &r->tg[r->topology ? sc->publish_to : 0];
+  r->play = &r->tg[r->topology ? sc->play_from : 0];
+  r->first_killed = &r->tg[r->topology && sc->fault_target > 0 ? sc->fault_target : 0];
+  r->res->port = r->first_killed->sc->port;
   if(!r->opts->artifacts_dir)
     return rb_fail(msg, msglen, RB_ERR_USAGE, "no folder for the artifacts");
-  snprintf(r->run_dir, sizeof(r->run_dir), "%s/%s", r->opts->artifacts_dir, r->sc->name);
+  snprintf(r->run_dir, sizeof(r->run_dir), "%s/%s", r->opts->artifacts_dir, sc->name);
   if((err = make_dir(r->run_dir, msg, msglen)))
     return err;
   snprintf(r->res->artifacts, sizeof(r->res->artifacts), "%.*s", (int)sizeof(r->res->artifacts) - 1, r->run_dir);
   r->vars.run_dir = r->run_dir;
   r->vars.client = -1;
-  if((err = rb_scenario_expand_key(r->sc, RB_OPT_URL, &r->vars, &r->url, msg, msglen)) ||
-     (err = rb_scenario_expand_key(r->sc, RB_OPT_HOST, &r->vars, &r->host, msg, msglen)))
-    return err;
-  if(!(r->streams = calloc(r->sc->publishers ? r->sc->publishers : 1, sizeof(*r->streams))))
+  if(!(r->streams = calloc(sc->publishers ? sc->publishers : 1, sizeof(*r->streams))))
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
-  for(unsigned i = 0; i < r->sc->publishers; i++) {
+  for(unsigned i = 0; i < sc->publishers; i++) {
     r->vars.client = (int)i;
-    if((err = rb_scenario_expand_key(r->sc, RB_OPT_STREAM, &r->vars, &r->streams[i], msg, msglen)))
+    if((err = rb_scenario_expand_key(sc, RB_OPT_STREAM, &r->vars, &r->streams[i], msg, msglen)))
       return err;
   }
   r->vars.client = -1;
-  if((err = rb_scenario_expand_key(r->sc, RB_OPT_READY, &r->vars, &ready, msg, msglen)))
-    return err;
-  if(!rb_ready_parse(ready, &r->ready_kind)) {
-    err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "ready: cannot use '%s'", ready);
-    free(ready);
-    return err;
-  }
-  if(r->ready_kind == RB_READY_HTTP)
-    r->ready_http = ready;
-  else
-    free(ready);
-  r->rng = r->sc->seed ? r->sc->seed : 1;
-  r->external = !r->sc->raw[RB_OPT_COMMAND];
-  if(r->external)
-    return RB_OK; /* its port is supposed to be LISTENed already: by the server itself */
-  if((err = preflight(r, r->sc->port, msg, msglen)))
-    return err;
-  return preflight(r, r->sc->http_port, msg, msglen);
+  r->rng = sc->seed ? sc->seed : 1;
+  for(size_t i = 0; i < r->ntg; i++)
+    if((err = prepare_target(r, &r->tg[i], msg, msglen)))
+      return err;
+  memcpy(r->res->states_before_start, r->first_killed->states_before, sizeof(r->res->states_before_start));
+  return RB_OK;
 }
 
 /* ---- target --------------------------------------------------------------- */
 
-static void log_path_for(const struct run *r, unsigned cycle, char *buf, size_t buflen)
+static void log_path_for(const struct tgt *r, unsigned cycle, char *buf, size_t buflen)
 {
   /* run_dir comes from a PATH_MAX buffer: a path that does not fit is dropped, not cut */
   if(snprintf(buf, buflen, "%s/server-%u.log", r->run_dir, cycle) >= (int)buflen)
@@ -260,12 +317,13 @@ static void log_path_for(const struct run *r, unsigned cycle, char *buf, size_t 
 }
 
 /* Start generation `cycle` (0 = first start) with command or restart_command. */
-static rb_err start_target(struct run *r, unsigned cycle, int64_t *spawned_at, char *msg, size_t msglen)
+static rb_err start_target(struct tgt *r, unsigned cycle, int64_t *spawned_at, char *msg, size_t msglen)
 {
   char log[PATH_MAX], *command = NULL;
   rb_err err;
 
   r->vars.cycle = cycle;
+  r->generation = cycle;
   if((err = render_config(r, msg, msglen)))
     return err;
   if((err = rb_scenario_expand_key(r->sc, cycle ? RB_OPT_RESTART_COMMAND : RB_OPT_COMMAND, &r->vars, &command,
@@ -282,20 +340,20 @@ static rb_err start_target(struct run *r, unsigned cycle, int64_t *spawned_at, c
    server's main process exits normally, so the main pid alone is not enough). */
 static bool target_alive(void *arg)
 {
-  struct run *r = arg;
+  struct tgt *r = arg;
   pid_t pid;
 
-  if(stop_requested(r))
+  if(stop_requested(r->run))
     return false;
   return rb_target_list(r->target, &pid, 1) > 0;
 }
 
 static bool not_stopped(void *arg)
 {
-  return !stop_requested(arg);
+  return !stop_requested(((struct tgt *)arg)->run);
 }
 
-static rb_err wait_ready(struct run *r, int64_t deadline, int64_t *ready_at, char *msg, size_t msglen)
+static rb_err wait_ready(struct tgt *r, int64_t deadline, int64_t *ready_at, char *msg, size_t msglen)
 {
   struct rb_ready ready = {
     .kind = r->ready_kind, .host = r->host, .port = r->sc->port,
@@ -307,7 +365,7 @@ static rb_err wait_ready(struct run *r, int64_t deadline, int64_t *ready_at, cha
 }
 
 /* An external server is not started, only waited for; exec faults log to server-0.log. */
-static rb_err start_external(struct run *r, int64_t *spawned_at, char *msg, size_t msglen)
+static rb_err start_external(struct tgt *r, int64_t *spawned_at, char *msg, size_t msglen)
 {
   char log[PATH_MAX];
 
@@ -318,7 +376,7 @@ static rb_err start_external(struct run *r, int64_t *spawned_at, char *msg, size
 
 /* A first start that failed for the server's own reason is the scenario's first
    cycle, failed, with the diagnosis (exit 1); see rb_judge_first_start. */
-static struct rb_cycle_result *first_cycle_failure(struct run *r, const char *diagnosis)
+static struct rb_cycle_result *first_cycle_failure(struct run *r, const struct tgt *t, const char *diagnosis)
 {
   struct rb_cycle_result *c = &r->res->cycles[r->res->ncycles++];
 
@@ -327,13 +385,13 @@ static struct rb_cycle_result *first_cycle_failure(struct run *r, const char *di
   c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
   c->pass = false;
   snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", diagnosis);
-  log_path_for(r, 0, c->log_path, sizeof(c->log_path));
+  log_path_for(t, 0, c->log_path, sizeof(c->log_path));
   rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
   return c;
 }
 
 /* What the port and the target showed when the first start failed. */
-static void first_start_evidence(struct run *r, int64_t spawned_at, const char *tail,
+static void first_start_evidence(struct tgt *r, int64_t spawned_at, const char *tail,
                                  struct rb_first_start_evidence *ev)
 {
   struct rb_port_snapshot snap;
@@ -344,7 +402,7 @@ static void first_start_evidence(struct run *r, int64_t spawned_at, const char *
   memset(ev, 0, sizeof(*ev));
   ev->port = r->sc->port;
   ev->waited_ms = rb_clock_ms(spawned_at, rb_clock_now());
-  memcpy(ev->states_before, r->res->states_before_start, sizeof(ev->states_before));
+  memcpy(ev->states_before, r->states_before, sizeof(ev->states_before));
   rb_target_poll_exit(r->target, &ex);
   ev->exited = ex.exited && !ncurrent;
   ev->status = ex.status;
@@ -366,7 +424,8 @@ static void first_start_evidence(struct run *r, int64_t spawned_at, const char *
 
 /* The first start did not become ready: the server's bug (a failed first cycle,
    RB_OK) or the environment's (RB_ERR_SPAWN / RB_ERR_PORT_BUSY with msg). */
-static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char *why, char *msg, size_t msglen)
+static rb_err first_start_failure(struct run *run, struct tgt *r, int64_t spawned_at, const char *why, char *msg,
+                                  size_t msglen)
 {
   char tail[RB_LOG_TAIL_LEN], log[PATH_MAX], status[96] = "is still running", sentence[RB_DIAGNOSIS_LEN];
   struct rb_first_start_evidence ev;
@@ -380,11 +439,12 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
     verdict = rb_judge_first_start(&ev, sentence, sizeof(sentence));
   }
   if(verdict == RB_VERDICT_FAIL) {
-    struct rb_cycle_result *c = first_cycle_failure(r, sentence);
+    struct rb_cycle_result *c = first_cycle_failure(run, r, sentence);
 
-    memcpy(c->states_at_restart, r->res->states_before_start, sizeof(c->states_at_restart));
-    rb_cycle_add_failure(c, "the first start did not become ready on port %u (%s)", r->sc->port, why);
-    emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
+    memcpy(c->states_at_restart, r->states_before, sizeof(c->states_at_restart));
+    rb_cycle_add_failure(c, "the first start%s%s did not become ready on port %u (%s)", run->topology ? " of " : "",
+                         run->topology ? r->name : "", r->sc->port, why);
+    emit(run, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
     return RB_OK;
   }
   if(!r->external && ev.nforeign)
@@ -392,14 +452,15 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
   rb_target_poll_exit(r->target, &ex);
   if(ex.exited)
     rb_target_describe_status(ex.status, status, sizeof(status));
-  return rb_fail(msg, msglen, RB_ERR_SPAWN, "the target did not become ready on port %u (%s; it %s)%s%s",
-                 r->sc->port, why, status, tail[0] ? "; last log lines:\n" : "", tail);
+  return rb_fail(msg, msglen, RB_ERR_SPAWN, "the target%s%s did not become ready on port %u (%s; it %s)%s%s",
+                 run->topology ? " " : "", run->topology ? r->name : "", r->sc->port, why, status,
+                 tail[0] ? "; last log lines:\n" : "", tail);
 }
 
 /* ---- one cycle ------------------------------------------------------------ */
 
 /* Classify LISTEN owners of the port into new generation / survivor / foreign. */
-static void collect_owners(struct run *r, const struct rb_port_snapshot *snap, struct rb_rebind_evidence *ev,
+static void collect_owners(struct tgt *r, const struct rb_port_snapshot *snap, struct rb_rebind_evidence *ev,
                            bool *new_listens, bool *survivor_listens)
 {
   pid_t current[256];
@@ -422,7 +483,7 @@ static void collect_owners(struct run *r, const struct rb_port_snapshot *snap, s
 
 /* Has the new generation taken port back? A survivor listening beside it counts
    as taken, with *shared set (it fails the cycle, but the port is served). */
-static bool port_taken(struct run *r, uint16_t port, struct rb_rebind_evidence *ev, bool *shared)
+static bool port_taken(struct tgt *r, uint16_t port, struct rb_rebind_evidence *ev, bool *shared)
 {
   struct rb_port_snapshot snap;
   bool new_listens, survivor_listens;
@@ -433,7 +494,7 @@ static bool port_taken(struct run *r, uint16_t port, struct rb_rebind_evidence *
   /* Clients backing off retry now rather than at the end of their backoff
      (the owner check below takes a while; a wrong owner fails the cycle anyway). */
   if(port == r->sc->port)
-    rb_fleet_kick(r->fleet);
+    rb_fleet_kick(r->run->fleet);
   /* The common case, cheaply: the new main process holds every LISTEN socket. */
   if(rb_sockdiag_listen_all_held_by(port, rb_target_main_pid(r->target)))
     return true;
@@ -450,7 +511,7 @@ static bool port_taken(struct run *r, uint16_t port, struct rb_rebind_evidence *
 
 /* Poll until the new generation LISTENs on every port of t (all ports at once, so
    each gets its own time). ev[i] and shared[i] are filled per port on the way. */
-static bool wait_rebind(struct run *r, int64_t deadline, struct rb_target_result *t, struct rb_rebind_evidence *ev,
+static bool wait_rebind(struct tgt *r, int64_t deadline, struct rb_target_result *t, struct rb_rebind_evidence *ev,
                         bool *shared)
 {
   int64_t delay = POLL_MIN_NS;
@@ -476,14 +537,14 @@ static bool wait_rebind(struct run *r, int64_t deadline, struct rb_target_result
       }
       return false;
     }
-    if(rb_clock_now() >= deadline || stop_requested(r))
+    if(rb_clock_now() >= deadline || stop_requested(r->run))
       return false;
     rb_clock_sleep(delay);
     delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
   }
 }
 
-static struct rb_fault make_fault(struct run *r, char **exec_cmd)
+static struct rb_fault make_fault(struct tgt *r, char **exec_cmd)
 {
   struct rb_fault f = {
     .kind = r->sc->fault, .grace_ns = r->sc->grace_ns, .hang_for_ns = r->sc->hang_for_ns,
@@ -513,7 +574,9 @@ static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
 
 
 
-/* Wait for every client to come back, then let judge say what the counters mean. */
+/* Wait for every client to come back, then let judge say what the counters mean.
+   In a topology, clients on a target the fault did not hit are only required to be
+   up (rb_fleet_set_staying); players there are judged by the recovery below. */
 static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
 {
   struct rb_reconnect_evidence ev = { .window_ms = (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS };
@@ -525,15 +588,47 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
                                  &all_up_at, why, sizeof(why));
   ev.why = why;
   if(!ev.wait_err)
-    ev.reconnect_ms = rb_clock_ms(restart_at, all_up_at);
+    ev.reconnect_ms = rb_clock_ms(restart_at, all_up_at > restart_at ? all_up_at : restart_at);
   rb_fleet_counts(r->fleet, restart_at, &ev.counts);
   rb_judge_reconnect(&ev, c);
   if(!ev.wait_err)
     emit(r, RB_EVENT_RECONNECT, c->index, c->reconnect_ms, NULL, c);
 }
 
+/* Players on a target the fault did not hit: the stream must reach them again
+   through the topology (the edge re-pulls, the origin pushes again) with new frames. */
+static void judge_recovery(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
+{
+  struct rb_target_result *play = &c->targets[r->play - r->tg];
+  char why[RB_FAILURE_LEN] = "", line[200], log[PATH_MAX];
+  int64_t all_at = 0;
+  rb_err err;
+
+  err = rb_fleet_wait_flow(r->fleet, restart_at + r->sc->reconnect_timeout_ns, r->opts->stop, &all_at, why,
+                           sizeof(why));
+  if(!err) {
+    c->recovery_ms = play->recovery_ms = rb_clock_ms(restart_at, all_at > restart_at ? all_at : restart_at);
+    return;
+  }
+  if(err == RB_ERR_INTERRUPTED)
+    return;
+  log_path_for(r->play, r->play->generation, log, sizeof(log));
+  {
+    char tail[RB_LOG_TAIL_LEN];
+
+    rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
+    rb_last_line(tail, line, sizeof(line));
+  }
+  rb_cycle_add_failure(c, "players on %s did not receive new frames within %.0f ms of the restart of %s: %s",
+                       r->play->name, (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, r->first_killed->name, why);
+  if(!c->diagnosis[0])
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "edge %s did not resume pulling from origin %s within %.0f s "
+             "(%s); its log: %s", r->play->name, r->first_killed->name,
+             (double)r->sc->reconnect_timeout_ns / RB_NS_PER_S, why, line[0] ? line : "(empty)");
+}
+
 /* stat_url: the server's own stats page must show every publisher's stream. */
-static void check_stats(struct run *r, struct rb_cycle_result *c)
+static void check_stats(struct run *run, struct tgt *r, struct rb_cycle_result *c)
 {
   char *url = NULL, *body = NULL, *expect = NULL, why[RB_FAILURE_LEN];
   long status;
@@ -550,7 +645,7 @@ static void check_stats(struct run *r, struct rb_cycle_result *c)
     rb_cycle_add_failure(c, "stat_url %s answered HTTP %ld", url, status);
     goto out;
   }
-  for(unsigned i = 0; i < r->sc->publishers; i++) {
+  for(unsigned i = 0; i < run->sc->publishers; i++) {
     r->vars.client = (int)i;
     free(expect);
     expect = NULL;
@@ -568,48 +663,86 @@ out:
 }
 
 /* Port i of the target did not come back (or is shared with a survivor). The first
-   port keeps today's sentence; another names itself, so a reader knows which one. */
-static void record_rebind_failure(struct run *r, struct rb_cycle_result *c, struct rb_rebind_evidence *ev,
+   port keeps today's sentence; another names itself, so a reader knows which one;
+   in a topology the target is named first. */
+static void record_rebind_failure(struct tgt *r, struct rb_cycle_result *c, struct rb_rebind_evidence *ev,
                                   int64_t restart_at, const struct rb_port_result *port, bool first)
 {
-  char sentence[RB_DIAGNOSIS_LEN];
+  char sentence[RB_DIAGNOSIS_LEN], log[PATH_MAX], tail[RB_LOG_TAIL_LEN];
+  int n = 0;
 
+  log_path_for(r, r->generation, log, sizeof(log));
   ev->port = port->port;
   ev->waited_ms = rb_clock_ms(restart_at, rb_clock_now());
   memcpy(ev->states_at_restart, port->states_at_restart, sizeof(ev->states_at_restart));
+  rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
   if(!c->log_tail[0])
-    rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
-  ev->log_tail = c->log_tail;
-  {
-    int n = first ? 0 : snprintf(sentence, sizeof(sentence), "port %u, which the target also listened on at "
-                                 "first start, did not come back: ", port->port);
-
-    rb_diagnose_rebind(ev, sentence + n, sizeof(sentence) - (size_t)n);
-  }
+    snprintf(c->log_tail, sizeof(c->log_tail), "%s", tail);
+  ev->log_tail = tail;
+  if(r->run->topology)
+    n = snprintf(sentence, sizeof(sentence), "target %s: ", r->name);
+  if(!first)
+    n += snprintf(sentence + n, sizeof(sentence) - (size_t)n, "port %u, which the target also listened on at "
+                  "first start, did not come back: ", port->port);
+  rb_diagnose_rebind(ev, sentence + n, sizeof(sentence) - (size_t)n);
   if(!c->diagnosis[0])
     snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", sentence);
   rb_cycle_add_failure(c, "port %u not rebound within %.0f ms: %s", port->port,
                        (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS, sentence);
 }
 
-/* The target's entry in c->targets: its name and ports, nothing measured yet. */
-static struct rb_target_result *cycle_target(struct run *r, struct rb_cycle_result *c)
+/* Every target's entry in c->targets: name and ports, nothing measured yet. */
+static void cycle_targets(struct run *r, struct rb_cycle_result *c)
 {
-  struct rb_target_result *t = &c->targets[0];
+  c->ntargets = r->ntg;
+  c->recovery_ms = -1;
+  for(size_t k = 0; k < r->ntg; k++) {
+    struct rb_target_result *t = &c->targets[k];
 
-  c->ntargets = 1;
-  snprintf(t->name, sizeof(t->name), "%s", "target");
-  t->restarted = true;
-  t->nports = r->ports.n;
-  for(size_t i = 0; i < t->nports; i++) {
-    t->ports[i].port = r->ports.port[i];
-    t->ports[i].rebind_ms = -1;
+    snprintf(t->name, sizeof(t->name), "%s", r->tg[k].name);
+    t->restarted = r->tg[k].killed;
+    t->plays = &r->tg[k] == r->play && r->sc->players;
+    t->recovery_ms = -1;
+    t->nports = r->tg[k].ports.n;
+    for(size_t i = 0; i < t->nports; i++) {
+      t->ports[i].port = r->tg[k].ports.port[i];
+      t->ports[i].rebind_ms = -1;
+    }
   }
-  return t;
+}
+
+/* Of the discovered ports, those the target was told to use: named by its command
+   or its rendered config (${http_port} in nginx.conf, --extra-port N). */
+static void keep_configured_ports(struct tgt *r)
+{
+  char *command = NULL, *config = NULL, num[8];
+  const char *texts[3];
+  size_t n = 0;
+  FILE *f;
+
+  r->vars.cycle = 0;
+  if(rb_scenario_expand_key(r->sc, RB_OPT_COMMAND, &r->vars, &command, NULL, 0) == RB_OK)
+    texts[n++] = command;
+  if(r->config_path[0] && (f = fopen(r->config_path, "r"))) {
+    size_t cap = 1 << 20, len;
+
+    if((config = malloc(cap))) {
+      len = fread(config, 1, cap - 1, f);
+      config[len] = '\0';
+      texts[n++] = config;
+    }
+    fclose(f);
+  }
+  snprintf(num, sizeof(num), "%u", (unsigned)r->sc->http_port);
+  if(r->sc->http_port)
+    texts[n++] = num;
+  rb_ports_keep_named(&r->ports, texts, n);
+  free(command);
+  free(config);
 }
 
 /* Learn the ports the target's tree listens on, now that it is up. */
-static void discover_ports(struct run *r)
+static void discover_ports(struct run *run, struct tgt *r)
 {
   pid_t pids[256];
   size_t n = rb_target_list(r->target, pids, 256), dropped = 0;
@@ -620,21 +753,23 @@ static void discover_ports(struct run *r)
   if(rb_ports_discover(&r->ports, pids, n, &dropped, why, sizeof(why))) {
     char text[RB_FAILURE_LEN];
 
-    snprintf(text, sizeof(text), "could not list the target's ports (only port %u is judged): %.200s", r->sc->port,
-             why);
-    warn(r, text);
+    snprintf(text, sizeof(text), "could not list the ports of %s (only port %u is judged): %.200s", r->name,
+             r->sc->port, why);
+    warn(run, text);
+    return;
   }
-  else if(dropped) {
+  keep_configured_ports(r);
+  if(dropped) {
     char text[RB_FAILURE_LEN];
 
-    snprintf(text, sizeof(text), "the target listens on more than %d ports: %zu of them are not judged", RB_MAX_PORTS,
-             dropped);
-    warn(r, text);
+    snprintf(text, sizeof(text), "%s listens on more than %d ports: %zu of them are not judged", r->name,
+             RB_MAX_PORTS, dropped);
+    warn(run, text);
   }
 }
 
 /* Artifacts: the socket table of the port at restart, one file per cycle. */
-static void save_snapshot(const struct run *r, unsigned cycle, const struct rb_port_snapshot *snap, bool append)
+static void save_snapshot(const struct tgt *r, unsigned cycle, const struct rb_port_snapshot *snap, bool append)
 {
   char path[PATH_MAX + 32], states[256];
   FILE *f;
@@ -649,22 +784,32 @@ static void save_snapshot(const struct run *r, unsigned cycle, const struct rb_p
   fclose(f);
 }
 
-/* The rebind has been judged: holders may go now, sending nothing; then every client
-   must come back, and the server's own stats must agree. */
-static void after_rebind(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
+static void release_holders(struct run *r)
 {
   rb_fleet_release_holders(r->fleet);
-  rb_ports_release(&r->ports);
+  for(size_t i = 0; i < r->ntg; i++)
+    rb_ports_release(&r->tg[i].ports);
   rb_fleet_close_handshakes(r->fleet);
+}
+
+/* The rebind has been judged: holders may go now, sending nothing; then every client
+   must come back (and the stream reach players through the topology), and the
+   server's own stats must agree. */
+static void after_rebind(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
+{
+  release_holders(r);
   judge_reconnect(r, c, restart_at);
+  if(r->sc->players && !r->play->killed && c->reconnect_ms >= 0)
+    judge_recovery(r, c, restart_at);
   if(c->reconnect_ms >= 0)
-    check_stats(r, c);
+    check_stats(r, r->pub, c);
 }
 
 /* An external server: the exec fault has run; run restart_command if there is one,
    then judge the rebind by the ready probe. restart = the restart command's start,
    or the fault's when the fault command restarts the server itself (systemctl restart). */
-static bool run_external_restart(struct run *r, struct rb_cycle_result *c, int64_t fault_at)
+static bool run_external_restart(struct tgt *r, struct rb_cycle_result *c, struct rb_target_result *tr,
+                                 int64_t fault_at, int64_t *restart_out)
 {
   char *restart = NULL, why[RB_FAILURE_LEN];
   int64_t restart_at = fault_at, ready_at;
@@ -684,68 +829,37 @@ static bool run_external_restart(struct run *r, struct rb_cycle_result *c, int64
       rb_cycle_add_failure(c, "restart_command failed: %s", why);
   }
   free(restart);
-  c->restart_at_ns = restart_at;
-  emit(r, RB_EVENT_RESTART, c->index, 0, NULL, c);
+  *restart_out = restart_at;
+  if(r == r->run->first_killed) {
+    c->restart_at_ns = restart_at;
+    emit(r->run, RB_EVENT_RESTART, c->index, 0, NULL, c);
+  }
   err = wait_ready(r, restart_at + r->sc->rebind_timeout_ns, &ready_at, why, sizeof(why));
   if(err) {
-    if(!stop_requested(r)) {
-      snprintf(c->diagnosis, sizeof(c->diagnosis), "the server was not ready (%s) within %.0f ms of the restart: %s",
-               r->sc->raw[RB_OPT_READY], (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS, why);
+    if(!stop_requested(r->run)) {
+      snprintf(c->diagnosis, sizeof(c->diagnosis), "%s%s%sthe server was not ready (%s) within %.0f ms of the "
+               "restart: %s", r->run->topology ? "target " : "", r->run->topology ? r->name : "",
+               r->run->topology ? ": " : "", r->sc->raw[RB_OPT_READY], (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS,
+               why);
       rb_cycle_add_failure(c, "%s", c->diagnosis);
     }
     return false;
   }
-  c->rebind_ms = c->ready_ms = rb_clock_ms(restart_at, ready_at);
-  c->rebind_at_ns = ready_at;
-  c->targets[0].ports[0].rebind_ms = c->rebind_ms;
-  c->targets[0].ports[0].rebind_at_ns = ready_at;
-  rb_fleet_kick(r->fleet);
-  emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
-  after_rebind(r, c, restart_at);
+  tr->ports[0].rebind_ms = rb_clock_ms(restart_at, ready_at);
+  tr->ports[0].rebind_at_ns = ready_at;
+  rb_fleet_kick(r->run->fleet);
   return true;
 }
 
-/* One cycle; false when the scenario cannot go on (no server to fault next). */
-static bool run_cycle(struct run *r, struct rb_cycle_result *c)
+/* Inject the fault into one killed target; its ports' socket states right after. */
+static void fault_target(struct run *run, struct tgt *r, struct rb_cycle_result *c, struct rb_target_result *tr)
 {
-  struct rb_rebind_evidence ev[RB_MAX_PORTS];
   struct rb_port_snapshot snap;
-  struct rb_target_result *t = cycle_target(r, c);
   struct rb_fault fault;
   char why[RB_FAILURE_LEN], *exec_cmd = NULL;
-  int64_t restart_at, ready_at, fault_at;
-  bool rebound, shared[RB_MAX_PORTS] = { false }, go_on = true;
   rb_err err;
 
-  int64_t cycle_start = rb_clock_now();
-
-  c->start_at_ns = cycle_start;
-  memset(ev, 0, sizeof(ev));
-  c->pass = true;
-  c->fault = r->sc->fault;
-  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
-  rb_fleet_reset_cycle(r->fleet);
-  /* Holders are clients like the others: a loaded server gets the reconnect window to
-     accept them all, not one step's worth (1000 holders need more than 5 s there). */
-  if(r->sc->holders && (err = rb_fleet_connect_holders(r->fleet, rb_clock_deadline(r->sc->reconnect_timeout_ns), why,
-                                                      sizeof(why))))
-    rb_cycle_add_failure(c, "holders could not connect before the fault: %s", why);
-  c->holders = r->sc->holders;
-  /* the other ports get idle connections too, so each is left with sockets of the killed server */
-  if(r->sc->holders && r->ports.n > 1 &&
-     (err = rb_ports_hold(&r->ports, r->host, r->sc->holders, rb_clock_deadline(STEP_TIMEOUT_NS), why, sizeof(why))))
-    rb_cycle_add_failure(c, "port holders could not connect before the fault: %s", why);
-  if(!wait_for(r, r->sc->publish_for_ns))
-    goto out;
-  arrange_fault_moment(r, c);
-  {
-    pid_t pids[256];
-
-    (void)rb_target_list(r->target, pids, 256); /* let the target module learn every pid of the tree */
-  }
   fault = make_fault(r, &exec_cmd);
-  emit(r, RB_EVENT_FAULT, c->index, 0, rb_fault_name(fault.kind), c);
-  fault_at = c->fault_at_ns = rb_clock_now();
   if(r->external) {
     char log[PATH_MAX];
 
@@ -754,62 +868,142 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   }
   else
     err = rb_target_fault(r->target, &fault, why, sizeof(why));
-  c->fault_done_at_ns = rb_clock_now();
   if(err)
-    rb_cycle_add_failure(c, "fault %s did not complete: %s", rb_fault_name(fault.kind), why);
+    rb_cycle_add_failure(c, "fault %s%s%s did not complete: %s", rb_fault_name(fault.kind), run->topology ? " of " : "",
+                         run->topology ? r->name : "", why);
   free(exec_cmd);
-  for(size_t i = 0; i < t->nports; i++)
-    if(rb_sockdiag_snapshot(t->ports[i].port, false, &snap, NULL, 0) == RB_OK) {
-      memcpy(t->ports[i].states_at_restart, snap.counts, sizeof(snap.counts));
-      if(i == 0)
+  for(size_t i = 0; i < tr->nports; i++)
+    if(rb_sockdiag_snapshot(tr->ports[i].port, false, &snap, NULL, 0) == RB_OK) {
+      memcpy(tr->ports[i].states_at_restart, snap.counts, sizeof(snap.counts));
+      if(i == 0 && r == run->first_killed)
         memcpy(c->states_at_restart, snap.counts, sizeof(c->states_at_restart));
       save_snapshot(r, c->index, &snap, i > 0);
     }
-  if(r->external) {
-    go_on = run_external_restart(r, c, fault_at);
-    goto out;
+}
+
+/* Start one killed target again and judge its rebind on every port; false when its
+   first port did not come back (the scenario cannot go on). */
+static bool restart_target(struct run *run, struct tgt *r, struct rb_cycle_result *c, struct rb_target_result *tr,
+                           int64_t fault_at, int64_t *restart_at)
+{
+  struct rb_rebind_evidence ev[RB_MAX_PORTS];
+  bool shared[RB_MAX_PORTS] = { false };
+  char why[RB_FAILURE_LEN];
+  int64_t ready_at;
+  rb_err err;
+
+  memset(ev, 0, sizeof(ev));
+  if(r->external)
+    return run_external_restart(r, c, tr, fault_at, restart_at);
+  if((err = start_target(r, c->index, restart_at, why, sizeof(why)))) {
+    rb_cycle_add_failure(c, "restart%s%s failed: %s", run->topology ? " of " : "", run->topology ? r->name : "", why);
+    return false;
   }
-  if((err = start_target(r, c->index, &restart_at, why, sizeof(why)))) {
-    rb_cycle_add_failure(c, "restart failed: %s", why);
-    go_on = false;
-    goto out;
+  if(r == run->first_killed) {
+    log_path_for(r, c->index, c->log_path, sizeof(c->log_path));
+    c->restart_at_ns = *restart_at;
+    emit(run, RB_EVENT_RESTART, c->index, 0, NULL, c);
   }
-  log_path_for(r, c->index, c->log_path, sizeof(c->log_path));
-  c->restart_at_ns = restart_at;
-  emit(r, RB_EVENT_RESTART, c->index, 0, NULL, c);
-  wait_rebind(r, restart_at + r->sc->rebind_timeout_ns, t, ev, shared);
-  if(stop_requested(r))
-    goto out;
-  for(size_t i = 0; i < t->nports; i++) {
-    if(t->ports[i].rebind_at_ns)
-      t->ports[i].rebind_ms = rb_clock_ms(restart_at, t->ports[i].rebind_at_ns);
-    if(!t->ports[i].rebind_at_ns || shared[i])
-      record_rebind_failure(r, c, &ev[i], restart_at, &t->ports[i], i == 0);
+  wait_rebind(r, *restart_at + r->sc->rebind_timeout_ns, tr, ev, shared);
+  if(stop_requested(run))
+    return false;
+  for(size_t i = 0; i < tr->nports; i++) {
+    if(tr->ports[i].rebind_at_ns)
+      tr->ports[i].rebind_ms = rb_clock_ms(*restart_at, tr->ports[i].rebind_at_ns);
+    if(!tr->ports[i].rebind_at_ns || shared[i])
+      record_rebind_failure(r, c, &ev[i], *restart_at, &tr->ports[i], i == 0);
   }
-  rebound = t->ports[0].rebind_at_ns != 0;
-  if(!rebound) {
-    go_on = false;
-    goto out;
-  }
-  c->rebind_ms = t->ports[0].rebind_ms;
-  c->rebind_at_ns = t->ports[0].rebind_at_ns;
-  emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
-  c->ready_ms = c->rebind_ms;
+  if(!tr->ports[0].rebind_at_ns)
+    return false;
   if(r->ready_kind != RB_READY_LISTEN) {
-    err = wait_ready(r, restart_at + r->sc->rebind_timeout_ns, &ready_at, why, sizeof(why));
+    err = wait_ready(r, *restart_at + r->sc->rebind_timeout_ns, &ready_at, why, sizeof(why));
     if(err)
-      rb_cycle_add_failure(c, "not ready (%s) after the restart: %s", r->sc->raw[RB_OPT_READY], why);
-    else
-      c->ready_ms = rb_clock_ms(restart_at, ready_at);
+      rb_cycle_add_failure(c, "not ready (%s) after the restart%s%s: %s", r->sc->raw[RB_OPT_READY],
+                           run->topology ? " of " : "", run->topology ? r->name : "", why);
+    else if(r == run->first_killed)
+      c->ready_ms = rb_clock_ms(*restart_at, ready_at);
   }
+  return true;
+}
+
+/* One cycle; false when the scenario cannot go on (no server to fault next). */
+static bool run_cycle(struct run *r, struct rb_cycle_result *c)
+{
+  char why[RB_FAILURE_LEN];
+  int64_t restart_at = 0, fault_at;
+  bool go_on = true;
+  rb_err err;
+
+  int64_t cycle_start = rb_clock_now();
+
+  c->start_at_ns = cycle_start;
+  c->pass = true;
+  c->fault = r->sc->fault;
+  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
+  cycle_targets(r, c);
+  rb_fleet_reset_cycle(r->fleet);
+  /* Holders are clients like the others: a loaded server gets the reconnect window to
+     accept them all, not one step's worth (1000 holders need more than 5 s there). */
+  if(r->sc->holders && (err = rb_fleet_connect_holders(r->fleet, rb_clock_deadline(r->sc->reconnect_timeout_ns), why,
+                                                      sizeof(why))))
+    rb_cycle_add_failure(c, "holders could not connect before the fault: %s", why);
+  c->holders = r->sc->holders;
+  /* the other ports get idle connections too, so each is left with sockets of the killed server */
+  for(size_t k = 0; k < r->ntg; k++) {
+    struct tgt *t = &r->tg[k];
+
+    if(t->killed && r->sc->holders && t->ports.n > 1 &&
+       (err = rb_ports_hold(&t->ports, t->host, r->sc->holders, rb_clock_deadline(STEP_TIMEOUT_NS), why, sizeof(why))))
+      rb_cycle_add_failure(c, "port holders could not connect before the fault: %s", why);
+  }
+  if(!wait_for(r, r->sc->publish_for_ns))
+    goto out;
+  arrange_fault_moment(r, c);
+  for(size_t k = 0; k < r->ntg; k++) {
+    pid_t pids[256];
+
+    if(r->tg[k].killed)
+      (void)rb_target_list(r->tg[k].target, pids, 256); /* let the target module learn every pid of the tree */
+  }
+  emit(r, RB_EVENT_FAULT, c->index, 0, rb_fault_name(r->sc->fault), c);
+  fault_at = c->fault_at_ns = rb_clock_now();
+  for(size_t k = 0; k < r->ntg; k++)
+    if(r->tg[k].killed)
+      fault_target(r, &r->tg[k], c, &c->targets[k]);
+  c->fault_done_at_ns = rb_clock_now();
+  /* the old server is gone: a frame numbered from now on can only reach a player
+     through the restarted one */
+  if(r->sc->players && !r->play->killed)
+    rb_fleet_arm_flow(r->fleet);
+  /* started again in the order of targets, each waited for, like the first start */
+  for(size_t k = 0; k < r->ntg; k++) {
+    struct tgt *t = &r->tg[k];
+    int64_t at = 0;
+
+    if(!t->killed)
+      continue;
+    go_on = restart_target(r, t, c, &c->targets[k], fault_at, &at);
+    if(t == r->first_killed)
+      restart_at = at;
+    if(!go_on || stop_requested(r))
+      goto out;
+  }
+  {
+    struct rb_target_result *first = &c->targets[r->first_killed - r->tg];
+
+    c->rebind_ms = first->ports[0].rebind_ms;
+    c->rebind_at_ns = first->ports[0].rebind_at_ns;
+    if(c->ready_ms < 0)
+      c->ready_ms = c->rebind_ms;
+  }
+  emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
   after_rebind(r, c, restart_at);
 out:
-  rb_fleet_release_holders(r->fleet);
-  rb_ports_release(&r->ports);
-  rb_fleet_close_handshakes(r->fleet);
+  release_holders(r);
   rb_fleet_set_paused(r->fleet, false);
   /* No process of an earlier generation may outlive its cycle. */
-  rb_target_kill_survivors(r->target, CLEANUP_NS, NULL, 0);
+  for(size_t k = 0; k < r->ntg; k++)
+    rb_target_kill_survivors(r->tg[k].target, CLEANUP_NS, NULL, 0);
   if(!c->pass && !c->log_tail[0] && c->log_path[0])
     rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
   c->duration_ms = rb_clock_ms(cycle_start, rb_clock_now());
@@ -830,10 +1024,11 @@ static int64_t step_timeout(const struct rb_scenario *sc)
 
 static rb_err start_clients(struct run *r, char *msg, size_t msglen)
 {
+  struct tgt *hold = r->first_killed;
   struct rb_fleet_opts fo = {
-    .url = r->url, .streams = r->streams, .publishers = r->sc->publishers, .players = r->sc->players,
-    .holders = r->sc->holders, .step_timeout_ns = step_timeout(r->sc), .host = r->host,
-    .port = r->sc->port,
+    .url = r->pub->url, .streams = r->streams, .publishers = r->sc->publishers, .players = r->sc->players,
+    .holders = r->sc->holders, .step_timeout_ns = step_timeout(r->sc), .host = hold->host,
+    .port = hold->sc->port, .play_url = r->play->url, .holder_url = hold->url,
   };
   char *media = NULL;
   rb_err err;
@@ -845,6 +1040,8 @@ static rb_err start_clients(struct run *r, char *msg, size_t msglen)
   free(media);
   if(err)
     return err == RB_ERR_NOMEM ? err : RB_ERR_SCENARIO;
+  /* clients of a target the fault does not hit are not expected to reconnect */
+  rb_fleet_set_staying(r->fleet, !r->pub->killed, !r->play->killed);
   return rb_fleet_start(r->fleet, msg, msglen);
 }
 
@@ -858,7 +1055,7 @@ static void first_clients_failure(struct run *r, rb_err err, const char *why)
   snprintf(diagnosis, sizeof(diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
            "the server refused the clients before any fault" :
            "the server started but the clients could not publish/play on it", why);
-  c = first_cycle_failure(r, diagnosis);
+  c = first_cycle_failure(r, r->first_killed, diagnosis);
   rb_cycle_add_failure(c, "clients could not publish/play after the first start: %s", why);
   emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
 }
@@ -900,12 +1097,49 @@ static rb_err run_cycles(struct run *r)
   return RB_OK;
 }
 
+/* Start every target in order, each waited for. RB_OK when all are ready; a failed
+   first start is returned, or recorded as a failed cycle (*recorded, RB_OK). */
+static rb_err start_all(struct run *r, bool *recorded, char *msg, size_t msglen)
+{
+  int64_t first_spawn = 0, spawned_at, ready_at = 0;
+  rb_err err;
+
+  for(size_t i = 0; i < r->ntg; i++) {
+    struct tgt *t = &r->tg[i];
+
+    if((err = rb_target_create(&t->target, msg, msglen)))
+      return err;
+    if(t->external)
+      err = start_external(t, &spawned_at, msg, msglen);
+    else if((err = start_target(t, 0, &spawned_at, msg, msglen)))
+      err = err == RB_ERR_SCENARIO ? err : RB_ERR_SPAWN;
+    if(err)
+      return err;
+    if(!i)
+      first_spawn = spawned_at;
+    if((err = wait_ready(t, spawned_at + t->sc->ready_timeout_ns, &ready_at, msg, msglen))) {
+      if(err != RB_ERR_INTERRUPTED || !stop_requested(r)) {
+        char why[RB_FAILURE_LEN * 2];
+
+        /* the probe's own words: "not ready after N attempts", or why it stopped early */
+        snprintf(why, sizeof(why), "%s", err == RB_ERR_INTERRUPTED ? "its processes ended" : msg);
+        err = first_start_failure(r, t, spawned_at, why, msg, msglen);
+        *recorded = !err; /* a failed first cycle: stop here, without an error */
+      }
+      return err;
+    }
+  }
+  r->res->first_ready_ms = rb_clock_ms(first_spawn, ready_at);
+  return RB_OK;
+}
+
 rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opts *opts,
                               struct rb_scenario_result *res)
 {
   struct run r = { .sc = sc, .opts = opts, .res = res };
   char msg[RB_FAILURE_LEN * 2] = "";
-  int64_t spawned_at, ready_at, all_up_at;
+  int64_t all_up_at;
+  bool recorded = false;
   rb_err err;
 
   memset(res, 0, sizeof(*res));
@@ -917,27 +1151,12 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     err = rb_fail(msg, sizeof(msg), RB_ERR_NOMEM, "out of memory");
     goto out;
   }
-  if((err = prepare(&r, msg, sizeof(msg))) || (err = rb_target_create(&r.target, msg, sizeof(msg))))
+  if((err = prepare(&r, msg, sizeof(msg))))
     goto out;
-  emit(&r, RB_EVENT_SCENARIO_START, 0, sc->port, r.run_dir, NULL);
+  emit(&r, RB_EVENT_SCENARIO_START, 0, res->port, r.run_dir, NULL);
   r.started_at = rb_clock_now();
-  if(r.external)
-    err = start_external(&r, &spawned_at, msg, sizeof(msg));
-  else if((err = start_target(&r, 0, &spawned_at, msg, sizeof(msg))))
-    err = err == RB_ERR_SCENARIO ? err : RB_ERR_SPAWN;
-  if(err)
+  if((err = start_all(&r, &recorded, msg, sizeof(msg))) || recorded)
     goto out;
-  if((err = wait_ready(&r, spawned_at + sc->ready_timeout_ns, &ready_at, msg, sizeof(msg)))) {
-    if(err != RB_ERR_INTERRUPTED || !stop_requested(&r)) {
-      char why[sizeof(msg)];
-
-      /* the probe's own words: "not ready after N attempts", or why it stopped early */
-      snprintf(why, sizeof(why), "%s", err == RB_ERR_INTERRUPTED ? "its processes ended" : msg);
-      err = first_start_failure(&r, spawned_at, why, msg, sizeof(msg));
-    }
-    goto out;
-  }
-  res->first_ready_ms = rb_clock_ms(spawned_at, ready_at);
   emit(&r, RB_EVENT_READY, 0, res->first_ready_ms, NULL, NULL);
   if((err = start_clients(&r, msg, sizeof(msg))))
     goto out;
@@ -949,12 +1168,14 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     err = RB_OK;
   }
   else if(!err) {
-    discover_ports(&r);
+    for(size_t i = 0; i < r.ntg; i++)
+      discover_ports(&r, &r.tg[i]);
     err = run_cycles(&r);
   }
 out:
   rb_fleet_destroy(r.fleet);
-  rb_target_destroy(r.target);
+  for(size_t i = 0; i < r.ntg; i++)
+    rb_target_destroy(r.tg[i].target);
   if(err == RB_ERR_INTERRUPTED)
     res->verdict = RB_VERDICT_INTERRUPTED;
   else if(err) {
@@ -963,11 +1184,13 @@ out:
   }
   finish(&r);
   emit(&r, RB_EVENT_SCENARIO_END, 0, 0, NULL, NULL);
-  free(r.url);
-  free(r.host);
   for(unsigned i = 0; r.streams && i < sc->publishers; i++)
     free(r.streams[i]);
   free(r.streams);
-  free(r.ready_http);
+  for(size_t i = 0; i < r.ntg; i++) {
+    free(r.tg[i].url);
+    free(r.tg[i].host);
+    free(r.tg[i].ready_http);
+  }
   return err;
 }

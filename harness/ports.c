@@ -4,7 +4,9 @@
  */
 #include "rebound/ports.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "rebound/clock.h"
@@ -40,6 +42,35 @@ bool rb_ports_add(struct rb_ports *p, uint16_t port)
     return false;
   p->port[p->n++] = port;
   return true;
+}
+
+bool rb_ports_named_in(const char *text, uint16_t port)
+{
+  char num[8];
+  size_t n = (size_t)snprintf(num, sizeof(num), "%u", (unsigned)port);
+
+  for(const char *p = text; p && (p = strstr(p, num)); p++) {
+    bool before = p > text && p[-1] >= '0' && p[-1] <= '9', after = p[n] >= '0' && p[n] <= '9';
+
+    if(!before && !after)
+      return true;
+  }
+  return false;
+}
+
+void rb_ports_keep_named(struct rb_ports *p, const char *const *texts, size_t ntexts)
+{
+  size_t kept = p->n ? 1 : 0;
+
+  for(size_t i = 1; i < p->n; i++) {
+    bool named = false;
+
+    for(size_t k = 0; k < ntexts && !named; k++)
+      named = rb_ports_named_in(texts[k], p->port[i]);
+    if(named)
+      p->port[kept++] = p->port[i];
+  }
+  p->n = kept;
 }
 
 static int by_value(const void *a, const void *b)

@@ -5,7 +5,7 @@
  * The list starts with the target's `port`; others are added by name (a module
  * that knows the target serves, say, HTTP on http_port) or discovered from the
  * socket table: the ports LISTENed by the processes of the target's tree once it is
- * up. While a cycle runs up to the fault, each port other than the first gets idle
+ * up, that its command line or rendered config names (rb_ports_keep_named). While a cycle runs up to the fault, each port other than the first gets idle
  * TCP connections of its own ("port holders"), so the killed server leaves sockets
  * in FIN_WAIT2 on every port, the condition of the classic rebind bug; the first
  * port has the fleet's RTMP holders for that.
@@ -45,6 +45,15 @@ int rb_ports_index(const struct rb_ports *p, uint16_t port);
    Ports past RB_MAX_PORTS are dropped and *dropped says how many (may be NULL). */
 rb_err rb_ports_discover(struct rb_ports *p, const pid_t *pids, size_t npids, size_t *dropped,
                          char *msg, size_t msglen);
+
+/* Does text name port as a number of its own ("--port 8080", ":8080;"), not as
+   part of a longer one? NULL text names nothing. */
+bool rb_ports_named_in(const char *text, uint16_t port);
+
+/* Keep port[0] and the ports that one of texts names (the target's command line and
+   rendered config): a port a server picks at random at each start (an internal
+   backend on port 0) is not one it must get back. */
+void rb_ports_keep_named(struct rb_ports *p, const char *const *texts, size_t ntexts);
 
 /* Open `per_port` (at most RB_PORT_HOLDERS) idle TCP connections to host on every
    port but the first, and wait (until deadline) for the server to accept() them: a

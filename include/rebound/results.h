@@ -35,6 +35,9 @@ struct rb_port_result {
 struct rb_target_result {
   char name[RB_TARGET_NAME_LEN];
   bool restarted;                            /* the fault hit it and it was started again */
+  bool plays;                                /* players play from it */
+  double recovery_ms;                        /* players on it, when it was not restarted: restart of the
+                                                killed target -> every one receiving new frames; -1 = not */
   size_t nports;
   struct rb_port_result ports[RB_MAX_PORTS]; /* ports[0] = its `port` */
 };
@@ -60,6 +63,8 @@ struct rb_cycle_result {
   char diagnosis[RB_DIAGNOSIS_LEN];
   size_t nfailures;
   char failures[RB_MAX_FAILURES][RB_FAILURE_LEN];
+  double recovery_ms;             /* topology: restart -> every player on a target the fault did not hit
+                                     receives new frames again (-1: not reached, or no such players) */
   size_t ntargets;
   struct rb_target_result targets[RB_MAX_TARGETS]; /* every target, per port; rebind_ms above = the
                                                        killed target's `port` */

@@ -99,11 +99,41 @@ static void test_discover_and_hold(void)
   close(fa);
 }
 
+/* Only ports the target was told about are judged: a random internal port is not. */
+static void test_named(void)
+{
+  static const char *const texts[] = { "exec srv --port 1935 --extra-port 8080", "listen 127.0.0.1:9443;" };
+  struct rb_ports p;
+
+  CU_ASSERT(rb_ports_named_in("--port 8080", 8080));
+  CU_ASSERT(rb_ports_named_in("listen 127.0.0.1:8080;", 8080));
+  CU_ASSERT(rb_ports_named_in("8080", 8080));
+  CU_ASSERT_FALSE(rb_ports_named_in("--port 18080", 8080));
+  CU_ASSERT_FALSE(rb_ports_named_in("--port 80801", 8080));
+  CU_ASSERT_FALSE(rb_ports_named_in("", 8080));
+  CU_ASSERT_FALSE(rb_ports_named_in(NULL, 8080));
+  CU_ASSERT(rb_ports_named_in("a 180801 b 8080", 8080)); /* the second occurrence counts */
+  rb_ports_init(&p, 1935);
+  rb_ports_add(&p, 41000); /* a backend on port 0: named nowhere */
+  rb_ports_add(&p, 8080);
+  rb_ports_add(&p, 9443);
+  rb_ports_keep_named(&p, texts, 2);
+  CU_ASSERT_EQUAL(p.n, 3);
+  CU_ASSERT_EQUAL(p.port[0], 1935);
+  CU_ASSERT_EQUAL(p.port[1], 8080);
+  CU_ASSERT_EQUAL(p.port[2], 9443);
+  /* the first port stays even when nothing names it */
+  rb_ports_keep_named(&p, NULL, 0);
+  CU_ASSERT_EQUAL(p.n, 1);
+  CU_ASSERT_EQUAL(p.port[0], 1935);
+}
+
 int main(void)
 {
   static const struct rb_test_case cases[] = {
     RB_TEST(test_list),
     RB_TEST(test_discover_and_hold),
+    RB_TEST(test_named),
     RB_TEST_END
   };
 
