@@ -36,6 +36,8 @@
 #define CLEANUP_NS (5 * RB_NS_PER_S)
 #define STEP_TIMEOUT_NS (5 * RB_NS_PER_S)
 #define LOG_TAIL_LINES 15
+#define LOG_SEARCH_LINES 400
+#define LOG_SEARCH_LEN (64 * 1024)
 
 struct run;
 
@@ -595,6 +597,22 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
     emit(r, RB_EVENT_RECONNECT, c->index, c->reconnect_ms, NULL, c);
 }
 
+/* The last line of text that mentions word, else its last line. */
+static void last_line_about(const char *text, const char *word, char *buf, size_t buflen)
+{
+  const char *hit = NULL;
+
+  for(const char *p = text; (p = strcasestr(p, word)); p++)
+    hit = p;
+  if(!hit) {
+    rb_last_line(text, buf, buflen);
+    return;
+  }
+  while(hit > text && hit[-1] != '\n')
+    hit--;
+  snprintf(buf, buflen, "%.*s", (int)(strchrnul(hit, '\n') - hit), hit);
+}
+
 /* Players on a target the fault did not hit: the stream must reach them again
    through the topology (the edge re-pulls, the origin pushes again) with new frames. */
 static void judge_recovery(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
@@ -612,12 +630,22 @@ static void judge_recovery(struct run *r, struct rb_cycle_result *c, int64_t res
   }
   if(err == RB_ERR_INTERRUPTED)
     return;
+  /* the edge's log is the one that says why: its tail goes with the cycle, and the
+     sentence quotes its last line about pulling (or its last line) */
   log_path_for(r->play, r->play->generation, log, sizeof(log));
+  rb_target_log_tail(log, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  snprintf(c->log_path, sizeof(c->log_path), "%s", log);
   {
-    char tail[RB_LOG_TAIL_LEN];
+    /* players retrying fill the last lines: look further back for the relay's own */
+    char *longer = malloc(LOG_SEARCH_LEN);
 
-    rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
-    rb_last_line(tail, line, sizeof(line));
+    if(longer) {
+      rb_target_log_tail(log, LOG_SEARCH_LINES, longer, LOG_SEARCH_LEN);
+      last_line_about(longer, "pull", line, sizeof(line));
+      free(longer);
+    }
+    else
+      last_line_about(c->log_tail, "pull", line, sizeof(line));
   }
   rb_cycle_add_failure(c, "players on %s did not receive new frames within %.0f ms of the restart of %s: %s",
                        r->play->name, (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, r->first_killed->name, why);

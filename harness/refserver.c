@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #define MAX_WORKERS 64
+#define MAX_PULLS 8
 #define READ_CHUNK 65536
 #define WORKER_TITLE "rebound-refserver: worker process"
 
@@ -42,6 +43,9 @@ struct options {
   bool reuseaddr;
   int extra_port;            /* --extra-port: a second listener (0 = none) */
   bool extra_reuseaddr;
+  const char *pulls[MAX_PULLS]; /* --pull URL */
+  int npulls;
+  bool repull;
   int workers;
   const char *reject_publish_code;
   int64_t stale_ns;
@@ -115,6 +119,10 @@ static void usage(FILE *f)
 "  --port N               port (default 1935; 0 picks a free port)\n"
 "  --extra-port N         also serve RTMP on port N (a server with a second port,\n"
 "                         e.g. RTMP + HTTP); announced as 'also listening on HOST:N'\n"
+"  --pull URL             be an edge: relay rtmp://HOST:PORT/APP/STREAM from its origin\n"
+"                         into APP/STREAM here (up to %d; not with --workers); when\n"
+"                         the origin is lost it pulls again every 100 ms while the\n"
+"                         local stream stays published, so players here keep playing\n"
 "  --quiet                no per-connection log lines on stderr\n"
 "  --help                 this text\n"
 "\n"
@@ -127,6 +135,8 @@ static void usage(FILE *f)
 "                         EADDRINUSE, which is logged, and the server goes on serving\n"
 "                         the first port only (a secondary listener that silently\n"
 "                         does not come back)\n"
+"  --no-repull            with --pull: once the origin is lost, never pull again (the\n"
+"                         edge that shows the stream but never gets frames again)\n"
 "  --workers N            fork N workers (1..%d) that serve the inherited listening\n"
 "                         socket while the master only waits; workers outlive a\n"
 "                         SIGKILLed master (no PDEATHSIG), SIGTERM to the master stops\n"
@@ -144,7 +154,7 @@ static void usage(FILE *f)
 "  --hang-after N         once the Nth connection has been accepted, stop reading and\n"
 "                         accepting but keep every socket open, until killed\n"
 "Durations: 250ms, 2s, 1m, or plain seconds. With --workers, counts are per worker.\n",
-          MAX_WORKERS);
+          MAX_PULLS, MAX_WORKERS);
 }
 
 /* Options. */
@@ -169,7 +179,8 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
 {
   long v;
 
-  *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true, .extra_reuseaddr = true };
+  *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true, .extra_reuseaddr = true,
+                           .repull = true };
   *help = false;
   for(int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -183,6 +194,15 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
       opt->reuseaddr = false;
     } else if(strcmp(a, "--extra-no-reuseaddr") == 0) {
       opt->extra_reuseaddr = false;
+    } else if(strcmp(a, "--no-repull") == 0) {
+      opt->repull = false;
+    } else if(strcmp(a, "--pull") == 0) {
+      if(!val)
+        return rb_fail(msg, msglen, RB_ERR_USAGE, "--pull needs a URL");
+      if(opt->npulls == MAX_PULLS)
+        return rb_fail(msg, msglen, RB_ERR_USAGE, "more than %d --pull", MAX_PULLS);
+      opt->pulls[opt->npulls++] = val;
+      i++;
     } else if(strcmp(a, "--reject-publish") == 0) {
       opt->reject_publish_code = "NetStream.Publish.BadName";
       if(val && strncmp(val, "--", 2) != 0)
@@ -223,6 +243,8 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
       return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown argument '%s'", a);
     }
   }
+  if(opt->npulls && opt->workers)
+    return rb_fail(msg, msglen, RB_ERR_USAGE, "--pull and --workers do not go together");
   if(!host_is_numeric(opt->host))
     return rb_fail(msg, msglen, RB_ERR_USAGE, "--host %s: not a numeric IPv4 or IPv6 address",
                    opt->host);
@@ -774,6 +796,13 @@ int main(int argc, char **argv)
       fprintf(stderr, "refserver: serving without port %d\n", opt.extra_port);
   }
   fflush(stdout);
+  format_endpoint(opt.host, port, where, sizeof(where));
+  for(int i = 0; i < opt.npulls; i++)
+    if(rb_refserver_pull_start(opt.pulls[i], where, opt.repull, opt.quiet, msg, sizeof(msg))) {
+      fprintf(stderr, "rebound-refserver: %s\n", msg);
+      close(listen_fd);
+      return 2;
+    }
   if(opt.workers)
     rc = run_master(&opt, listen_fd, extra_fd, listen_ns, &wait_mask);
   else

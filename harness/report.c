@@ -307,8 +307,11 @@ static json_t *targets_json(const struct rb_cycle_result *c)
       json_array_append_new(ports, json_pack("{s:i, s:o, s:o}", "port", (int)t->ports[k].port, "rebind_ms",
                                              ms_or_null(t->ports[k].rebind_ms), "states_at_restart",
                                              states_json(t->ports[k].states_at_restart)));
-    json_array_append_new(targets, json_pack("{s:s, s:b, s:o}", "name", t->name, "restarted", t->restarted,
-                                             "ports", ports));
+    json_t *o = json_pack("{s:s, s:b, s:o}", "name", t->name, "restarted", t->restarted, "ports", ports);
+
+    if(t->plays && !t->restarted)
+      json_object_set_new(o, "recovery_ms", ms_or_null(t->recovery_ms));
+    json_array_append_new(targets, o);
   }
   return targets;
 }
@@ -339,6 +342,9 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
   json_object_set_new(o, "restart_at_ns", json_integer(c->restart_at_ns));
   json_object_set_new(o, "rebind_at_ns", c->rebind_at_ns ? json_integer(c->rebind_at_ns) : json_null());
   json_object_set_new(o, "targets", targets_json(c));
+  for(size_t i = 0; i < c->ntargets; i++)
+    if(c->targets[i].plays && !c->targets[i].restarted)
+      json_object_set_new(o, "recovery_ms", ms_or_null(c->recovery_ms));
   json_object_set_new(o, "diagnosis", json_string(c->diagnosis));
   json_object_set_new(o, "failures", failures);
   if(!c->pass && c->log_tail[0])

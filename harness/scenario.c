@@ -549,12 +549,24 @@ static bool validate_value(const struct rb_option *o, const char *value, char *w
 
 /* ---- loading -------------------------------------------------------------- */
 
+/* NAME.key = value in [global] or a scenario: one target's key, for this scenario. */
+struct target_key {
+  char *target;
+  size_t id;
+  char *value;
+  int line;
+};
+
+#define MAX_TARGET_KEYS 64 /* per section */
+
 struct section {
   char *name;             /* "target NAME" for a target section */
   const char *tname;      /* NAME of a target section, NULL for the others */
   int line;
   char *raw[RB_OPT__COUNT];
   int raw_line[RB_OPT__COUNT];
+  struct target_key tkeys[MAX_TARGET_KEYS];
+  size_t ntkeys;
 };
 
 struct loader {
@@ -672,6 +684,40 @@ static char *read_line(char *str, int num, void *stream)
   return str;
 }
 
+/* NAME.key = value: kept for build_view, checked like any value of key. */
+static int on_target_key(struct loader *ld, struct section *s, const char *name, const char *value)
+{
+  const char *dot = strchr(name, '.');
+  const struct rb_option *o = rb_option_find(dot + 1);
+  struct target_key *k;
+  char why[400];
+
+  if(!o || !target_keys[o - rb_options] || dot == name) {
+    snprintf(why, sizeof(why), "bad key '%.60s': NAME.KEY sets a target key (command, port, ready, ...) of "
+             "[target NAME] for this scenario", name);
+    return fail_at(ld, ld->line, "%s", why, 0);
+  }
+  for(size_t i = 0; i < s->ntkeys; i++)
+    if(s->tkeys[i].id == (size_t)(o - rb_options) && strlen(s->tkeys[i].target) == (size_t)(dot - name) &&
+       !strncmp(s->tkeys[i].target, name, (size_t)(dot - name))) {
+      snprintf(why, sizeof(why), "duplicate key '%.60s' in [%s] (first at line %d)", name, s->name, s->tkeys[i].line);
+      return fail_at(ld, ld->line, "%s", why, 0);
+    }
+  if(s->ntkeys == MAX_TARGET_KEYS)
+    return fail_at(ld, ld->line, "more than %s%d NAME.KEY lines in one section", "", MAX_TARGET_KEYS);
+  if(!validate_value(o, value, why, sizeof(why)))
+    return fail_at(ld, ld->line, "%s", why, 0);
+  k = &s->tkeys[s->ntkeys];
+  if(!(k->target = strndup(name, (size_t)(dot - name))) || !(k->value = strdup(value))) {
+    free(k->target);
+    return fail_at(ld, ld->line, "out of memory%s", "", 0);
+  }
+  k->id = (size_t)(o - rb_options);
+  k->line = ld->line;
+  s->ntkeys++;
+  return 1;
+}
+
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
   struct loader *ld = user;
@@ -684,6 +730,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
     return 0;
   if(!s || strcmp(s->name, section))
     return fail_at(ld, ld->line, "key '%s' outside a section: put it under [global] or [NAME]", name, 0);
+  if(strchr(name, '.') && !s->tname)
+    return on_target_key(ld, s, name, value);
   if(!(o = rb_option_find(name))) {
     snprintf(why, sizeof(why), "unknown key '%.60s' (see 'rebound keys')", name);
     return fail_at(ld, ld->line, "%s", why, 0);
@@ -710,6 +758,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
 static void free_sections(struct loader *ld)
 {
   for(size_t i = 0; i < ld->nsections; i++) {
+    for(size_t k = 0; k < ld->sections[i].ntkeys; k++) {
+      free(ld->sections[i].tkeys[k].target);
+      free(ld->sections[i].tkeys[k].value);
+    }
     free(ld->sections[i].name);
     for(size_t k = 0; k < RB_OPT__COUNT; k++)
       free(ld->sections[i].raw[k]);
@@ -845,6 +897,22 @@ static bool wanted(const char *name, char *const *only)
 
 /* One target's view: the scenario, with the target section over its target keys
    (a --set still wins: it was asked for on the command line). */
+/* NAME.key lines of sec that name this target: over its target section. */
+static rb_err apply_target_keys(struct rb_scenario *v, const struct rb_scenario *sc, const struct section *sec)
+{
+  for(size_t i = 0; sec && i < sec->ntkeys; i++) {
+    const struct target_key *k = &sec->tkeys[i];
+
+    if(strcmp(k->target, v->target_name) || sc->raw_line[k->id] < 0)
+      continue; /* another target's, or --set wins */
+    free(v->raw[k->id]);
+    if(!(v->raw[k->id] = strdup(k->value)))
+      return RB_ERR_NOMEM;
+    v->raw_line[k->id] = k->line;
+  }
+  return RB_OK;
+}
+
 static rb_err build_view(struct rb_scenario *v, const struct rb_scenario *sc, const struct section *t)
 {
   if(!(v->name = strdup(sc->name)) || !(v->file = strdup(sc->file)) || !(v->scenario_dir = strdup(sc->scenario_dir)) ||
@@ -914,8 +982,28 @@ static rb_err resolve_target_key(const struct rb_scenario *sc, size_t id, bool a
   return RB_OK;
 }
 
+/* Every NAME.key of sec must name one of the scenario's targets. */
+static rb_err check_target_keys(const struct rb_scenario *sc, struct loader *ld, const struct section *sec,
+                                bool is_global, char *msg, size_t msglen)
+{
+  for(size_t i = 0; sec && i < sec->ntkeys; i++) {
+    char name[160];
+
+    /* [global] speaks for every scenario: a target another scenario runs is fine there */
+    snprintf(name, sizeof(name), TARGET_PREFIX "%s", sec->tkeys[i].target);
+    if(is_global && find_section(ld, name))
+      continue;
+    if(!find_target(sc, sec->tkeys[i].target, strlen(sec->tkeys[i].target)))
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: %s.%s: no target %s in %s", sc->file, sec->tkeys[i].line,
+                     sec->tkeys[i].target, rb_options[sec->tkeys[i].id].name, sec->tkeys[i].target,
+                     sc->ntargets ? "this scenario's targets" : "the file (add a [target NAME] section)");
+  }
+  return RB_OK;
+}
+
 /* [target NAME] sections: the scenario's targets (its `targets`, or all of them). */
-static rb_err build_topology(struct rb_scenario *sc, struct loader *ld, char *msg, size_t msglen)
+static rb_err build_topology(struct rb_scenario *sc, struct loader *ld, const struct section *global,
+                             const struct section *own, char *msg, size_t msglen)
 {
   const struct section *chosen[RB_MAX_SCENARIO_TARGETS];
   size_t n = 0, nsections = 0;
@@ -969,11 +1057,15 @@ static rb_err build_topology(struct rb_scenario *sc, struct loader *ld, char *ms
     sc->ntargets = n;
     sc->topology = sc;
     for(size_t i = 0; i < n; i++) {
-      if(build_view(&sc->targets[i], sc, chosen[i]))
+      if(build_view(&sc->targets[i], sc, chosen[i]) || apply_target_keys(&sc->targets[i], sc, global) ||
+         apply_target_keys(&sc->targets[i], sc, own))
         return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
       sc->targets[i].topology = sc;
     }
   }
+  if((err = check_target_keys(sc, ld, global, true, msg, msglen)) ||
+     (err = check_target_keys(sc, ld, own, false, msg, msglen)))
+    return err;
   k = 0;
   if((err = resolve_target_key(sc, RB_OPT_FAULT_TARGET, true, &k, msg, msglen)))
     return err;
@@ -1024,7 +1116,7 @@ static rb_err build_scenario(struct rb_scenario *sc, struct loader *ld, const st
   for(size_t i = 0; overrides && overrides[i]; i++)
     if((err = apply_override(sc, overrides[i], msg, msglen)))
       return err;
-  if((err = build_topology(sc, ld, msg, msglen)))
+  if((err = build_topology(sc, ld, global, s, msg, msglen)))
     return err;
   return finalize(sc, msg, msglen);
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Relays (issue 14): scenarios/refserver-relay.ini, an origin and an edge that pulls
+# from it. Killing either hop or both, every cycle passes with the players on the edge
+# receiving new frames again (recovery_ms); an edge that never pulls again fails with
+# the sentence that names the hop, and without expect = fail the run exits 1.
+source "$(dirname "$0")/lib.sh"
+ini="$SRC/scenarios/refserver-relay.ini"
+
+run_rebound 120 run "$ini" --only origin-dies --only edge-dies --only both-die --cycles 2 --json "$T/r.json" \
+  --artifacts "$T/art"
+expect_code 0 "every hop of the relay recovers"
+json '[.scenarios[] | .result == "pass" and (.cycles | length) == 2] | all'
+# origin-dies: players stay on the edge; the stream comes back through it
+json '.scenarios[0].cycles | all(.recovery_ms > 0 and .targets[0].name == "origin" and .targets[0].restarted
+      and (.targets[1] | .name == "edge" and (.restarted | not) and .recovery_ms == .recovery_ms))'
+json '.scenarios[0].cycles | all(.frames.lost_after_reconnect == 0 and .clients.players_ok == 2)'
+# edge-dies: the players reconnect to the restarted edge; no recovery through another target
+json '.scenarios[1].cycles | all(.targets[1].restarted and (.targets[0].restarted | not) and (has("recovery_ms") | not)
+      and .reconnect_ms > 0 and .clients.players_ok == 2)'
+# both-die: both restarted, each with its own rebind
+json '.scenarios[2].cycles | all(.targets | all(.restarted and .ports[0].rebind_ms > 0))'
+[ -s "$T/art/origin-dies/edge/server-0.log" ] && [ -s "$T/art/origin-dies/origin/server-1.log" ] ||
+  fail "no per-target logs"
+python3 - "$SRC/tests/fixtures/results-schema-1.json" "$T/r.json" <<'PY' || fail "JSON does not match schema 1"
+import json, sys, jsonschema
+jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))
+PY
+assert_no_leftovers "$T/art"
+
+# the edge that never pulls again: XFAIL as shipped, exit 1 once expect = pass
+run_rebound 60 run "$ini" --only edge-never-repulls --json "$T/r2.json" --artifacts "$T/art2"
+expect_code 0 "XFAIL"
+run_rebound 60 run "$ini" --only edge-never-repulls --set expect=pass --json "$T/r.json" --artifacts "$T/art3"
+expect_code 1 "an edge that never pulls again"
+json '.scenarios[0].cycles[0].diagnosis | test("^edge edge did not resume pulling from origin origin within 4 s \\(0/2 players receive new frames; .*\\); its log: .*--no-repull: not pulling again")'
+json '.scenarios[0].cycles[0] | .recovery_ms == null and .reconnect_ms > 0 and .targets[1].recovery_ms == null'
+expect_in "$T/out" "edge edge did not resume pulling from origin origin"
+assert_no_leftovers "$T/art3"
+pass "origin, edge and both die and recover; the edge that never re-pulls is named"
