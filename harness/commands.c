@@ -8,6 +8,7 @@
  */
 #include "rebound/commands.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "rebound/client.h"
 #include "rebound/clock.h"
 #include "rebound/media.h"
+#include "rebound/output.h"
+#include "rebound/report.h"
 #include "rebound/stats.h"
 
 #define EXIT_USAGE 2
@@ -59,31 +62,61 @@ static int usage_error(const struct cmd_opts *o, const char *usage, const char *
   return EXIT_USAGE;
 }
 
-/* "--name VALUE" or "--name=VALUE"; *value NULL if the option takes none. */
-static bool match_option(char **argv, int argc, int *i, const char *name, const char **value)
+static int parse_duration(const struct cmd_opts *o, const char *usage, const char *text, int64_t *out)
 {
-  size_t n = strlen(name);
-  const char *a = argv[*i];
-
-  if(strncmp(a, name, n))
-    return false;
-  if(a[n] == '=') {
-    *value = a + n + 1;
-    return true;
-  }
-  if(a[n] != '\0')
-    return false;
-  *value = *i + 1 < argc ? argv[++*i] : NULL;
-  return true;
-}
-
-static int parse_duration(const struct cmd_opts *o, const char *usage, const char *name,
-                          const char *text, int64_t *out)
-{
-  if(!text)
-    return usage_error(o, usage, "%s needs a value", name);
   if(!rb_duration_parse(text, out) || *out <= 0)
     return usage_error(o, usage, "bad duration '%s'", text);
+  return 0;
+}
+
+static const struct option all_options[] = {
+  { "timeout", required_argument, NULL, OPT_TIMEOUT },
+  { "json", required_argument, NULL, OPT_JSON },
+  { "duration", required_argument, NULL, OPT_DURATION },
+  { "media", required_argument, NULL, OPT_MEDIA },
+  { "verify", no_argument, NULL, OPT_VERIFY },
+};
+
+#define NOPTIONS (sizeof(all_options) / sizeof(all_options[0]))
+
+/* --help and the options this command allows, for getopt_long. */
+static void allowed_options(unsigned allowed, struct option *opts)
+{
+  size_t n = 0;
+
+  opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+  for(size_t i = 0; i < NOPTIONS; i++)
+    if(allowed & (unsigned)all_options[i].val)
+      opts[n++] = all_options[i];
+  opts[n] = (struct option){ NULL, 0, NULL, 0 };
+}
+
+/* getopt_long's messages are off: one line in this file's format instead. */
+static int getopt_error(const struct cmd_opts *o, const char *usage, char **argv, int c)
+{
+  char shortopt[3] = { '-', (char)optopt, '\0' };
+  const char *arg = c == '?' && optopt > 0 && optopt < 256 ? shortopt : argv[optind - 1];
+
+  if(c == '?')
+    return usage_error(o, usage, "unknown option '%s'", arg);
+  if(optopt == OPT_JSON || optopt == OPT_MEDIA)
+    return usage_error(o, usage, "%s needs a file name", arg);
+  return usage_error(o, usage, "%s needs a value", arg);
+}
+
+static int take_option(const char *usage, int c, struct cmd_opts *o)
+{
+  switch(c) {
+  case OPT_TIMEOUT: return parse_duration(o, usage, optarg, &o->timeout_ns);
+  case OPT_DURATION: return parse_duration(o, usage, optarg, &o->duration_ns);
+  case OPT_JSON:
+  case OPT_MEDIA:
+    if(!*optarg)
+      return usage_error(o, usage, "%s needs a file name", c == OPT_JSON ? "--json" : "--media");
+    *(c == OPT_JSON ? &o->json : &o->media) = optarg;
+    return 0;
+  case OPT_VERIFY: o->verify = true; return 0;
+  }
   return 0;
 }
 
@@ -91,43 +124,29 @@ static int parse_duration(const struct cmd_opts *o, const char *usage, const cha
 static int parse_options(int argc, char **argv, unsigned allowed, const char *usage,
                          struct cmd_opts *o)
 {
-  const char *v;
-  int rc;
+  struct option opts[NOPTIONS + 2];
+  int c, rc;
 
   o->name = argc > 0 ? argv[0] : "?";
   o->timeout_ns = 5 * RB_NS_PER_S;
   o->duration_ns = 5 * RB_NS_PER_S;
-  for(int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-
-    if(!strcmp(a, "-h") || !strcmp(a, "--help")) {
+  allowed_options(allowed, opts);
+  optind = 1;
+  opterr = 0;
+  while((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    if(c == 'h') {
       printf("%s\n", usage);
       return -1;
     }
-    if((allowed & OPT_TIMEOUT) && match_option(argv, argc, &i, "--timeout", &v)) {
-      if((rc = parse_duration(o, usage, "--timeout", v, &o->timeout_ns)))
-        return rc;
-    } else if((allowed & OPT_DURATION) && match_option(argv, argc, &i, "--duration", &v)) {
-      if((rc = parse_duration(o, usage, "--duration", v, &o->duration_ns)))
-        return rc;
-    } else if((allowed & OPT_JSON) && match_option(argv, argc, &i, "--json", &v)) {
-      if(!v || !*v)
-        return usage_error(o, usage, "%s needs a file name", "--json");
-      o->json = v;
-    } else if((allowed & OPT_MEDIA) && match_option(argv, argc, &i, "--media", &v)) {
-      if(!v || !*v)
-        return usage_error(o, usage, "%s needs a file name", "--media");
-      o->media = v;
-    } else if((allowed & OPT_VERIFY) && !strcmp(a, "--verify")) {
-      o->verify = true;
-    } else if(a[0] == '-' && a[1] != '\0') {
-      return usage_error(o, usage, "unknown option '%s'", a);
-    } else if(o->url) {
-      return usage_error(o, usage, "unexpected argument '%s'", a);
-    } else {
-      o->url = a;
-    }
+    if(c == '?' || c == ':')
+      return getopt_error(o, usage, argv, c);
+    if((rc = take_option(usage, c, o)))
+      return rc;
   }
+  if(optind < argc)
+    o->url = argv[optind++];
+  if(optind < argc)
+    return usage_error(o, usage, "unexpected argument '%s'", argv[optind]);
   if(!o->url)
     return usage_error(o, usage, "%s", "missing URL");
   if(strlen(o->url) >= URL_MAX)
@@ -189,6 +208,7 @@ static int write_probe_json(const struct cmd_opts *o, const struct rb_client_tim
                             rb_err err, const char *msg, const struct rb_client_status *st)
 {
   json_t *root = json_pack("{s:s, s:s}", "url", o->url, "result", err ? "fail" : "ok");
+  char wmsg[1024];
   int rc = 0;
 
   if(!root)
@@ -203,8 +223,8 @@ static int write_probe_json(const struct cmd_opts *o, const struct rb_client_tim
     if(st && st->code[0])
       json_object_set_new(root, "status_code", json_string(st->code));
   }
-  if(json_dump_file(root, o->json, JSON_INDENT(2)) != 0) {
-    fprintf(stderr, "rebound %s: cannot write %s\n", o->name, o->json);
+  if(rb_output_write(o->json, rb_report_dump_json, root, wmsg, sizeof(wmsg))) {
+    fprintf(stderr, "rebound %s: --json %s\n", o->name, wmsg);
     rc = 1;
   }
   json_decref(root);

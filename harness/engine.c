@@ -108,13 +108,28 @@ static void warn(struct run *r, const char *text)
   emit(r, RB_EVENT_WARNING, 0, 0, text, NULL);
 }
 
-/* Wait for duration unless a stop is requested; false when stopped. */
+static void warn_line(const char *text, void *arg)
+{
+  warn(arg, text);
+}
+
+/* Has the keeper of one of the targets died? (why: the first such.) */
+static bool any_target_lost(const struct run *r, char *why, size_t whylen)
+{
+  for(size_t i = 0; i < r->ntg; i++)
+    if(r->tg[i].target && rb_target_lost(r->tg[i].target, why, whylen))
+      return true;
+  return false;
+}
+
+/* Wait for duration unless a stop is requested or a keeper died (the run ends
+   then: see run_cycles); false when cut short. */
 static bool wait_for(const struct run *r, int64_t duration)
 {
   int64_t deadline = rb_clock_deadline(duration);
 
   while(rb_clock_now() < deadline) {
-    if(stop_requested(r))
+    if(stop_requested(r) || any_target_lost(r, NULL, 0))
       return false;
     int64_t left = deadline - rb_clock_now();
     rb_clock_sleep(left < 20 * RB_NS_PER_MS ? left : 20 * RB_NS_PER_MS);
@@ -376,15 +391,30 @@ static rb_err start_external(struct tgt *r, int64_t *spawned_at, char *msg, size
   return rb_target_set_log(r->target, log, msg, msglen);
 }
 
+/* A keeper died (someone SIGKILLed it): the target module has stopped the whole
+   target; record it on the cycle and end the run as rebound's own failure. */
+static bool keeper_lost(struct run *r, struct rb_cycle_result *c, char *msg, size_t msglen)
+{
+  char why[RB_TARGET_WHY_LEN];
+
+  if(!any_target_lost(r, why, sizeof(why)))
+    return false;
+  if(c) {
+    rb_cycle_add_failure(c, "%s", why);
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", why);
+  }
+  rb_fail(msg, msglen, RB_ERR_SYSTEM, "%s", why);
+  return true;
+}
+
 /* A first start that failed for the server's own reason is the scenario's first
    cycle, failed, with the diagnosis (exit 1); see rb_judge_first_start. */
 static struct rb_cycle_result *first_cycle_failure(struct run *r, const struct tgt *t, const char *diagnosis)
 {
   struct rb_cycle_result *c = &r->res->cycles[r->res->ncycles++];
 
-  c->index = 1;
+  rb_cycle_result_begin(c, 1);
   c->fault = r->sc->fault;
-  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
   c->pass = false;
   snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", diagnosis);
   log_path_for(t, 0, c->log_path, sizeof(c->log_path));
@@ -434,6 +464,8 @@ static rb_err first_start_failure(struct run *run, struct tgt *r, int64_t spawne
   struct rb_target_exit ex;
   enum rb_verdict verdict = RB_VERDICT_ERROR;
 
+  if(keeper_lost(run, NULL, msg, msglen))
+    return RB_ERR_SYSTEM;
   log_path_for(r, 0, log, sizeof(log));
   rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
   if(!r->external) {
@@ -581,7 +613,9 @@ static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
    up (rb_fleet_set_staying); players there are judged by the recovery below. */
 static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
 {
-  struct rb_reconnect_evidence ev = { .window_ms = (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS };
+  struct rb_reconnect_evidence ev = {
+    .restart_at = restart_at, .window_ms = (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS,
+  };
   int64_t all_up_at = 0;
   char why[RB_FAILURE_LEN] = "";
 
@@ -593,6 +627,12 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
     ev.reconnect_ms = rb_clock_ms(restart_at, all_up_at > restart_at ? all_up_at : restart_at);
   rb_fleet_counts(r->fleet, restart_at, &ev.counts);
   rb_judge_reconnect(&ev, c);
+  /* clients that stayed on a target the fault did not hit did not reconnect: their
+     kind has no reconnect time (players there get recovery_ms instead) */
+  if(!r->pub->killed)
+    c->reconnect_publishers_ms = -1;
+  if(!r->play->killed)
+    c->reconnect_players_ms = c->first_frame_ms = -1;
   if(!ev.wait_err)
     emit(r, RB_EVENT_RECONNECT, c->index, c->reconnect_ms, NULL, c);
 }
@@ -626,6 +666,7 @@ static void judge_recovery(struct run *r, struct rb_cycle_result *c, int64_t res
                            sizeof(why));
   if(!err) {
     c->recovery_ms = play->recovery_ms = rb_clock_ms(restart_at, all_at > restart_at ? all_at : restart_at);
+    c->first_frame_ms = c->recovery_ms; /* the players' first new frame came through the topology */
     return;
   }
   if(err == RB_ERR_INTERRUPTED)
@@ -964,10 +1005,9 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
 
   int64_t cycle_start = rb_clock_now();
 
+  rb_cycle_result_begin(c, c->index);
   c->start_at_ns = cycle_start;
-  c->pass = true;
   c->fault = r->sc->fault;
-  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
   cycle_targets(r, c);
   rb_fleet_reset_cycle(r->fleet);
   /* Holders are clients like the others: a loaded server gets the reconnect window to
@@ -1095,13 +1135,14 @@ static void finish(struct run *r)
     .max_reconnect_ms = (double)r->sc->max_reconnect_ns / RB_NS_PER_MS,
     .holders = r->sc->holders > 0,
   };
-  const char *warning = rb_judge_scenario(&rules, r->res);
+  size_t before = r->res->nwarnings;
 
-  if(warning)
-    warn(r, warning);
+  rb_judge_scenario(&rules, r->res);
+  for(size_t i = before; i < r->res->nwarnings; i++)
+    emit(r, RB_EVENT_WARNING, 0, 0, r->res->warnings[i], NULL);
 }
 
-static rb_err run_cycles(struct run *r)
+static rb_err run_cycles(struct run *r, char *msg, size_t msglen)
 {
   struct rb_scenario_result *res = r->res;
 
@@ -1118,6 +1159,10 @@ static rb_err run_cycles(struct run *r)
     res->ncycles++;
     if(stop_requested(r))
       return RB_ERR_INTERRUPTED;
+    if(keeper_lost(r, c, msg, msglen)) {
+      emit(r, RB_EVENT_CYCLE_END, i, 0, NULL, c);
+      return RB_ERR_SYSTEM;
+    }
     emit(r, RB_EVENT_CYCLE_END, i, 0, NULL, c);
     if(!go_on)
       break;
@@ -1135,8 +1180,6 @@ static rb_err start_all(struct run *r, bool *recorded, char *msg, size_t msglen)
   for(size_t i = 0; i < r->ntg; i++) {
     struct tgt *t = &r->tg[i];
 
-    if((err = rb_target_create(&t->target, msg, msglen)))
-      return err;
     if(t->external)
       err = start_external(t, &spawned_at, msg, msglen);
     else if((err = start_target(t, 0, &spawned_at, msg, msglen)))
@@ -1181,6 +1224,19 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
   }
   if((err = prepare(&r, msg, sizeof(msg))))
     goto out;
+  /* What a rebound killed together with its keeper left running goes first. */
+  rb_target_cleanup_leftovers(warn_line, &r, NULL, NULL, 0);
+  for(size_t i = 0; i < r.ntg; i++) {
+    if((err = rb_target_create(&r.tg[i].target, msg, sizeof(msg))))
+      goto out;
+    rb_target_set_log_limit(r.tg[i].target, sc->log_limit);
+  }
+  {
+    const char *note;
+
+    snprintf(res->containment, sizeof(res->containment), "%s", rb_target_containment(r.first_killed->target, &note));
+    snprintf(res->containment_note, sizeof(res->containment_note), "%s", note);
+  }
   emit(&r, RB_EVENT_SCENARIO_START, 0, res->port, r.run_dir, NULL);
   r.started_at = rb_clock_now();
   if((err = start_all(&r, &recorded, msg, sizeof(msg))) || recorded)
@@ -1190,7 +1246,9 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     goto out;
   err = rb_fleet_wait_up(r.fleet, 0, rb_clock_deadline(sc->reconnect_timeout_ns), opts->stop, &all_up_at, msg,
                          sizeof(msg));
-  if(err && err != RB_ERR_INTERRUPTED) {
+  if(err && err != RB_ERR_INTERRUPTED && keeper_lost(&r, NULL, msg, sizeof(msg))) {
+    err = RB_ERR_SYSTEM; /* the clients failed because the target was stopped */
+  } else if(err && err != RB_ERR_INTERRUPTED) {
     first_clients_failure(&r, err, msg);
     msg[0] = '\0';
     err = RB_OK;
@@ -1198,7 +1256,7 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
   else if(!err) {
     for(size_t i = 0; i < r.ntg; i++)
       discover_ports(&r, &r.tg[i]);
-    err = run_cycles(&r);
+    err = run_cycles(&r, msg, sizeof(msg));
   }
 out:
   rb_fleet_destroy(r.fleet);

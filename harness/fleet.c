@@ -65,7 +65,9 @@ struct member {
   struct rb_client *client;      /* the member's client, for abort */
   /* guarded by fleet->lock */
   bool up;
-  int64_t up_at;
+  int64_t up_at;                 /* publishers: Publish.Start; players: first frame */
+  int64_t play_at;               /* players: Play.Start of the current session */
+  uint64_t session_first_seq;    /* publishers: number of the current session's first video frame */
   int64_t refused_since;
   double stale_ms_max;
   bool last_rejected;
@@ -84,6 +86,7 @@ struct rb_fleet {
   char *play_url;                /* players' application URL (another target's, in a topology) */
   char *holder_url;              /* holders' */
   bool publishers_stay, players_stay; /* rb_fleet_set_staying */
+  char *media_path;              /* our copy of opts.media_path */
   pthread_mutex_t lock;
   pthread_cond_t changed;        /* stop, pause, kick: what members wait for */
   pthread_cond_t up_changed;     /* a member came up: what rb_fleet_wait_up waits for */
@@ -262,6 +265,9 @@ static rb_err publish_session(struct member *m, struct rb_media_source *src, uin
 
   if((err = open_session(m, &c, msg, msglen)) || (err = rb_client_publish(c, m->stream, msg, msglen)))
     goto out;
+  pthread_mutex_lock(&f->lock);
+  m->session_first_seq = *seq;
+  pthread_mutex_unlock(&f->lock);
   mark_up(m);
   rb_media_rebase(src, 0);
   if((err = send_headers(c, src, msg, msglen)))
@@ -315,11 +321,11 @@ static rb_err play_session(struct member *m, bool reconnect, char *msg, size_t m
 
   if((err = open_session(m, &c, msg, msglen)) || (err = rb_client_play(c, m->stream, msg, msglen)))
     goto out;
-  if(reconnect) {
-    pthread_mutex_lock(&f->lock);
+  pthread_mutex_lock(&f->lock);
+  m->play_at = rb_clock_now();
+  if(reconnect)
     rb_media_verifier_mark_reconnect(m->verifier);
-    pthread_mutex_unlock(&f->lock);
-  }
+  pthread_mutex_unlock(&f->lock);
   while(!is_stopping(f)) {
     uint64_t before;
 
@@ -461,6 +467,13 @@ rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, 
   f->url = strdup(opts->url);
   f->play_url = strdup(opts->play_url ? opts->play_url : opts->url);
   f->holder_url = strdup(opts->holder_url ? opts->holder_url : opts->url);
+  /* The threads open the media at every start, long after the caller's string is gone. */
+  f->opts.media_path = NULL;
+  if(opts->media_path && !(f->media_path = strdup(opts->media_path))) {
+    err = rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  f->opts.media_path = f->media_path;
   f->nmembers = opts->publishers + opts->players;
   f->members = calloc(f->nmembers ? f->nmembers : 1, sizeof(*f->members));
   f->holders = calloc(opts->holders ? opts->holders : 1, sizeof(*f->holders));
@@ -553,22 +566,58 @@ static bool staying(const struct rb_fleet *f, const struct member *m)
   return m->is_player ? f->players_stay : f->publishers_stay;
 }
 
+/* Split the gap where player m's stream resumed (lock held): numbers before its
+   publisher's current session went to the killed server; the rest were sent to the
+   restarted one and never reached the player. */
+static void resume_gap_locked(const struct rb_fleet *f, const struct member *m, struct rb_fleet_counts *out)
+{
+  const struct rb_media_verifier *v = m->verifier;
+  const struct member *pub = &f->members[m->index % f->opts.publishers];
+  uint64_t missing, outage = 0;
+
+  if(!v->resumed || v->resumed_at <= v->resumed_after)
+    return;
+  missing = v->resumed_at - v->resumed_after - 1;
+  if(pub->session_first_seq > v->resumed_after + 1)
+    outage = pub->session_first_seq - v->resumed_after - 1;
+  if(outage > missing)
+    outage = missing;
+  out->lost_in_outage += outage;
+  out->skipped_after_restart += missing - outage;
+}
+
+/* Up times per kind (lock held). */
+static void count_member_locked(const struct member *m, struct rb_fleet_counts *out)
+{
+  int64_t *kind_at = m->is_player ? &out->players_up_at : &out->publishers_up_at;
+
+  if(m->is_player)
+    out->players_up++;
+  else
+    out->publishers_up++;
+  if(m->up_at > out->last_up_at)
+    out->last_up_at = m->up_at;
+  if(m->up_at > *kind_at)
+    *kind_at = m->up_at;
+}
+
 void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *out)
 {
   memset(out, 0, sizeof(*out));
+  out->publishers = f->opts.publishers;
+  out->players = f->opts.players;
   pthread_mutex_lock(&f->lock);
   for(size_t i = 0; i < f->nmembers; i++) {
     const struct member *m = &f->members[i];
     bool up = m->up && (m->up_at >= since || staying(f, m));
 
-    if(up) {
-      if(m->is_player)
-        out->players_up++;
-      else
-        out->publishers_up++;
-      if(m->up_at > out->last_up_at)
-        out->last_up_at = m->up_at;
+    if(m->is_player && m->play_at && m->play_at >= since) {
+      out->players_playing++;
+      if(m->play_at > out->players_playing_at)
+        out->players_playing_at = m->play_at;
     }
+    if(up)
+      count_member_locked(m, out);
     else if(!out->first_problem[0]) {
       describe_member(m, out->first_problem, sizeof(out->first_problem));
       out->rejected = m->last_rejected;
@@ -579,6 +628,7 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
       out->gaps += m->verifier->gaps;
       out->duplicates += m->verifier->duplicates;
       out->lost_after_reconnect += m->verifier->lost_after_reconnect;
+      resume_gap_locked(f, m, out);
     }
     if(m->stale_ms_max > out->stale_ms_max)
       out->stale_ms_max = m->stale_ms_max;
@@ -960,6 +1010,7 @@ void rb_fleet_destroy(struct rb_fleet *f)
   free(f->url);
   free(f->play_url);
   free(f->holder_url);
+  free(f->media_path);
   pthread_cond_destroy(&f->changed);
   pthread_cond_destroy(&f->up_changed);
   pthread_mutex_destroy(&f->lock);

@@ -7,6 +7,14 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "rebound/clock.h"
+
+/* restart -> at, when all `want` clients of a kind got there (-1: not all did). */
+static double kind_ms(int64_t restart_at, unsigned want, unsigned got, int64_t at)
+{
+  return want && got >= want && at ? rb_clock_ms(restart_at, at) : -1;
+}
+
 void rb_judge_reconnect(const struct rb_reconnect_evidence *ev, struct rb_cycle_result *c)
 {
   const struct rb_fleet_counts *n = &ev->counts;
@@ -20,6 +28,11 @@ void rb_judge_reconnect(const struct rb_reconnect_evidence *ev, struct rb_cycle_
                "the restarted server kept refusing the clients' republish (stale stream state?)" :
                "the restarted server listens but the clients could not publish/play again", ev->why);
   }
+  c->reconnect_publishers_ms = kind_ms(ev->restart_at, n->publishers, n->publishers_up, n->publishers_up_at);
+  c->reconnect_players_ms = kind_ms(ev->restart_at, n->players, n->players_playing, n->players_playing_at);
+  c->first_frame_ms = kind_ms(ev->restart_at, n->players, n->players_up, n->players_up_at);
+  c->lost_in_outage = n->lost_in_outage;
+  c->skipped_after_restart = n->skipped_after_restart;
   c->publishers_ok = n->publishers_up;
   c->players_ok = n->players_up;
   c->frames_sent = n->frames_sent;
@@ -51,9 +64,37 @@ void rb_judge_thresholds(const struct rb_judge_rules *rules, struct rb_scenario_
   }
 }
 
-const char *rb_judge_scenario(const struct rb_judge_rules *rules, struct rb_scenario_result *res)
+/* Frames sent to a restarted server that players never got before their first
+   frame: the scenario passes, but says so with the numbers that show why. */
+static void warn_skipped(struct rb_scenario_result *res)
 {
-  const char *warning = NULL;
+  uint64_t skipped = 0;
+  size_t cycles = 0;
+  double first_frame = -1, playing = -1;
+
+  for(size_t i = 0; i < res->ncycles; i++) {
+    const struct rb_cycle_result *c = &res->cycles[i];
+
+    if(!c->skipped_after_restart)
+      continue;
+    skipped += c->skipped_after_restart;
+    cycles++;
+    if(c->first_frame_ms > first_frame)
+      first_frame = c->first_frame_ms;
+    if(c->reconnect_players_ms > playing)
+      playing = c->reconnect_players_ms;
+  }
+  if(!cycles)
+    return;
+  rb_scenario_add_warning(res, "players missed %llu frames sent to the restarted server before their first frame "
+                          "(%zu of %zu cycles; first frame up to %.0f ms after the restart, playing again after at "
+                          "most %.0f ms): the server starts players at a later keyframe or drops frames; only frames "
+                          "sent while it was down may be lost", (unsigned long long)skipped, cycles, res->ncycles,
+                          first_frame, playing);
+}
+
+void rb_judge_scenario(const struct rb_judge_rules *rules, struct rb_scenario_result *res)
+{
   bool failed = false;
 
   for(size_t i = 0; i < res->ncycles; i++) {
@@ -67,13 +108,13 @@ const char *rb_judge_scenario(const struct rb_judge_rules *rules, struct rb_scen
   if(res->verdict == RB_VERDICT_PASS)
     rb_judge_thresholds(rules, res);
   if(rules->holders && res->ncycles && !res->exercised_classic && res->verdict != RB_VERDICT_INTERRUPTED)
-    warning = "no FIN_WAIT2/TIME_WAIT socket was seen at any restart: this run did not exercise the classic "
-              "rebind bug";
+    rb_scenario_add_warning(res, "no FIN_WAIT2/TIME_WAIT socket was seen at any restart: this run did not exercise "
+                            "the classic rebind bug");
+  warn_skipped(res);
   if(res->expect_fail && res->verdict == RB_VERDICT_FAIL)
     res->verdict = RB_VERDICT_XFAIL;
   else if(res->expect_fail && res->verdict == RB_VERDICT_PASS)
     res->verdict = RB_VERDICT_XPASS;
-  return warning;
 }
 
 enum rb_verdict rb_judge_first_start(const struct rb_first_start_evidence *ev, char *sentence, size_t len)

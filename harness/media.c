@@ -611,6 +611,13 @@ void rb_media_verifier_feed(struct rb_media_verifier *v, const struct rb_media_f
   /* The gap across an outage is a gap; only losses after the first frame of
      the new connection are losses after the reconnect. */
   counts_as_lost = v->after_reconnect && v->reconnect_anchor;
+  /* Where the stream resumed: the fleet splits the gap across the outage into frames
+     sent to the killed server and frames the restarted one never delivered. */
+  if(v->after_reconnect && !v->reconnect_anchor && v->have_last && seq > v->last_seq) {
+    v->resumed = true;
+    v->resumed_after = v->last_seq;
+    v->resumed_at = seq;
+  }
   if(v->after_reconnect)
     v->reconnect_anchor = true;
   if(!v->have_last) {

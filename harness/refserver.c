@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -174,75 +175,119 @@ static bool parse_long(const char *text, long lo, long hi, long *out)
   return true;
 }
 
+enum {
+  OPT_QUIET = 256, OPT_NO_REUSEADDR, OPT_REJECT_PUBLISH, OPT_HOST, OPT_PORT, OPT_WORKERS,
+  OPT_STALE_STREAM, OPT_START_DELAY, OPT_CRASH_AFTER, OPT_HANG_AFTER, OPT_EXTRA_PORT, OPT_EXTRA_NO_REUSEADDR,
+  OPT_PULL, OPT_NO_REPULL
+};
+
+static const struct option long_options[] = {
+  { "help", no_argument, NULL, 'h' },
+  { "quiet", no_argument, NULL, OPT_QUIET },
+  { "no-reuseaddr", no_argument, NULL, OPT_NO_REUSEADDR },
+  { "reject-publish", optional_argument, NULL, OPT_REJECT_PUBLISH },
+  { "host", required_argument, NULL, OPT_HOST },
+  { "port", required_argument, NULL, OPT_PORT },
+  { "workers", required_argument, NULL, OPT_WORKERS },
+  { "stale-stream", required_argument, NULL, OPT_STALE_STREAM },
+  { "start-delay", required_argument, NULL, OPT_START_DELAY },
+  { "crash-after", required_argument, NULL, OPT_CRASH_AFTER },
+  { "hang-after", required_argument, NULL, OPT_HANG_AFTER },
+  { "extra-port", required_argument, NULL, OPT_EXTRA_PORT },
+  { "extra-no-reuseaddr", no_argument, NULL, OPT_EXTRA_NO_REUSEADDR },
+  { "pull", required_argument, NULL, OPT_PULL },
+  { "no-repull", no_argument, NULL, OPT_NO_REPULL },
+  { NULL, 0, NULL, 0 },
+};
+
+/* --reject-publish [CODE]: the code may also be the next word (not an option). */
+static const char *reject_code(int argc, char **argv)
+{
+  if(optarg)
+    return optarg;
+  if(optind < argc && strncmp(argv[optind], "--", 2) != 0)
+    return argv[optind++];
+  return "NetStream.Publish.BadName";
+}
+
+static rb_err take_value(int c, const char *name, const char *val, struct options *opt, char *msg, size_t msglen)
+{
+  long v;
+
+  switch(c) {
+  case OPT_HOST: opt->host = val; break;
+  case OPT_PORT:
+    if(!parse_long(val, 0, 65535, &v))
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "--port %s: not a port (0..65535)", val);
+    opt->port = (int)v;
+    break;
+  case OPT_WORKERS:
+    if(!parse_long(val, 1, MAX_WORKERS, &v))
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "--workers %s: not in 1..%d", val, MAX_WORKERS);
+    opt->workers = (int)v;
+    break;
+  case OPT_EXTRA_PORT:
+    if(!parse_long(val, 1, 65535, &v))
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "--extra-port %s: not a port (1..65535)", val);
+    opt->extra_port = (int)v;
+    break;
+  case OPT_PULL:
+    if(opt->npulls == MAX_PULLS)
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "more than %d --pull", MAX_PULLS);
+    opt->pulls[opt->npulls++] = val;
+    break;
+  case OPT_STALE_STREAM:
+  case OPT_START_DELAY:
+    if(!rb_duration_parse(val, c == OPT_STALE_STREAM ? &opt->stale_ns : &opt->start_delay_ns))
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "%s %s: not a duration", name, val);
+    break;
+  default:
+    if(!parse_long(val, 1, LONG_MAX, c == OPT_CRASH_AFTER ? &opt->crash_after : &opt->hang_after))
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "%s %s: not a positive count", name, val);
+    break;
+  }
+  return RB_OK;
+}
+
 static rb_err parse_options(int argc, char **argv, struct options *opt, bool *help,
                             char *msg, size_t msglen)
 {
-  long v;
+  int c, index;
+  rb_err err;
 
   *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true, .extra_reuseaddr = true,
                            .repull = true };
   *help = false;
-  for(int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-    if(strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+  optind = 1;
+  opterr = 0; /* one line in this program's format instead of getopt's */
+  /* "+": no permutation -- set_worker_title() relies on argv's original order */
+  while((c = getopt_long(argc, argv, "+:h", long_options, &index)) != -1) {
+    if(c == '?')
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown argument '%s'", argv[optind - 1]);
+    if(c == ':')
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "%s needs a value", argv[optind - 1]);
+    if(c == 'h')
       *help = true;
-    } else if(strcmp(a, "--quiet") == 0) {
+    else if(c == OPT_QUIET)
       opt->quiet = true;
-    } else if(strcmp(a, "--no-reuseaddr") == 0) {
+    else if(c == OPT_NO_REUSEADDR)
       opt->reuseaddr = false;
-    } else if(strcmp(a, "--extra-no-reuseaddr") == 0) {
+    else if(c == OPT_EXTRA_NO_REUSEADDR)
       opt->extra_reuseaddr = false;
-    } else if(strcmp(a, "--no-repull") == 0) {
+    else if(c == OPT_NO_REPULL)
       opt->repull = false;
-    } else if(strcmp(a, "--pull") == 0) {
-      if(!val)
-        return rb_fail(msg, msglen, RB_ERR_USAGE, "--pull needs a URL");
-      if(opt->npulls == MAX_PULLS)
-        return rb_fail(msg, msglen, RB_ERR_USAGE, "more than %d --pull", MAX_PULLS);
-      opt->pulls[opt->npulls++] = val;
-      i++;
-    } else if(strcmp(a, "--reject-publish") == 0) {
-      opt->reject_publish_code = "NetStream.Publish.BadName";
-      if(val && strncmp(val, "--", 2) != 0)
-        opt->reject_publish_code = val, i++;
-    } else if(strcmp(a, "--extra-port") == 0) {
-      if(!val || !parse_long(val, 1, 65535, &v))
-        return rb_fail(msg, msglen, RB_ERR_USAGE, "--extra-port %s: not a port (1..65535)", val ? val : "");
-      opt->extra_port = (int)v;
-      i++;
-    } else if(strcmp(a, "--host") == 0 || strcmp(a, "--port") == 0
-              || strcmp(a, "--workers") == 0 || strcmp(a, "--stale-stream") == 0
-              || strcmp(a, "--start-delay") == 0 || strcmp(a, "--crash-after") == 0
-              || strcmp(a, "--hang-after") == 0) {
-      if(!val)
-        return rb_fail(msg, msglen, RB_ERR_USAGE, "%s needs a value", a);
-      i++;
-      if(strcmp(a, "--host") == 0) {
-        opt->host = val;
-      } else if(strcmp(a, "--port") == 0) {
-        if(!parse_long(val, 0, 65535, &v))
-          return rb_fail(msg, msglen, RB_ERR_USAGE, "--port %s: not a port (0..65535)", val);
-        opt->port = (int)v;
-      } else if(strcmp(a, "--workers") == 0) {
-        if(!parse_long(val, 1, MAX_WORKERS, &v))
-          return rb_fail(msg, msglen, RB_ERR_USAGE, "--workers %s: not in 1..%d", val,
-                         MAX_WORKERS);
-        opt->workers = (int)v;
-      } else if(strcmp(a, "--stale-stream") == 0 || strcmp(a, "--start-delay") == 0) {
-        int64_t *dst = strcmp(a, "--stale-stream") == 0 ? &opt->stale_ns : &opt->start_delay_ns;
-        if(!rb_duration_parse(val, dst))
-          return rb_fail(msg, msglen, RB_ERR_USAGE, "%s %s: not a duration", a, val);
-      } else {
-        long *dst = strcmp(a, "--crash-after") == 0 ? &opt->crash_after : &opt->hang_after;
-        if(!parse_long(val, 1, LONG_MAX, dst))
-          return rb_fail(msg, msglen, RB_ERR_USAGE, "%s %s: not a positive count", a, val);
-      }
-    } else {
-      return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown argument '%s'", a);
+    else if(c == OPT_REJECT_PUBLISH)
+      opt->reject_publish_code = reject_code(argc, argv);
+    else {
+      char name[32];
+
+      snprintf(name, sizeof(name), "--%s", long_options[index].name);
+      if((err = take_value(c, name, optarg, opt, msg, msglen)))
+        return err;
     }
   }
+  if(optind < argc)
+    return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown argument '%s'", argv[optind]);
   if(opt->npulls && opt->workers)
     return rb_fail(msg, msglen, RB_ERR_USAGE, "--pull and --workers do not go together");
   if(!host_is_numeric(opt->host))

@@ -187,6 +187,8 @@ static void print_start(struct rb_reporter *rep, const struct rb_event *ev)
     fprintf(rep->out, "; sockets on the port before the first start: %s", states);
   }
   fputc('\n', rep->out);
+  if(s && s->containment[0])
+    fprintf(rep->out, "[%s] containment: %s (%s)\n", ev->scenario, s->containment, s->containment_note);
 }
 
 void rb_report_event(const struct rb_event *ev, void *arg)
@@ -226,10 +228,10 @@ void rb_report_event(const struct rb_event *ev, void *arg)
 static void print_summary_row(FILE *out, const char *label, const struct rb_summary *s)
 {
   if(!s->count) {
-    fprintf(out, "  %-10s %9s %9s %9s %9s  (no samples)\n", label, "-", "-", "-", "-");
+    fprintf(out, "  %-11s %9s %9s %9s %9s  (no samples)\n", label, "-", "-", "-", "-");
     return;
   }
-  fprintf(out, "  %-10s %9.1f %9.1f %9.1f %9.1f  ms (%zu samples)\n", label, s->p50, s->p95, s->p99, s->max,
+  fprintf(out, "  %-11s %9.1f %9.1f %9.1f %9.1f  ms (%zu samples)\n", label, s->p50, s->p95, s->p99, s->max,
           s->count);
 }
 
@@ -251,10 +253,16 @@ void rb_report_summary(const struct rb_reporter *rep, const struct rb_run_result
     if(s->verdict == RB_VERDICT_ERROR || s->error[0])
       fprintf(out, "  %s\n", s->error);
     if(s->ncycles) {
-      fprintf(out, "  %-10s %9s %9s %9s %9s\n", "", "p50", "p95", "p99", "max");
+      fprintf(out, "  %-11s %9s %9s %9s %9s\n", "", "p50", "p95", "p99", "max");
       print_summary_row(out, "ready", &s->ready);
       print_summary_row(out, "rebind", &s->rebind);
       print_summary_row(out, "reconnect", &s->reconnect);
+      /* per client kind, when there are players: their first frame may lag their reconnect */
+      if(s->reconnect_players.count || s->first_frame.count) {
+        print_summary_row(out, " publishers", &s->reconnect_publishers);
+        print_summary_row(out, " players", &s->reconnect_players);
+        print_summary_row(out, "first frame", &s->first_frame);
+      }
     }
     for(size_t k = 0; k < s->ncycles; k++)
       if(!s->cycles[k].pass)
@@ -334,6 +342,13 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
                                              "received", (json_int_t)c->frames_received, "lost_after_reconnect",
                                              (json_int_t)c->lost_after_reconnect, "gaps", (json_int_t)c->gaps,
                                              "duplicates", (json_int_t)c->duplicates));
+  json_object_set_new(json_object_get(o, "frames"), "lost_in_outage", json_integer((json_int_t)c->lost_in_outage));
+  json_object_set_new(json_object_get(o, "frames"), "skipped_after_restart",
+                      json_integer((json_int_t)c->skipped_after_restart));
+  json_object_set_new(o, "reconnect_ms_by_kind", json_pack("{s:o, s:o}", "publishers",
+                                                           ms_or_null(c->reconnect_publishers_ms), "players",
+                                                           ms_or_null(c->reconnect_players_ms)));
+  json_object_set_new(o, "first_frame_ms", ms_or_null(c->first_frame_ms));
   json_object_set_new(o, "latency_ms", json_pack("{s:f, s:f}", "p50", c->latency_p50_ms, "p99", c->latency_p99_ms));
   json_object_set_new(o, "duration_ms", json_real(c->duration_ms));
   json_object_set_new(o, "start_at_ns", json_integer(c->start_at_ns));
@@ -363,11 +378,16 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
   o = json_pack("{s:s, s:s, s:i, s:I, s:o, s:o}", "name", s->name, "result", rb_verdict_name(s->verdict), "port",
                 (int)s->port, "seed", (json_int_t)s->seed, "first_ready_ms", json_real(s->first_ready_ms),
                 "cycles", cycles);
-  json_object_set_new(o, "summary", json_pack("{s:o, s:o, s:o}", "ready_ms", summary_json(&s->ready), "rebind_ms",
-                                              summary_json(&s->rebind), "reconnect_ms",
-                                              summary_json(&s->reconnect)));
+  json_object_set_new(o, "summary", json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "ready_ms", summary_json(&s->ready),
+                                              "rebind_ms", summary_json(&s->rebind), "reconnect_ms",
+                                              summary_json(&s->reconnect), "reconnect_publishers_ms",
+                                              summary_json(&s->reconnect_publishers), "reconnect_players_ms",
+                                              summary_json(&s->reconnect_players), "first_frame_ms",
+                                              summary_json(&s->first_frame)));
   json_object_set_new(o, "error", json_string(s->error));
   json_object_set_new(o, "warnings", warnings);
+  if(s->containment[0])
+    json_object_set_new(o, "containment", json_string(s->containment));
   json_object_set_new(o, "exercised_classic_bug", json_boolean(s->exercised_classic));
   json_object_set_new(o, "port_states_before_start", states_json(s->states_before_start));
   json_object_set_new(o, "artifacts", json_string(s->artifacts));
@@ -376,28 +396,80 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
 
 json_t *rb_report_json(const struct rb_run_result *run)
 {
-  json_t *scenarios = json_array();
+  json_t *scenarios = json_array(), *doc;
 
   for(size_t i = 0; i < run->nscenarios; i++)
     json_array_append_new(scenarios, scenario_json(&run->scenarios[i]));
-  return json_pack("{s:i, s:s, s:s, s:I, s:s, s:o}", "schema", SCHEMA_VERSION, "rebound", REBOUND_VERSION,
+  doc = json_pack("{s:i, s:s, s:s, s:I, s:s, s:o}", "schema", SCHEMA_VERSION, "rebound", REBOUND_VERSION,
                    "scenario_file", run->scenario_file, "seed", (json_int_t)run->seed, "result",
                    rb_verdict_name(run->verdict), "scenarios", scenarios);
+  if(doc && run->shard_total)
+    json_object_set_new(doc, "shard", json_pack("{s:i, s:i}", "index", (int)run->shard_index, "total",
+                                                (int)run->shard_total));
+  return doc;
+}
+
+rb_err rb_report_dump_json(FILE *f, const void *doc, char *msg, size_t msglen)
+{
+  if(json_dumpf(doc, f, JSON_INDENT(2) | JSON_ENSURE_ASCII) || fputc('\n', f) == EOF)
+    return rb_fail(msg, msglen, RB_ERR_IO, "%s", strerror(errno));
+  return RB_OK;
+}
+
+rb_err rb_report_json_to(FILE *f, const void *run, char *msg, size_t msglen)
+{
+  json_t *doc = rb_report_json(run);
+  rb_err err;
+
+  if(!doc)
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "cannot build the JSON results");
+  err = rb_report_dump_json(f, doc, msg, msglen);
+  json_decref(doc);
+  return err;
+}
+
+/* ---- the report files ------------------------------------------------------- */
+
+const struct rb_report_format rb_report_formats[RB_REPORT__COUNT] = {
+  [RB_REPORT_JSON] = { "--json", rb_report_json_to },
+  [RB_REPORT_JUNIT] = { "--junit", rb_report_junit_to },
+  [RB_REPORT_HTML] = { "--html", rb_report_html_to },
+  [RB_REPORT_METRICS] = { "--metrics", rb_report_metrics_to },
+};
+
+rb_err rb_report_write(enum rb_report_kind kind, const char *path, const struct rb_run_result *run, char *msg,
+                       size_t msglen)
+{
+  return rb_output_write(path, rb_report_formats[kind].write, run, msg, msglen);
+}
+
+size_t rb_report_write_all(const char *const paths[RB_REPORT__COUNT], const struct rb_run_result *run, FILE *err)
+{
+  size_t failed = 0;
+  char msg[1024];
+
+  for(int k = 0; k < RB_REPORT__COUNT; k++) {
+    if(!paths[k])
+      continue;
+    if(rb_report_write((enum rb_report_kind)k, paths[k], run, msg, sizeof(msg))) {
+      fprintf(err, "rebound: %s %s\n", rb_report_formats[k].flag, msg);
+      failed++;
+    }
+  }
+  return failed;
 }
 
 rb_err rb_report_write_json(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
 {
-  char tmp[4096];
-  json_t *doc = rb_report_json(run);
-  rb_err err = RB_OK;
+  return rb_report_write(RB_REPORT_JSON, path, run, msg, msglen);
+}
 
-  if(!doc)
-    return rb_fail(msg, msglen, RB_ERR_NOMEM, "cannot build the JSON results");
-  snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-  if(json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII) || rename(tmp, path)) {
-    err = rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", path, strerror(errno));
-    unlink(tmp);
-  }
-  json_decref(doc);
-  return err;
+rb_err rb_report_write_junit(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
+{
+  return rb_report_write(RB_REPORT_JUNIT, path, run, msg, msglen);
+}
+
+rb_err rb_report_write_html(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
+{
+  return rb_report_write(RB_REPORT_HTML, path, run, msg, msglen);
 }

@@ -1,54 +1,55 @@
 /*
  * report (HTML): one self-contained page per run, no external assets, no script.
  *
- * The page is XHTML so that it is also well-formed XML (the tests parse it with
- * xmllint). Every piece of text that can come from a server or a scenario file
- * goes through put_text(), which makes it valid XML first (rb_report_xml_clean)
- * and then escapes the five markup characters. Charts are inline SVG.
+ * The page is XHTML, written with libxml2's xmlTextWriter, so it is well-formed XML
+ * by construction (the tests parse it with xmllint) and every text that can come
+ * from a server or a scenario file is escaped by the writer after
+ * rb_report_xml_text() made it valid XML. Charts are inline SVG.
  */
-#include <errno.h>
+#include <libxml/xmlwriter.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rebound/report.h"
+#include "rebound/sockdiag.h"
 
 #define CHART_W 720
 #define CHART_H 220
 #define PAD 40
+#define SVG_NS "http://www.w3.org/2000/svg"
 
-char *rb_report_html_escape(const char *text)
+typedef xmlTextWriterPtr W;
+
+/* <name class="cls"> (cls may be NULL); closed with end(). */
+static void start(W w, const char *name, const char *cls)
 {
-  char *clean = rb_report_xml_clean(text), *out, *o;
-
-  if(!clean || !(out = malloc(strlen(clean) * 6 + 1))) {
-    free(clean);
-    return NULL;
-  }
-  o = out;
-  for(const char *p = clean; *p; p++) {
-    switch(*p) {
-    case '&': o += sprintf(o, "&amp;"); break;
-    case '<': o += sprintf(o, "&lt;"); break;
-    case '>': o += sprintf(o, "&gt;"); break;
-    case '"': o += sprintf(o, "&quot;"); break;
-    case '\'': o += sprintf(o, "&#39;"); break;
-    default: *o++ = *p; break;
-    }
-  }
-  *o = '\0';
-  free(clean);
-  return out;
+  xmlTextWriterStartElement(w, BAD_CAST name);
+  if(cls)
+    xmlTextWriterWriteAttribute(w, BAD_CAST "class", BAD_CAST cls);
 }
 
-static void put_text(FILE *f, const char *text)
+static void end(W w)
 {
-  char *esc = rb_report_html_escape(text ? text : "");
+  xmlTextWriterEndElement(w);
+}
 
-  if(esc)
-    fputs(esc, f);
-  free(esc);
+/* <name class="cls">text</name> with text from anywhere (cleaned, escaped). */
+static void element(W w, const char *name, const char *cls, const char *text)
+{
+  start(w, name, cls);
+  rb_report_xml_text(w, text ? text : "");
+  end(w);
+}
+
+static void attr_num(W w, const char *name, double v)
+{
+  xmlTextWriterWriteFormatAttribute(w, BAD_CAST name, "%.1f", v);
+}
+
+static void nl(W w)
+{
+  xmlTextWriterWriteString(w, BAD_CAST "\n");
 }
 
 static const char *verdict_class(enum rb_verdict v)
@@ -56,23 +57,39 @@ static const char *verdict_class(enum rb_verdict v)
   return v == RB_VERDICT_PASS || v == RB_VERDICT_XFAIL ? "pass" : v == RB_VERDICT_INTERRUPTED ? "warn" : "fail";
 }
 
-static void summary_table(FILE *f, const struct rb_scenario_result *s)
+static void summary_table(W w, const struct rb_scenario_result *s)
 {
+  static const char *const heads[] = { "", "p50", "p95", "p99", "max", "samples" };
   const struct { const char *name; const struct rb_summary *sum; } rows[] = {
     { "ready", &s->ready }, { "rebind", &s->rebind }, { "reconnect", &s->reconnect },
   };
 
-  fputs("<table><tr><th></th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>samples</th></tr>\n", f);
+  start(w, "table", NULL);
+  start(w, "tr", NULL);
+  for(size_t i = 0; i < 6; i++)
+    element(w, "th", NULL, heads[i]);
+  end(w);
   for(size_t i = 0; i < 3; i++) {
     const struct rb_summary *m = rows[i].sum;
+    const double vals[] = { m->p50, m->p95, m->p99, m->max };
 
-    if(m->count)
-      fprintf(f, "<tr><td>%s</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%zu</td></tr>\n",
-              rows[i].name, m->p50, m->p95, m->p99, m->max, m->count);
-    else
-      fprintf(f, "<tr><td>%s</td><td>-</td><td>-</td><td>-</td><td>-</td><td>0</td></tr>\n", rows[i].name);
+    start(w, "tr", NULL);
+    element(w, "td", NULL, rows[i].name);
+    for(size_t k = 0; k < 4; k++) {
+      start(w, "td", NULL);
+      if(m->count)
+        xmlTextWriterWriteFormatString(w, "%.1f", vals[k]);
+      else
+        xmlTextWriterWriteString(w, BAD_CAST "-");
+      end(w);
+    }
+    start(w, "td", NULL);
+    xmlTextWriterWriteFormatString(w, "%zu", m->count);
+    end(w);
+    end(w);
   }
-  fputs("</table>\n", f);
+  end(w);
+  nl(w);
 }
 
 static double chart_max(const struct rb_scenario_result *s)
@@ -98,45 +115,89 @@ static double y_of(double ms, double max)
   return CHART_H - PAD - ms / max * (CHART_H - 2 * PAD);
 }
 
-static void polyline(FILE *f, const struct rb_scenario_result *s, size_t offset, const char *cls, double max)
+static void line(W w, double x1, double y1, double x2, double y2)
 {
-  fprintf(f, "<polyline class=\"%s\" points=\"", cls);
+  start(w, "line", "axis");
+  attr_num(w, "x1", x1);
+  attr_num(w, "y1", y1);
+  attr_num(w, "x2", x2);
+  attr_num(w, "y2", y2);
+  end(w);
+}
+
+/* <text x y class>text</text> */
+static void svg_text(W w, const char *cls, double x, double y, const char *text)
+{
+  start(w, "text", cls);
+  attr_num(w, "x", x);
+  attr_num(w, "y", y);
+  rb_report_xml_text(w, text);
+  end(w);
+}
+
+static void polyline(W w, const struct rb_scenario_result *s, size_t offset, const char *cls, double max)
+{
+  char points[64];
+
+  start(w, "polyline", cls);
+  xmlTextWriterStartAttribute(w, BAD_CAST "points");
   for(size_t i = 0; i < s->ncycles; i++) {
     double v = *(const double *)(const void *)((const char *)&s->cycles[i] + offset);
 
-    if(v >= 0)
-      fprintf(f, "%.1f,%.1f ", x_of(i, s->ncycles), y_of(v, max));
+    if(v < 0)
+      continue;
+    snprintf(points, sizeof(points), "%.1f,%.1f ", x_of(i, s->ncycles), y_of(v, max));
+    xmlTextWriterWriteString(w, BAD_CAST points);
   }
-  fputs("\"/>\n", f);
+  xmlTextWriterEndAttribute(w);
+  end(w);
+}
+
+static void svg_start(W w, const char *cls, int height)
+{
+  start(w, "svg", cls);
+  xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST SVG_NS);
+  xmlTextWriterWriteFormatAttribute(w, BAD_CAST "width", "%d", CHART_W);
+  xmlTextWriterWriteFormatAttribute(w, BAD_CAST "height", "%d", height);
 }
 
 /* Rebind and reconnect time per cycle; failed cycles marked with a red cross. */
-static void cycle_chart(FILE *f, const struct rb_scenario_result *s)
+static void cycle_chart(W w, const struct rb_scenario_result *s)
 {
   double max = chart_max(s);
+  char label[64];
 
-  fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" class=\"chart\">\n", CHART_W,
-          CHART_H);
-  fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>\n", PAD, CHART_H - PAD, CHART_W - PAD,
-          CHART_H - PAD);
-  fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>\n", PAD, PAD, PAD, CHART_H - PAD);
-  fprintf(f, "<text x=\"4\" y=\"%d\">%.0f ms</text><text x=\"4\" y=\"%d\">0</text>\n", PAD, max, CHART_H - PAD);
-  fprintf(f, "<text x=\"%d\" y=\"%d\">cycle 1..%zu</text>\n", CHART_W / 2 - 30, CHART_H - 8, s->ncycles);
-  polyline(f, s, offsetof(struct rb_cycle_result, rebind_ms), "rebind", max);
-  polyline(f, s, offsetof(struct rb_cycle_result, reconnect_ms), "reconnect", max);
-  for(size_t i = 0; i < s->ncycles; i++)
-    if(!s->cycles[i].pass)
-      fprintf(f, "<text class=\"failmark\" x=\"%.1f\" y=\"%d\">&#10007;<title>cycle %u failed</title></text>\n",
-              x_of(i, s->ncycles) - 5, PAD - 8, s->cycles[i].index);
-  fprintf(f, "<text class=\"rebind\" x=\"%d\" y=\"16\">rebind</text>"
-             "<text class=\"reconnect\" x=\"%d\" y=\"16\">reconnect</text>\n", CHART_W - 220, CHART_W - 140);
-  fputs("</svg>\n", f);
+  svg_start(w, "chart", CHART_H);
+  line(w, PAD, CHART_H - PAD, CHART_W - PAD, CHART_H - PAD);
+  line(w, PAD, PAD, PAD, CHART_H - PAD);
+  snprintf(label, sizeof(label), "%.0f ms", max);
+  svg_text(w, NULL, 4, PAD, label);
+  svg_text(w, NULL, 4, CHART_H - PAD, "0");
+  snprintf(label, sizeof(label), "cycle 1..%zu", s->ncycles);
+  svg_text(w, NULL, CHART_W / 2 - 30, CHART_H - 8, label);
+  polyline(w, s, offsetof(struct rb_cycle_result, rebind_ms), "rebind", max);
+  polyline(w, s, offsetof(struct rb_cycle_result, reconnect_ms), "reconnect", max);
+  for(size_t i = 0; i < s->ncycles; i++) {
+    if(s->cycles[i].pass)
+      continue;
+    start(w, "text", "failmark");
+    attr_num(w, "x", x_of(i, s->ncycles) - 5);
+    attr_num(w, "y", PAD - 8);
+    xmlTextWriterWriteString(w, BAD_CAST "\xe2\x9c\x97"); /* U+2717 ballot x */
+    snprintf(label, sizeof(label), "cycle %u failed", s->cycles[i].index);
+    element(w, "title", NULL, label);
+    end(w);
+  }
+  svg_text(w, "rebind", CHART_W - 220, 16, "rebind");
+  svg_text(w, "reconnect", CHART_W - 140, 16, "reconnect");
+  end(w);
+  nl(w);
 }
 
 /* The phases of one cycle on a time line: steady, fault, down, rebind, reconnect (or
    "no rebind" up to the cycle's end when the port never came back). Labels go in a
    legend under the bar: short phases would make labels on the bar collide. */
-static void timeline(FILE *f, const struct rb_cycle_result *c)
+static void timeline(W w, const struct rb_cycle_result *c)
 {
   int64_t cycle_end = c->start_at_ns + (int64_t)(c->duration_ms * 1e6);
   struct { const char *name; int64_t from, to; } phases[] = {
@@ -148,78 +209,104 @@ static void timeline(FILE *f, const struct rb_cycle_result *c)
     { "norebind", c->rebind_at_ns ? 0 : c->restart_at_ns, c->rebind_at_ns ? 0 : cycle_end },
   };
   const size_t n = sizeof(phases) / sizeof(phases[0]);
-  int64_t begin = c->start_at_ns, end = begin;
+  int64_t begin = c->start_at_ns, stop = begin;
   double lx = 10;
+  char text[96];
 
   for(size_t i = 0; i < n; i++)
-    if(phases[i].to > end)
-      end = phases[i].to;
-  if(!begin || end <= begin)
+    if(phases[i].to > stop)
+      stop = phases[i].to;
+  if(!begin || stop <= begin)
     return;
-  fprintf(f, "<h3>Phases of cycle %u</h3>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"64\" "
-             "class=\"timeline\">\n", c->index, CHART_W);
+  snprintf(text, sizeof(text), "Phases of cycle %u", c->index);
+  element(w, "h3", NULL, text);
+  svg_start(w, "timeline", 64);
   for(size_t i = 0; i < n; i++) {
-    double ms = (double)(phases[i].to - phases[i].from) / 1e6, x, w;
+    double ms = (double)(phases[i].to - phases[i].from) / 1e6, x, width;
+    const char *label = strcmp(phases[i].name, "norebind") ? phases[i].name : "no rebind";
 
     if(!phases[i].from || phases[i].to <= phases[i].from)
       continue;
-    x = 10 + (double)(phases[i].from - begin) / (double)(end - begin) * (CHART_W - 20);
-    w = (double)(phases[i].to - phases[i].from) / (double)(end - begin) * (CHART_W - 20);
-    fprintf(f, "<rect class=\"%s\" x=\"%.1f\" y=\"6\" width=\"%.1f\" height=\"24\"><title>%s %.1f ms</title></rect>\n",
-            phases[i].name, x, w < 1 ? 1 : w, phases[i].name, ms);
-    fprintf(f, "<rect class=\"%s\" x=\"%.1f\" y=\"42\" width=\"10\" height=\"10\"/><text x=\"%.1f\" y=\"51\">%s %.1f ms"
-               "</text>\n", phases[i].name, lx, lx + 14, strcmp(phases[i].name, "norebind") ? phases[i].name :
-               "no rebind", ms);
+    x = 10 + (double)(phases[i].from - begin) / (double)(stop - begin) * (CHART_W - 20);
+    width = (double)(phases[i].to - phases[i].from) / (double)(stop - begin) * (CHART_W - 20);
+    start(w, "rect", phases[i].name);
+    attr_num(w, "x", x);
+    attr_num(w, "y", 6);
+    attr_num(w, "width", width < 1 ? 1 : width);
+    attr_num(w, "height", 24);
+    snprintf(text, sizeof(text), "%s %.1f ms", phases[i].name, ms);
+    element(w, "title", NULL, text);
+    end(w);
+    start(w, "rect", phases[i].name);
+    attr_num(w, "x", lx);
+    attr_num(w, "y", 42);
+    attr_num(w, "width", 10);
+    attr_num(w, "height", 10);
+    end(w);
+    snprintf(text, sizeof(text), "%s %.1f ms", label, ms);
+    svg_text(w, NULL, lx + 14, 51, text);
     lx += 130;
   }
-  fputs("</svg>\n", f);
+  end(w);
+  nl(w);
 }
 
-static void states_table(FILE *f, const struct rb_scenario_result *s)
+static void states_table(W w, const struct rb_scenario_result *s)
 {
-  fputs("<h3>Socket states of the port at restart</h3>\n<table><tr><th>cycle</th><th>states</th></tr>\n", f);
+  element(w, "h3", NULL, "Socket states of the port at restart");
+  start(w, "table", NULL);
+  start(w, "tr", NULL);
+  element(w, "th", NULL, "cycle");
+  element(w, "th", NULL, "states");
+  end(w);
   for(size_t i = 0; i < s->ncycles; i++) {
     char text[256];
 
     rb_tcp_states_format(s->cycles[i].states_at_restart, text, sizeof(text));
-    fprintf(f, "<tr><td>%u</td><td>", s->cycles[i].index);
-    put_text(f, text);
-    fputs("</td></tr>\n", f);
+    start(w, "tr", NULL);
+    start(w, "td", NULL);
+    xmlTextWriterWriteFormatString(w, "%u", s->cycles[i].index);
+    end(w);
+    element(w, "td", NULL, text);
+    end(w);
   }
-  fputs("</table>\n", f);
+  end(w);
+  nl(w);
 }
 
-static void failures(FILE *f, const struct rb_scenario_result *s)
+static void failure(W w, const struct rb_cycle_result *c)
+{
+  char title[32];
+
+  start(w, "div", "failure");
+  snprintf(title, sizeof(title), "cycle %u", c->index);
+  element(w, "h4", NULL, title);
+  element(w, "p", "diagnosis", c->diagnosis);
+  start(w, "ul", NULL);
+  for(size_t k = 0; k < c->nfailures; k++)
+    element(w, "li", NULL, c->failures[k]);
+  end(w);
+  if(c->log_tail[0])
+    element(w, "pre", NULL, c->log_tail);
+  end(w);
+  nl(w);
+}
+
+static void failures(W w, const struct rb_scenario_result *s)
 {
   bool any = false;
 
   for(size_t i = 0; i < s->ncycles; i++) {
-    const struct rb_cycle_result *c = &s->cycles[i];
-
-    if(c->pass)
+    if(s->cycles[i].pass)
       continue;
     if(!any)
-      fputs("<h3>Failures</h3>\n", f);
+      element(w, "h3", NULL, "Failures");
     any = true;
-    fprintf(f, "<div class=\"failure\"><h4>cycle %u</h4><p class=\"diagnosis\">", c->index);
-    put_text(f, c->diagnosis);
-    fputs("</p><ul>", f);
-    for(size_t k = 0; k < c->nfailures; k++) {
-      fputs("<li>", f);
-      put_text(f, c->failures[k]);
-      fputs("</li>", f);
-    }
-    fputs("</ul>", f);
-    if(c->log_tail[0]) {
-      fputs("<pre>", f);
-      put_text(f, c->log_tail);
-      fputs("</pre>", f);
-    }
-    fputs("</div>\n", f);
+    failure(w, &s->cycles[i]);
   }
 }
 
-static void scenario_section(FILE *f, const struct rb_scenario_result *s)
+static void scenario_section(W w, const struct rb_scenario_result *s)
 {
   size_t passed = 0, shown = 0;
 
@@ -228,30 +315,36 @@ static void scenario_section(FILE *f, const struct rb_scenario_result *s)
     if(!s->cycles[i].pass && !shown)
       shown = i + 1;
   }
-  fputs("<section><h2>", f);
-  put_text(f, s->name);
-  fprintf(f, " <span class=\"%s\">%s</span></h2>\n<p>%zu/%zu cycles passed, port %u, seed %llu</p>\n",
-          verdict_class(s->verdict), rb_verdict_name(s->verdict), passed, s->ncycles, s->port,
-          (unsigned long long)s->seed);
-  if(s->error[0]) {
-    fputs("<p class=\"diagnosis\">", f);
-    put_text(f, s->error);
-    fputs("</p>\n", f);
-  }
+  start(w, "section", NULL);
+  start(w, "h2", NULL);
+  rb_report_xml_text(w, s->name);
+  xmlTextWriterWriteString(w, BAD_CAST " ");
+  element(w, "span", verdict_class(s->verdict), rb_verdict_name(s->verdict));
+  end(w);
+  nl(w);
+  start(w, "p", NULL);
+  xmlTextWriterWriteFormatString(w, "%zu/%zu cycles passed, port %u, seed %llu", passed, s->ncycles, s->port,
+                                 (unsigned long long)s->seed);
+  end(w);
+  nl(w);
+  if(s->error[0])
+    element(w, "p", "diagnosis", s->error);
   for(size_t i = 0; i < s->nwarnings; i++) {
-    fputs("<p class=\"warn\">warning: ", f);
-    put_text(f, s->warnings[i]);
-    fputs("</p>\n", f);
+    start(w, "p", "warn");
+    xmlTextWriterWriteString(w, BAD_CAST "warning: ");
+    rb_report_xml_text(w, s->warnings[i]);
+    end(w);
   }
   if(s->ncycles) {
-    summary_table(f, s);
-    cycle_chart(f, s);
+    summary_table(w, s);
+    cycle_chart(w, s);
     /* the first failed cycle tells the most; otherwise the last one */
-    timeline(f, &s->cycles[shown ? shown - 1 : s->ncycles - 1]);
-    states_table(f, s);
-    failures(f, s);
+    timeline(w, &s->cycles[shown ? shown - 1 : s->ncycles - 1]);
+    states_table(w, s);
+    failures(w, s);
   }
-  fputs("</section>\n", f);
+  end(w);
+  nl(w);
 }
 
 static const char style[] =
@@ -264,29 +357,51 @@ static const char style[] =
   "rect.rebind{fill:#0969da}rect.reconnect{fill:#bc4c00}rect.norebind{fill:#ff8182}pre{background:#f6f8fa;padding:8px;overflow:auto}"
   ".diagnosis{font-weight:bold}";
 
-rb_err rb_report_write_html(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
+static void head(W w, const struct rb_run_result *run)
 {
-  char tmp[4096];
-  FILE *f;
+  char title[600];
 
-  snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-  if(!(f = fopen(tmp, "w")))
-    return rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", path, strerror(errno));
-  fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE html>\n"
-        "<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head><meta charset=\"UTF-8\"/>"
-        "<title>rebound: ", f);
-  put_text(f, run->scenario_file);
-  fprintf(f, "</title><style>%s</style></head><body>\n<h1>rebound <span class=\"%s\">%s</span></h1>\n<p>", style,
-          verdict_class(run->verdict), rb_verdict_name(run->verdict));
-  put_text(f, run->scenario_file);
-  fprintf(f, ", seed %llu (replay with --set seed=%llu)</p>\n", (unsigned long long)run->seed,
-          (unsigned long long)run->seed);
+  start(w, "head", NULL);
+  start(w, "meta", NULL);
+  xmlTextWriterWriteAttribute(w, BAD_CAST "charset", BAD_CAST "UTF-8");
+  end(w);
+  snprintf(title, sizeof(title), "rebound: %s", run->scenario_file);
+  element(w, "title", NULL, title);
+  element(w, "style", NULL, style);
+  end(w);
+}
+
+rb_err rb_report_html_to(FILE *f, const void *arg, char *msg, size_t msglen)
+{
+  const struct rb_run_result *run = arg;
+  W w = rb_report_xml_writer(f);
+  int rc;
+
+  if(!w)
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "cannot start the XML writer");
+  xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL);
+  xmlTextWriterWriteDTD(w, BAD_CAST "html", NULL, NULL, NULL);
+  nl(w);
+  start(w, "html", NULL);
+  xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST "http://www.w3.org/1999/xhtml");
+  xmlTextWriterWriteAttribute(w, BAD_CAST "lang", BAD_CAST "en");
+  head(w, run);
+  start(w, "body", NULL);
+  nl(w);
+  start(w, "h1", NULL);
+  xmlTextWriterWriteString(w, BAD_CAST "rebound ");
+  element(w, "span", verdict_class(run->verdict), rb_verdict_name(run->verdict));
+  end(w);
+  nl(w);
+  start(w, "p", NULL);
+  rb_report_xml_text(w, run->scenario_file);
+  xmlTextWriterWriteFormatString(w, ", seed %llu (replay with --set seed=%llu)", (unsigned long long)run->seed,
+                                 (unsigned long long)run->seed);
+  end(w);
+  nl(w);
   for(size_t i = 0; i < run->nscenarios; i++)
-    scenario_section(f, &run->scenarios[i]);
-  fputs("</body></html>\n", f);
-  if(ferror(f) | fclose(f) || rename(tmp, path)) {
-    unlink(tmp);
-    return rb_fail(msg, msglen, RB_ERR_IO, "%s: cannot write", path);
-  }
-  return RB_OK;
+    scenario_section(w, &run->scenarios[i]);
+  rc = xmlTextWriterEndDocument(w); /* closes body and html */
+  xmlFreeTextWriter(w);
+  return rc < 0 ? rb_fail(msg, msglen, RB_ERR_IO, "cannot write the page") : RB_OK;
 }

@@ -1,103 +1,15 @@
 /*
  * report (JUnit): results as JUnit XML for Jenkins, GitLab and GitHub consumers.
  *
- * libxml2's text writer does the escaping; what it cannot do is carry bytes that
- * XML 1.0 forbids even as character references (most C0 controls) or invalid
- * UTF-8, which server logs do contain, so every text goes through
- * rb_report_xml_clean() first.
+ * Text goes through rb_report_xml_text/attr (report_xml.c): valid XML 1.0 first,
+ * then libxml2's writer escapes it.
  */
-#include <errno.h>
 #include <libxml/xmlwriter.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rebound/report.h"
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t utf8_sequence(const unsigned char *p)
-{
-  size_t n;
-  unsigned cp;
-
-  if(p[0] < 0x80)
-    return 1;
-  if(p[0] >= 0xc2 && p[0] <= 0xdf) {
-    n = 2;
-    cp = p[0] & 0x1f;
-  }
-  else if(p[0] >= 0xe0 && p[0] <= 0xef) {
-    n = 3;
-    cp = p[0] & 0x0f;
-  }
-  else if(p[0] >= 0xf0 && p[0] <= 0xf4) {
-    n = 4;
-    cp = p[0] & 0x07;
-  }
-  else
-    return 0;
-  for(size_t i = 1; i < n; i++) {
-    if((p[i] & 0xc0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (p[i] & 0x3f);
-  }
-  /* overlong forms, surrogates, beyond U+10FFFF, and U+FFFE/U+FFFF are not XML */
-  if((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
-     cp == 0xfffe || cp == 0xffff)
-    return 0;
-  return n;
-}
-
-char *rb_report_xml_clean(const char *text)
-{
-  size_t len = text ? strlen(text) : 0, o = 0;
-  char *out = malloc(len + 1);
-  const unsigned char *p = (const unsigned char *)(text ? text : "");
-
-  if(!out)
-    return NULL;
-  while(*p) {
-    size_t n = utf8_sequence(p);
-
-    if(n == 1 && *p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-      n = 0;
-    if(!n) {
-      out[o++] = '?';
-      p++;
-      continue;
-    }
-    memcpy(out + o, p, n);
-    o += n;
-    p += n;
-  }
-  out[o] = '\0';
-  return out;
-}
-
-static int write_clean(xmlTextWriterPtr w, const char *text)
-{
-  char *clean = rb_report_xml_clean(text);
-  int rc;
-
-  if(!clean)
-    return -1;
-  rc = xmlTextWriterWriteString(w, BAD_CAST clean);
-  free(clean);
-  return rc;
-}
-
-static int attr_clean(xmlTextWriterPtr w, const char *name, const char *value)
-{
-  char *clean = rb_report_xml_clean(value);
-  int rc;
-
-  if(!clean)
-    return -1;
-  rc = xmlTextWriterWriteAttribute(w, BAD_CAST name, BAD_CAST clean);
-  free(clean);
-  return rc;
-}
 
 static int attr_fmt(xmlTextWriterPtr w, const char *name, const char *fmt, double v)
 {
@@ -130,8 +42,8 @@ static void write_cycle(xmlTextWriterPtr w, const struct rb_scenario_result *s, 
   snprintf(name, sizeof(name), "cycle %u", c->index);
   snprintf(classname, sizeof(classname), "rebound.%s", s->name);
   xmlTextWriterStartElement(w, BAD_CAST "testcase");
-  attr_clean(w, "classname", classname);
-  attr_clean(w, "name", name);
+  rb_report_xml_attr(w, "classname", classname);
+  rb_report_xml_attr(w, "name", name);
   attr_fmt(w, "time", "%.3f", c->duration_ms / 1000.0);
   if(!c->pass) {
     text[0] = '\0';
@@ -139,14 +51,14 @@ static void write_cycle(xmlTextWriterPtr w, const struct rb_scenario_result *s, 
       used += (size_t)snprintf(text + used, used < sizeof(text) ? sizeof(text) - used : 0, "%s\n", c->failures[i]);
     /* expect = fail: a known bug is reported as skipped, visible but not red */
     xmlTextWriterStartElement(w, BAD_CAST(s->verdict == RB_VERDICT_XFAIL ? "skipped" : "failure"));
-    attr_clean(w, "message", c->diagnosis[0] ? c->diagnosis : (c->nfailures ? c->failures[0] : "failed"));
+    rb_report_xml_attr(w, "message", c->diagnosis[0] ? c->diagnosis : (c->nfailures ? c->failures[0] : "failed"));
     if(s->verdict != RB_VERDICT_XFAIL)
-      attr_clean(w, "type", c->rebind_ms < 0 ? "rebind" : "reconnect");
-    write_clean(w, text);
+      rb_report_xml_attr(w, "type", c->rebind_ms < 0 ? "rebind" : "reconnect");
+    rb_report_xml_text(w, text);
     xmlTextWriterEndElement(w);
     if(c->log_tail[0]) {
       xmlTextWriterStartElement(w, BAD_CAST "system-out");
-      write_clean(w, c->log_tail);
+      rb_report_xml_text(w, c->log_tail);
       xmlTextWriterEndElement(w);
     }
   }
@@ -160,7 +72,7 @@ static void write_suite(xmlTextWriterPtr w, const struct rb_scenario_result *s)
   char seed[32];
 
   xmlTextWriterStartElement(w, BAD_CAST "testsuite");
-  attr_clean(w, "name", s->name);
+  rb_report_xml_attr(w, "name", s->name);
   xmlTextWriterWriteFormatAttribute(w, BAD_CAST "tests", "%zu", s->ncycles + (error ? 1 : 0));
   xmlTextWriterWriteFormatAttribute(w, BAD_CAST "failures", "%zu", failed);
   xmlTextWriterWriteFormatAttribute(w, BAD_CAST "errors", "%d", error ? 1 : 0);
@@ -170,21 +82,21 @@ static void write_suite(xmlTextWriterPtr w, const struct rb_scenario_result *s)
   xmlTextWriterStartElement(w, BAD_CAST "properties");
   snprintf(seed, sizeof(seed), "%llu", (unsigned long long)s->seed);
   xmlTextWriterStartElement(w, BAD_CAST "property");
-  attr_clean(w, "name", "seed");
-  attr_clean(w, "value", seed);
+  rb_report_xml_attr(w, "name", "seed");
+  rb_report_xml_attr(w, "value", seed);
   xmlTextWriterEndElement(w);
   xmlTextWriterStartElement(w, BAD_CAST "property");
-  attr_clean(w, "name", "result");
-  attr_clean(w, "value", rb_verdict_name(s->verdict));
+  rb_report_xml_attr(w, "name", "result");
+  rb_report_xml_attr(w, "value", rb_verdict_name(s->verdict));
   xmlTextWriterEndElement(w);
   xmlTextWriterEndElement(w);
   if(error) {
     xmlTextWriterStartElement(w, BAD_CAST "testcase");
-    attr_clean(w, "classname", "rebound");
-    attr_clean(w, "name", "start");
+    rb_report_xml_attr(w, "classname", "rebound");
+    rb_report_xml_attr(w, "name", "start");
     xmlTextWriterStartElement(w, BAD_CAST "error");
-    attr_clean(w, "message", s->error);
-    write_clean(w, s->error);
+    rb_report_xml_attr(w, "message", s->error);
+    rb_report_xml_text(w, s->error);
     xmlTextWriterEndElement(w);
     xmlTextWriterEndElement(w);
   }
@@ -193,16 +105,15 @@ static void write_suite(xmlTextWriterPtr w, const struct rb_scenario_result *s)
   xmlTextWriterEndElement(w);
 }
 
-rb_err rb_report_write_junit(const char *path, const struct rb_run_result *run, char *msg, size_t msglen)
+rb_err rb_report_junit_to(FILE *f, const void *arg, char *msg, size_t msglen)
 {
-  char tmp[4096];
-  xmlTextWriterPtr w;
+  const struct rb_run_result *run = arg;
+  xmlTextWriterPtr w = rb_report_xml_writer(f);
   size_t tests = 0, failures = 0, errors = 0;
   int rc;
 
-  snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-  if(!(w = xmlNewTextWriterFilename(tmp, 0)))
-    return rb_fail(msg, msglen, RB_ERR_IO, "%s: cannot write", path);
+  if(!w)
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "cannot start the XML writer");
   for(size_t i = 0; i < run->nscenarios; i++) {
     tests += run->scenarios[i].ncycles + (run->scenarios[i].verdict == RB_VERDICT_ERROR);
     failures += run->scenarios[i].verdict == RB_VERDICT_XFAIL ? 0 : count_failed(&run->scenarios[i]);
@@ -211,7 +122,7 @@ rb_err rb_report_write_junit(const char *path, const struct rb_run_result *run, 
   xmlTextWriterSetIndent(w, 1);
   xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL);
   xmlTextWriterStartElement(w, BAD_CAST "testsuites");
-  attr_clean(w, "name", "rebound");
+  rb_report_xml_attr(w, "name", "rebound");
   xmlTextWriterWriteFormatAttribute(w, BAD_CAST "tests", "%zu", tests);
   xmlTextWriterWriteFormatAttribute(w, BAD_CAST "failures", "%zu", failures);
   xmlTextWriterWriteFormatAttribute(w, BAD_CAST "errors", "%zu", errors);
@@ -220,9 +131,5 @@ rb_err rb_report_write_junit(const char *path, const struct rb_run_result *run, 
   xmlTextWriterEndElement(w);
   rc = xmlTextWriterEndDocument(w);
   xmlFreeTextWriter(w);
-  if(rc < 0 || rename(tmp, path)) {
-    unlink(tmp);
-    return rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", path, rc < 0 ? "cannot write" : strerror(errno));
-  }
-  return RB_OK;
+  return rc < 0 ? rb_fail(msg, msglen, RB_ERR_IO, "cannot write the XML") : RB_OK;
 }

@@ -5,6 +5,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+bool rb_scenario_add_warning(struct rb_scenario_result *r, const char *fmt, ...)
+{
+  va_list ap;
+
+  if(r->nwarnings >= RB_MAX_WARNINGS)
+    return false;
+  va_start(ap, fmt);
+  vsnprintf(r->warnings[r->nwarnings++], RB_FAILURE_LEN, fmt, ap);
+  va_end(ap);
+  return true;
+}
+
+void rb_cycle_result_begin(struct rb_cycle_result *c, unsigned index)
+{
+  c->index = index;
+  c->pass = true;
+  c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
+  c->reconnect_publishers_ms = c->reconnect_players_ms = c->first_frame_ms = -1;
+}
+
 void rb_cycle_add_failure(struct rb_cycle_result *c, const char *fmt, ...)
 {
   va_list ap;
@@ -40,6 +60,9 @@ void rb_scenario_result_summarize(struct rb_scenario_result *r)
   summarize_field(r, offsetof(struct rb_cycle_result, ready_ms), &r->ready);
   summarize_field(r, offsetof(struct rb_cycle_result, rebind_ms), &r->rebind);
   summarize_field(r, offsetof(struct rb_cycle_result, reconnect_ms), &r->reconnect);
+  summarize_field(r, offsetof(struct rb_cycle_result, reconnect_publishers_ms), &r->reconnect_publishers);
+  summarize_field(r, offsetof(struct rb_cycle_result, reconnect_players_ms), &r->reconnect_players);
+  summarize_field(r, offsetof(struct rb_cycle_result, first_frame_ms), &r->first_frame);
 }
 
 void rb_run_result_free(struct rb_run_result *r)

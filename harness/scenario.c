@@ -100,6 +100,9 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
     OFF(max_reconnect_ns), NULL, 0 },
   [RB_OPT_EXPECT] = { "expect", RB_OPT_ENUM, "pass",
     "pass, or fail for a known server bug (one of the words below)", OFF(expect), rb_expect_words, 0 },
+  [RB_OPT_LOG_LIMIT] = { "log_limit", RB_OPT_SIZE, "4MiB",
+    "bytes kept of each start's output in server-N.log: the first half and the last quarter at least, "
+    "with a line saying how many were dropped (0 = keep all)", OFF(log_limit), NULL, (uint64_t)1 << 40 },
   [RB_OPT_TARGETS] = { "targets", RB_OPT_STRING, NULL,
     "topology: the [target NAME] sections this scenario runs, started in this order, each waited for "
     "(default: every [target] section, in file order)", 0, NULL, 0 },
@@ -461,6 +464,29 @@ static bool check_ready(const char *value, char *why, size_t whylen)
   return check_words(&rb_options[RB_OPT_READY], value, why, whylen);
 }
 
+/* 4096, 512KiB, 4MiB, 1GiB; K, M and G alone mean the same binary units. */
+static bool parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+  static const struct { const char *suffix; unsigned shift; } units[] = {
+    { "", 0 }, { "B", 0 }, { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 }, { "G", 30 }, { "GiB", 30 },
+  };
+  size_t digits = strspn(s, "0123456789");
+  char number[32];
+  uint64_t v;
+
+  if(!digits || digits >= sizeof(number))
+    return false;
+  memcpy(number, s, digits);
+  number[digits] = '\0';
+  for(size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+    if(strcmp(s + digits, units[i].suffix) || !parse_uint(number, max >> units[i].shift, &v))
+      continue;
+    *out = v << units[i].shift;
+    return true;
+  }
+  return false;
+}
+
 /* Parse the (already expanded) value of option o into sc. */
 static bool parse_typed(struct rb_scenario *sc, const struct rb_option *o, const char *v,
                         char *why, size_t whylen)
@@ -513,6 +539,15 @@ static bool parse_typed(struct rb_scenario *sc, const struct rb_option *o, const
     *is_auto = false;
     return true;
   }
+  case RB_OPT_SIZE:
+    /* a size bounds something kept: below 4 KiB neither a head nor a tail fits */
+    if(!parse_size(v, o->max, &u) || (u && u < 4096)) {
+      snprintf(why, whylen, "bad size '%.60s' for %s: expected 0 or 4KiB to %" PRIu64 "GiB (e.g. 512KiB, 4MiB)",
+               v, o->name, o->max >> 30);
+      return false;
+    }
+    *(uint64_t *)(void *)field = u;
+    return true;
   case RB_OPT_ENUM: {
     const struct rb_word *w = rb_word_match(o->words, v, NULL);
     char list[300];
@@ -1263,6 +1298,7 @@ void rb_scenario_print_keys(FILE *out)
   static const char *const type_names[] = {
     [RB_OPT_STRING] = "text", [RB_OPT_UINT] = "count", [RB_OPT_U64] = "number",
     [RB_OPT_DURATION] = "duration", [RB_OPT_MS] = "ms", [RB_OPT_PORT] = "port|auto", [RB_OPT_ENUM] = "word",
+    [RB_OPT_SIZE] = "size",
   };
 
   fprintf(out, "%-18s %-10s %-30s %s\n", "KEY", "TYPE", "DEFAULT", "MEANING");
@@ -1278,5 +1314,19 @@ void rb_scenario_print_keys(FILE *out)
                "http_port app url config_template ready ready_timeout stat_url stat_expect) of one server;\n"
                "${NAME.port} ${NAME.http_port} ${NAME.host} are its values, usable in every key and template.\n"
                "Write $${X} for a literal ${X} (shell variables in commands).\n"
-               "Durations: 250ms, 2s, 1m; plain numbers are seconds.\n");
+               "Durations: 250ms, 2s, 1m; plain numbers are seconds.\n"
+               "Sizes: 4096, 512KiB, 4MiB, 1GiB (K, M, G: binary units); plain numbers are bytes.\n");
+}
+
+void rb_scenario_set_keep(struct rb_scenario_set *set, bool (*keep)(size_t k, const void *arg), const void *arg)
+{
+  size_t n = 0;
+
+  for(size_t i = 0; i < set->count; i++) {
+    if(keep(i, arg))
+      set->items[n++] = set->items[i];
+    else
+      scenario_free(&set->items[i]);
+  }
+  set->count = n;
 }

@@ -28,7 +28,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "rebound/target.h"
+#include "rebound/procscan.h"
 
 #define MAX_LISTEN_INODES 64
 #define MAX_ANY_PORT_INODES 8192 /* LISTEN sockets of the whole host, for a port discovery */

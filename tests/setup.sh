@@ -15,6 +15,7 @@ packages=(
   openssl                                                 # throwaway TLS key/cert for the RTMPS test
   groff-base                                              # renders the man page in the install test
   openjdk-17-jdk-headless libmina2-java libnetty-java libslf4j-java  # the Red5 bug on MINA 2.2.1 and Netty 4.1 (scenarios/red5-mina.ini, tests/fixtures/JavaRtmpFront.java)
+  prometheus yamllint                                     # promtool checks --metrics, yamllint the examples/ (test_shards)
 )
 
 # node-media-server v4 (npm) for its preset and the RTMPS test, in a fixed place that
@@ -49,6 +50,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Debian starts the packaged nginx on port 80 where it can; rebound runs its own
   # instances and needs none, so stop it quietly if it was started.
   if command -v service >/dev/null 2>&1; then service nginx stop >/dev/null 2>&1 || true; fi
+  # Only promtool is needed from the prometheus package: its server must not run (it
+  # would listen on :9090 on all interfaces).
+  if command -v service >/dev/null 2>&1; then service prometheus stop >/dev/null 2>&1 || true; fi
 fi
 
 if $need_nms; then

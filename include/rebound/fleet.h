@@ -32,13 +32,22 @@ struct rb_fleet_opts {
 };
 
 struct rb_fleet_counts {
+  unsigned publishers, players; /* how many the fleet has */
   unsigned publishers_up;      /* publishing in a session that began at or after `since` */
   unsigned players_up;         /* receiving frames in a session that began at or after `since` */
   unsigned holders;            /* holders currently connected */
   int64_t last_up_at;          /* latest up time among the clients counted up */
+  int64_t publishers_up_at;    /* latest Publish.Start among the publishers counted up (0: none) */
+  unsigned players_playing;    /* players whose Play.Start came at or after `since` */
+  int64_t players_playing_at;  /* the latest of those Play.Starts (0: none) */
+  int64_t players_up_at;       /* latest first frame among the players counted up (0: none) */
   uint64_t frames_sent;
   uint64_t frames_received;
   uint64_t gaps, duplicates, lost_after_reconnect;
+  /* The gap where a player's stream resumed after a reconnect, split by where its
+     frames went: sent to the killed server (the only allowed loss), or sent to the
+     restarted server and never delivered before the player's first frame. */
+  uint64_t lost_in_outage, skipped_after_restart;
   double latency_p50_ms, latency_p99_ms;
   double stale_ms_max;         /* longest refused-republish window seen since the last reset */
   char first_problem[320];     /* why the first client that is not up is not up */

@@ -20,6 +20,7 @@
 
 /* What was seen after a restart, for judging the reconnect. */
 struct rb_reconnect_evidence {
+  int64_t restart_at;            /* monotonic ns the restart began; the counts' times are on this clock */
   rb_err wait_err;               /* RB_OK: every client came back; RB_ERR_INTERRUPTED: stopped */
   const char *why;               /* the wait's message when wait_err is another error */
   double window_ms;              /* reconnect_timeout */
@@ -27,8 +28,16 @@ struct rb_reconnect_evidence {
   struct rb_fleet_counts counts; /* the fleet's counters, "up" judged since the restart */
 };
 
-/* Fill c's reconnect fields from ev and add its failures (and a diagnosis when the
-   cycle has none yet): clients that did not come back, frames lost after the reconnect. */
+/* Fill c's reconnect fields from ev -- overall, per client kind (publishers'
+   Publish.Start, players' Play.Start and first frame) and the frames of the resumed
+   streams -- and add its failures (and a diagnosis when the cycle has none yet):
+   clients that did not come back, frames lost after a player's first frame.
+
+   The rule on frames: those sent while the server was down (to the killed server) are
+   the only allowed loss. Frames sent to the restarted server that a player never got
+   before its first frame (a server that starts players at the next keyframe) are a
+   warning of the scenario (rb_judge_scenario); frames missing after that first frame
+   fail the cycle. */
 void rb_judge_reconnect(const struct rb_reconnect_evidence *ev, struct rb_cycle_result *c);
 
 /* Whose fault a failed first start is. RB_VERDICT_FAIL, the server's: no LISTEN on
@@ -52,8 +61,9 @@ void rb_judge_thresholds(const struct rb_judge_rules *rules, struct rb_scenario_
 
 /* The scenario's verdict from its cycles, once they have run: summaries, fail if a
    cycle failed, thresholds, exercised_classic, and expect = fail (XFAIL / XPASS).
-   res->verdict comes in as the run left it (pass, or error / interrupted). Returns a
-   warning the run should show, or NULL. */
-const char *rb_judge_scenario(const struct rb_judge_rules *rules, struct rb_scenario_result *res);
+   res->verdict comes in as the run left it (pass, or error / interrupted). Warnings
+   (the classic bug not exercised; frames skipped after a restart) are appended to
+   res->warnings. */
+void rb_judge_scenario(const struct rb_judge_rules *rules, struct rb_scenario_result *res);
 
 #endif

@@ -83,6 +83,9 @@ struct rb_media_verifier {
   bool have_last;
   bool after_reconnect;          /* set by rb_media_verifier_mark_reconnect */
   bool reconnect_anchor;         /* first frame after the reconnect seen */
+  bool resumed;                  /* that first frame came after an earlier one: */
+  uint64_t resumed_after;        /*   the last number received before the reconnect */
+  uint64_t resumed_at;           /*   and the first one after it */
   size_t nlatencies;
   double latencies_ms[RB_MEDIA_MAX_LATENCIES]; /* ring of the most recent samples */
   size_t latency_next;

@@ -2,8 +2,8 @@
  * report: what people and machines read after (and during) a run.
  *
  * Console progress and summary, JSON results (schema 1, interface.md), JSON Lines
- * events. Report only reads results; it decides nothing. Files are written
- * atomically (temp file + rename) so a reader never sees half a result.
+ * events, JUnit, HTML. Report only reads results; it decides nothing. Files are written
+ * through output.h (atomically where they are regular files).
  */
 #ifndef REBOUND_REPORT_H
 #define REBOUND_REPORT_H
@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "rebound/error.h"
+#include "rebound/output.h"
 #include "rebound/results.h"
 
 struct rb_reporter {
@@ -34,24 +35,63 @@ void rb_report_event(const struct rb_event *ev, void *arg);
 /* Final summary of every scenario: verdict, p50/p95/p99/max, failures, seed. */
 void rb_report_summary(const struct rb_reporter *rep, const struct rb_run_result *run);
 
-/* --json FILE (schema 1). */
+/* The report files, one row each: the option that asks for it and its writer (arg: a
+   const struct rb_run_result *). Every file goes through rb_output_write, so "-",
+   devices, FIFOs and symlinks are handled once for all of them (output.h). */
+enum rb_report_kind {
+  RB_REPORT_JSON,  /* --json: schema 1 (interface.md) */
+  RB_REPORT_JUNIT, /* --junit: a testsuite per scenario, a testcase per cycle; a failing cycle
+                      gets a <failure> with its diagnosis and the server's log tail */
+  RB_REPORT_HTML,  /* --html: one self-contained XHTML page: charts of rebind and reconnect per
+                      cycle, the phase timeline, socket states, failures with log tails */
+  RB_REPORT_METRICS, /* --metrics: Prometheus text format (node exporter's textfile collector) */
+  RB_REPORT__COUNT
+};
+
+struct rb_report_format {
+  const char *flag;   /* "--json" */
+  rb_output_fn write;
+};
+
+extern const struct rb_report_format rb_report_formats[RB_REPORT__COUNT];
+
+/* Write the report of kind to path (rb_output_write). msg: "PATH: reason". */
+rb_err rb_report_write(enum rb_report_kind kind, const char *path, const struct rb_run_result *run, char *msg,
+                       size_t msglen);
+
+/* Write every report whose path is set; each failure is one line "rebound: FLAG PATH: reason"
+   on err. Returns how many failed. */
+size_t rb_report_write_all(const char *const paths[RB_REPORT__COUNT], const struct rb_run_result *run, FILE *err);
+
+/* The writers of the table (rb_output_fn; arg is the run). */
+rb_err rb_report_json_to(FILE *f, const void *run, char *msg, size_t msglen);
+rb_err rb_report_junit_to(FILE *f, const void *run, char *msg, size_t msglen);
+rb_err rb_report_html_to(FILE *f, const void *run, char *msg, size_t msglen);
+rb_err rb_report_metrics_to(FILE *f, const void *run, char *msg, size_t msglen);
+
+/* Read a schema-1 results file back into run (rb_run_result_free it); the summaries are
+   recomputed from the cycles. RB_ERR_USAGE with "PATH[:LINE]: reason" for a file that
+   is missing, truncated, not JSON, of another schema or not rebound's results. */
+rb_err rb_report_load_json(const char *path, struct rb_run_result *run, char *msg, size_t msglen);
+
+/* rb_output_fn for any JSON document (a json_t *), indented, ASCII, one final newline. */
+rb_err rb_report_dump_json(FILE *f, const void *doc, char *msg, size_t msglen);
+
+/* Shorthands of rb_report_write. */
 rb_err rb_report_write_json(const char *path, const struct rb_run_result *run, char *msg, size_t msglen);
-
-/* --junit FILE: a testsuite per scenario, a testcase per cycle; a failing cycle gets a
-   <failure> with its diagnosis and the server's log tail in <system-out>. Text is
-   made valid XML 1.0 (control characters and invalid UTF-8 become '?'). */
 rb_err rb_report_write_junit(const char *path, const struct rb_run_result *run, char *msg, size_t msglen);
-
-/* --html FILE: one self-contained XHTML page: per scenario a chart of rebind and
-   reconnect times per cycle (failures marked), the phase timeline of a cycle, the
-   socket states at restart, and the failures with diagnosis and log tail. */
 rb_err rb_report_write_html(const char *path, const struct rb_run_result *run, char *msg, size_t msglen);
 
-/* text made XML-safe and with & < > " ' escaped; caller frees. */
-char *rb_report_html_escape(const char *text);
-
-/* Copy text with every byte that XML 1.0 cannot carry replaced by '?'; caller frees. */
+/* Copy text with every byte that XML 1.0 cannot carry replaced by '?'; caller frees.
+   Server text (log tails, status descriptions) and invalid UTF-8 go through it before
+   libxml2's writer, which escapes markup but cannot carry such bytes. */
 char *rb_report_xml_clean(const char *text);
+
+/* An xmlTextWriter on f (the caller xmlFreeTextWriter()s it; f stays open), and
+   clean text and attributes for it. Shared by the JUnit and HTML writers. */
+struct _xmlTextWriter *rb_report_xml_writer(FILE *f);
+int rb_report_xml_text(struct _xmlTextWriter *w, const char *text);
+int rb_report_xml_attr(struct _xmlTextWriter *w, const char *name, const char *value);
 
 /* Build the schema-1 document; the caller json_decref()s it. Exposed for tests. */
 struct json_t *rb_report_json(const struct rb_run_result *run);

@@ -16,6 +16,7 @@
 #include "rebound/types.h"
 
 #define RB_MAX_FAILURES 8
+#define RB_MAX_WARNINGS 4
 #define RB_FAILURE_LEN 320
 #define RB_DIAGNOSIS_LEN 512
 #define RB_LOG_TAIL_LEN 2048
@@ -56,9 +57,14 @@ struct rb_cycle_result {
   double ready_ms;                /* restart -> ready (= rebind_ms for ready = listen) */
   double rebind_ms;               /* restart -> port LISTENed by the new process */
   double reconnect_ms;            /* restart -> every publisher and player up again */
+  double reconnect_publishers_ms; /* restart -> every publisher publishing again (Publish.Start) */
+  double reconnect_players_ms;    /* restart -> every player playing again (Play.Start) */
+  double first_frame_ms;          /* restart -> every player has its first frame again */
   double stale_ms;                /* longest window a republish was refused, 0 if none */
   unsigned publishers_ok, players_ok, holders;
   uint64_t frames_sent, frames_received, lost_after_reconnect, gaps, duplicates;
+  uint64_t lost_in_outage;        /* frames sent to the killed server that no player got (allowed) */
+  uint64_t skipped_after_restart; /* frames sent to the restarted server before a player's first frame */
   double latency_p50_ms, latency_p99_ms;
   char diagnosis[RB_DIAGNOSIS_LEN];
   size_t nfailures;
@@ -83,11 +89,14 @@ struct rb_scenario_result {
   size_t ncycles, cycles_planned;
   struct rb_cycle_result *cycles;
   struct rb_summary ready, rebind, reconnect;
+  struct rb_summary reconnect_publishers, reconnect_players, first_frame;
   bool exercised_classic;         /* some cycle saw FIN_WAIT2/TIME_WAIT at restart */
   unsigned states_before_start[RB_TCP_STATE_MAX]; /* the port's sockets just before the first spawn */
   char artifacts[512];
-  char warnings[2][RB_FAILURE_LEN];
+  char warnings[RB_MAX_WARNINGS][RB_FAILURE_LEN];
   size_t nwarnings;
+  char containment[16];        /* "cgroup" or "subreaper" (see target.h) */
+  char containment_note[512];  /* the cgroup's path, or why there is none */
 };
 
 struct rb_run_result {
@@ -96,6 +105,7 @@ struct rb_run_result {
   enum rb_verdict verdict;
   size_t nscenarios;
   struct rb_scenario_result *scenarios;
+  unsigned shard_index, shard_total; /* --shard I/N; total 0 = the whole file */
 };
 
 /* Progress of a run, as the engine reports it (report turns events into lines). */
@@ -122,6 +132,13 @@ struct rb_event {
 };
 
 typedef void (*rb_event_fn)(const struct rb_event *ev, void *arg);
+
+/* Start cycle `index`: passing, every time "not reached" (-1). */
+void rb_cycle_result_begin(struct rb_cycle_result *c, unsigned index);
+
+/* Append a warning to r (ignored past RB_MAX_WARNINGS); false if it was dropped. */
+bool rb_scenario_add_warning(struct rb_scenario_result *r, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
 
 /* Append a failure line to c (ignored past RB_MAX_FAILURES) and mark it failed. */
 void rb_cycle_add_failure(struct rb_cycle_result *c, const char *fmt, ...)

@@ -33,7 +33,8 @@ enum rb_opt_type {
   RB_OPT_DURATION, /* 250ms, 2s, 1m, plain seconds */
   RB_OPT_MS,       /* a threshold in milliseconds: plain number = ms, or a duration */
   RB_OPT_PORT,     /* 1..65535 or auto */
-  RB_OPT_ENUM      /* one of a fixed list of words */
+  RB_OPT_ENUM,     /* one of a fixed list of words */
+  RB_OPT_SIZE      /* bytes: 4096, 512KiB, 4MiB, 1GiB (K/M/G = KiB/MiB/GiB); 0 or >= 4KiB */
 };
 
 /* Index of every key in the option table; also the index into raw values. */
@@ -68,6 +69,7 @@ enum rb_opt_id {
   RB_OPT_MAX_REBIND_MS,
   RB_OPT_MAX_RECONNECT_MS,
   RB_OPT_EXPECT,
+  RB_OPT_LOG_LIMIT,
   RB_OPT_TARGETS,
   RB_OPT_FAULT_TARGET,
   RB_OPT_PUBLISH_TO,
@@ -82,7 +84,7 @@ struct rb_option {
   const char *help;
   size_t offset;         /* offsetof(struct rb_scenario, field) of the resolved value */
   const struct rb_word *words; /* RB_OPT_ENUM (and grammar strings): the accepted words */
-  uint64_t max;          /* RB_OPT_UINT: largest accepted value */
+  uint64_t max;          /* RB_OPT_UINT, RB_OPT_SIZE: largest accepted value */
 };
 
 /* The option table, RB_OPT__COUNT entries, in the order of enum rb_opt_id. */
@@ -128,6 +130,7 @@ struct rb_scenario {
   int64_t max_rebind_ns;
   int64_t max_reconnect_ns;
   enum rb_expect expect;
+  uint64_t log_limit;     /* bytes kept of each start's output; 0 = all */
 
   /* Topology: [target NAME] sections. ntargets == 0 (a file without them): the
      scenario's own keys describe its one target, as they always did. Otherwise
@@ -171,6 +174,10 @@ rb_err rb_scenario_load_string(const char *text, const char *name, const char *d
                                struct rb_scenario_set *out, char *msg, size_t msglen);
 
 void rb_scenario_set_free(struct rb_scenario_set *set);
+
+/* Keep only the scenarios k (0-based, file order) for which keep(k, arg) is true, in
+   order; the others are freed (--shard). */
+void rb_scenario_set_keep(struct rb_scenario_set *set, bool (*keep)(size_t k, const void *arg), const void *arg);
 
 /* Expand `${...}` in text for scenario sc into a new string (*out, caller frees). */
 rb_err rb_scenario_expand(const struct rb_scenario *sc, const char *text,

@@ -4,8 +4,10 @@
  * A target is started with `/bin/sh -c COMMAND` in a new session, its stdout and
  * stderr appended to a log file. rebound keeps every descendant under its control,
  * including servers that fork workers or daemonise (double fork + setsid): see
- * target.c for how (a keeper process that is a child subreaper, so that if the
- * harness itself is SIGKILLed the keeper notices and kills the whole tree).
+ * keeper.h for how (a keeper process that is a child subreaper, so that if the
+ * harness itself is SIGKILLed the keeper notices and kills the whole tree; and,
+ * where the kernel lets us, a cgroup of the target's own, so that a SIGKILLed
+ * keeper lets nothing escape either).
  *
  * One struct rb_target lives for a whole scenario and across restarts: each
  * rb_target_start() begins a new *generation*; processes of earlier generations
@@ -21,6 +23,7 @@
 #include <sys/types.h>
 
 #include "rebound/error.h"
+#include "rebound/procscan.h" /* rb_proc_cmdline, once declared here */
 #include "rebound/types.h"
 
 struct rb_fault {
@@ -50,6 +53,14 @@ rb_err rb_target_start(struct rb_target *t, const char *command, const char *log
 /* Set the log file that exec faults append to, for targets rebound does not start
    itself (external servers). rb_target_start sets it too. */
 rb_err rb_target_set_log(struct rb_target *t, const char *log_path, char *msg, size_t msglen);
+
+/* Bound what each later start keeps of its output in a regular log file: the
+   first half of it and at least the last quarter (to a line start), with a line
+   saying how many bytes were dropped between (see logcap.h). The output then goes through a pipe
+   the keeper drains, so a noisy target never blocks on it. 0 (the default) = no
+   bound: the target writes to the file itself. Values below RB_LOGCAP_MIN count
+   as RB_LOGCAP_MIN. */
+void rb_target_set_log_limit(struct rb_target *t, uint64_t bytes);
 
 /* pid of the current generation's main process (the /bin/sh, or what it exec'd);
    0 if none. */
@@ -84,6 +95,26 @@ rb_err rb_target_kill_survivors(struct rb_target *t, int64_t timeout_ns, char *m
    appended to log_path (NULL = /dev/null). Non-zero exit -> RB_ERR_SYSTEM. */
 rb_err rb_run_command(const char *command, const char *log_path, int64_t timeout_ns, char *msg, size_t msglen);
 
+#define RB_TARGET_WHY_LEN 512
+
+/* Has the keeper process gone without being told (SIGKILLed, crashed)? Then the
+   whole target has already been stopped (see target.c), why says what happened
+   and how, and nothing more can be started: the caller should end the run. */
+bool rb_target_lost(struct rb_target *t, char *why, size_t whylen);
+
+/* "cgroup" (every process of the target is in a cgroup of its own: no fork,
+   setsid or dead keeper lets one escape) or "subreaper" (the keeper's tree only).
+   *note: the cgroup's path, or why there is none. */
+const char *rb_target_containment(const struct rb_target *t, const char **note);
+
+typedef void (*rb_target_note_fn)(const char *line, void *arg);
+
+/* Kill and remove the cgroups of rebound processes that died without cleaning
+   up (the harness and its keeper both SIGKILLed), calling fn with one line for
+   each; *count (may be NULL) = how many. Touches only cgroups named as
+   rebound's whose owning process is gone. */
+rb_err rb_target_cleanup_leftovers(rb_target_note_fn fn, void *arg, size_t *count, char *msg, size_t msglen);
+
 /* Kill everything, then free. NULL is fine. */
 void rb_target_destroy(struct rb_target *t);
 
@@ -93,8 +124,5 @@ void rb_target_log_tail(const char *log_path, int lines, char *buf, size_t bufle
 
 /* Describe a wait status: "exited with status 1", "killed by signal 9 (Killed)". */
 void rb_target_describe_status(int status, char *buf, size_t buflen);
-
-/* Read /proc/<pid>/cmdline as one line; "?" if unreadable. */
-void rb_proc_cmdline(pid_t pid, char *buf, size_t buflen);
 
 #endif

@@ -10,6 +10,7 @@
 #include <CUnit/Basic.h>
 #include <ftw.h>
 #include <CUnit/CUnit.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,20 @@ static inline int rb_test_remove_entry(const char *path, const struct stat *st, 
   (void)flag;
   (void)ftw;
   return remove(path);
+}
+
+/* Entries of dir, not counting dot files (0 when it cannot be read). */
+static inline size_t rb_test_count_entries(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  size_t n = 0;
+
+  while(d && (e = readdir(d)))
+    n += e->d_name[0] != '.';
+  if(d)
+    closedir(d);
+  return n;
 }
 
 /* rb_test_main with a private folder: tmpdir (a mkdtemp template, e.g.

@@ -14,9 +14,7 @@ static struct rb_cycle_result fresh_cycle(unsigned index)
   struct rb_cycle_result c;
 
   memset(&c, 0, sizeof(c));
-  c.index = index;
-  c.pass = true;
-  c.ready_ms = c.rebind_ms = c.reconnect_ms = -1;
+  rb_cycle_result_begin(&c, index);
   return c;
 }
 
@@ -101,6 +99,41 @@ static void test_reconnect_interrupted_is_no_failure(void)
   CU_ASSERT(c.reconnect_ms < 0);
 }
 
+/* Per client kind, and the frames of the resumed streams (issue 12.4). */
+static void test_reconnect_by_kind(void)
+{
+  struct rb_cycle_result c = fresh_cycle(1);
+  struct rb_reconnect_evidence ev = all_back(988);
+  const int64_t ms = 1000000;
+
+  ev.restart_at = 5000 * ms;
+  ev.counts.publishers = 2;
+  ev.counts.players = 1;
+  ev.counts.publishers_up_at = 5006 * ms;
+  ev.counts.players_playing = 1;
+  ev.counts.players_playing_at = 5007 * ms;
+  ev.counts.players_up_at = 5988 * ms;
+  ev.counts.lost_in_outage = 1;
+  ev.counts.skipped_after_restart = 24;
+  rb_judge_reconnect(&ev, &c);
+  CU_ASSERT(c.pass); /* skipped frames are the scenario's warning, not the cycle's failure */
+  CU_ASSERT_DOUBLE_EQUAL(c.reconnect_publishers_ms, 6, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(c.reconnect_players_ms, 7, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(c.first_frame_ms, 988, 1e-9);
+  CU_ASSERT_EQUAL(c.lost_in_outage, 1);
+  CU_ASSERT_EQUAL(c.skipped_after_restart, 24);
+
+  /* a kind not all back, or absent, has no time */
+  c = fresh_cycle(2);
+  ev.counts.publishers_up = 1;
+  ev.counts.players = 0;
+  ev.counts.players_up = 0;
+  rb_judge_reconnect(&ev, &c);
+  CU_ASSERT(c.reconnect_publishers_ms < 0);
+  CU_ASSERT(c.reconnect_players_ms < 0);
+  CU_ASSERT(c.first_frame_ms < 0);
+}
+
 static void test_reconnect_lost_frames(void)
 {
   struct rb_cycle_result c = fresh_cycle(1);
@@ -130,13 +163,22 @@ static struct rb_scenario_result scenario_of(size_t n, const double *rebind, con
   return res;
 }
 
+/* Judge res; how many warnings it added. */
+static size_t judge(const struct rb_judge_rules *rules, struct rb_scenario_result *res)
+{
+  size_t before = res->nwarnings;
+
+  rb_judge_scenario(rules, res);
+  return res->nwarnings - before;
+}
+
 static void test_thresholds(void)
 {
   const double rebind[] = { 2, 3, 40 }, reconnect[] = { 5, 6, 900 };
   struct rb_judge_rules rules = { .max_rebind_ms = 10, .max_reconnect_ms = 100 };
   struct rb_scenario_result res = scenario_of(3, rebind, reconnect);
 
-  CU_ASSERT_PTR_NULL(rb_judge_scenario(&rules, &res));
+  CU_ASSERT_EQUAL(judge(&rules, &res), 0);
   CU_ASSERT_EQUAL(res.verdict, RB_VERDICT_FAIL);
   CU_ASSERT_PTR_NOT_NULL(strstr(res.error, "rebind p99 "));
   CU_ASSERT_PTR_NOT_NULL(strstr(res.error, "exceeds max_rebind_ms 10"));
@@ -153,6 +195,36 @@ static void test_thresholds(void)
   CU_ASSERT_STRING_EQUAL(res.error, "");
   CU_ASSERT_EQUAL(res.rebind.count, 3);
   CU_ASSERT_DOUBLE_EQUAL(res.rebind.max, 40, 1e-9);
+  free(res.cycles);
+}
+
+static void test_skipped_frames_warning(void)
+{
+  const double rebind[] = { 2, 3, 4 }, reconnect[] = { 5, 990, 6 };
+  struct rb_judge_rules rules = { 0 };
+  struct rb_scenario_result res = scenario_of(3, rebind, reconnect);
+
+  for(size_t i = 0; i < 3; i++) {
+    res.cycles[i].reconnect_players_ms = 4 + (double)i;
+    res.cycles[i].first_frame_ms = reconnect[i];
+  }
+  res.cycles[0].lost_in_outage = 3; /* sent while the server was down: allowed, no warning */
+  res.cycles[1].skipped_after_restart = 25;
+  CU_ASSERT_EQUAL(judge(&rules, &res), 1);
+  CU_ASSERT_EQUAL(res.verdict, RB_VERDICT_PASS);
+  CU_ASSERT_STRING_EQUAL(res.warnings[0], "players missed 25 frames sent to the restarted server before their first "
+                         "frame (1 of 3 cycles; first frame up to 990 ms after the restart, playing again after at "
+                         "most 5 ms): the server starts players at a later keyframe or drops frames; only frames "
+                         "sent while it was down may be lost");
+  CU_ASSERT_EQUAL(res.first_frame.count, 3);
+  CU_ASSERT_DOUBLE_EQUAL(res.first_frame.max, 990, 1e-9);
+  CU_ASSERT_EQUAL(res.reconnect_players.count, 3);
+  free(res.cycles);
+
+  /* only outage losses: no warning */
+  res = scenario_of(3, rebind, reconnect);
+  res.cycles[2].lost_in_outage = 1;
+  CU_ASSERT_EQUAL(judge(&rules, &res), 0);
   free(res.cycles);
 }
 
@@ -200,7 +272,7 @@ static void test_classic_warning(void)
   struct rb_judge_rules rules = { .holders = true };
   struct rb_scenario_result res = scenario_of(2, rebind, reconnect);
 
-  CU_ASSERT_PTR_NULL(rb_judge_scenario(&rules, &res));
+  CU_ASSERT_EQUAL(judge(&rules, &res), 0);
   CU_ASSERT(res.exercised_classic);
   free(res.cycles);
 
@@ -208,7 +280,8 @@ static void test_classic_warning(void)
   memset(res.cycles[0].states_at_restart, 0, sizeof(res.cycles[0].states_at_restart));
   memset(res.cycles[1].states_at_restart, 0, sizeof(res.cycles[1].states_at_restart));
   res.cycles[1].states_at_restart[RB_TCP_CLOSE_WAIT] = 4; /* not the classic condition */
-  CU_ASSERT_PTR_NOT_NULL(rb_judge_scenario(&rules, &res));
+  CU_ASSERT_EQUAL(judge(&rules, &res), 1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(res.warnings[0], "did not exercise the classic rebind bug"));
   CU_ASSERT_FALSE(res.exercised_classic);
   CU_ASSERT_EQUAL(res.verdict, RB_VERDICT_PASS);
   free(res.cycles);
@@ -218,10 +291,10 @@ static void test_classic_warning(void)
   res = scenario_of(2, rebind, reconnect);
   memset(res.cycles[0].states_at_restart, 0, sizeof(res.cycles[0].states_at_restart));
   memset(res.cycles[1].states_at_restart, 0, sizeof(res.cycles[1].states_at_restart));
-  CU_ASSERT_PTR_NULL(rb_judge_scenario(&rules, &res));
+  CU_ASSERT_EQUAL(judge(&rules, &res), 0);
   rules.holders = true;
   res.verdict = RB_VERDICT_INTERRUPTED;
-  CU_ASSERT_PTR_NULL(rb_judge_scenario(&rules, &res));
+  CU_ASSERT_EQUAL(judge(&rules, &res), 0);
   CU_ASSERT_EQUAL(res.verdict, RB_VERDICT_INTERRUPTED);
   free(res.cycles);
 }
@@ -341,6 +414,8 @@ int main(void)
     RB_TEST(test_reconnect_rejected_keeps_diagnosis),
     RB_TEST(test_reconnect_interrupted_is_no_failure),
     RB_TEST(test_reconnect_lost_frames),
+    RB_TEST(test_reconnect_by_kind),
+    RB_TEST(test_skipped_frames_warning),
     RB_TEST(test_thresholds),
     RB_TEST(test_failed_cycle_fails_scenario),
     RB_TEST(test_expect_fail),

@@ -334,15 +334,21 @@ static void test_verifier(void)
   CU_ASSERT_DOUBLE_EQUAL(v->latencies_ms[0], 2.0, 1e-9);
 
   /* The outage gap (13..19) is a gap, not a loss after reconnect. */
+  CU_ASSERT_FALSE(v->resumed);
   rb_media_verifier_mark_reconnect(v);
   feed(v, 20);
   CU_ASSERT_EQUAL(v->gaps, 9);
   CU_ASSERT_EQUAL(v->lost_after_reconnect, 0);
+  /* where the stream resumed, for the fleet to split the outage gap */
+  CU_ASSERT(v->resumed);
+  CU_ASSERT_EQUAL(v->resumed_after, 12);
+  CU_ASSERT_EQUAL(v->resumed_at, 20);
   feed(v, 21);
   feed(v, 24); /* 22, 23 lost after the reconnect */
   CU_ASSERT_EQUAL(v->gaps, 11);
   CU_ASSERT_EQUAL(v->lost_after_reconnect, 2);
   CU_ASSERT_EQUAL(v->duplicates, 2);
+  CU_ASSERT_EQUAL(v->resumed_at, 20); /* only the first frame after the reconnect */
 
   /* The latency ring keeps the newest RB_MEDIA_MAX_LATENCIES samples. */
   for(uint64_t s = 25; s < 25 + RB_MEDIA_MAX_LATENCIES + 10; s++)
