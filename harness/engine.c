@@ -637,6 +637,61 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
     emit(r, RB_EVENT_RECONNECT, c->index, c->reconnect_ms, NULL, c);
 }
 
+/* What the target was told: its expanded command and its rendered config (caller
+   frees both; either may be NULL). */
+static void target_texts(struct tgt *r, char **command, char **config)
+{
+  FILE *f;
+
+  *command = *config = NULL;
+  r->vars.cycle = 0;
+  if(rb_scenario_expand_key(r->sc, RB_OPT_COMMAND, &r->vars, command, NULL, 0))
+    *command = NULL;
+  if(r->config_path[0] && (f = fopen(r->config_path, "r"))) {
+    size_t cap = 1 << 20, len;
+
+    if((*config = malloc(cap))) {
+      len = fread(*config, 1, cap - 1, f);
+      (*config)[len] = '\0';
+    }
+    fclose(f);
+  }
+}
+
+/* Does the target's command or config say word? */
+static bool target_mentions(struct tgt *r, const char *word)
+{
+  char *command, *config;
+  bool yes;
+
+  target_texts(r, &command, &config);
+  yes = (command && strstr(command, word)) || (config && strstr(config, word));
+  free(command);
+  free(config);
+  return yes;
+}
+
+/* Of the discovered ports, those the target was told to use: named by its command
+   or its rendered config (${http_port} in nginx.conf, --extra-port N). */
+static void keep_configured_ports(struct tgt *r)
+{
+  char *command, *config, num[8];
+  const char *texts[3];
+  size_t n = 0;
+
+  target_texts(r, &command, &config);
+  if(command)
+    texts[n++] = command;
+  if(config)
+    texts[n++] = config;
+  snprintf(num, sizeof(num), "%u", (unsigned)r->sc->http_port);
+  if(r->sc->http_port)
+    texts[n++] = num;
+  rb_ports_keep_named(&r->ports, texts, n);
+  free(command);
+  free(config);
+}
+
 /* The last line of text that mentions word, else its last line. */
 static void last_line_about(const char *text, const char *word, char *buf, size_t buflen)
 {
@@ -690,10 +745,18 @@ static void judge_recovery(struct run *r, struct rb_cycle_result *c, int64_t res
   }
   rb_cycle_add_failure(c, "players on %s did not receive new frames within %.0f ms of the restart of %s: %s",
                        r->play->name, (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, r->first_killed->name, why);
-  if(!c->diagnosis[0])
+  if(c->diagnosis[0])
+    return;
+  /* which hop: the players' server pulls (nginx-rtmp `pull`, --pull), or the killed
+     one pushes to it (`push`); the words come from their command lines and configs */
+  if(target_mentions(r->play, "pull") || !target_mentions(r->first_killed, "push"))
     snprintf(c->diagnosis, sizeof(c->diagnosis), "edge %s did not resume pulling from origin %s within %.0f s "
              "(%s); its log: %s", r->play->name, r->first_killed->name,
              (double)r->sc->reconnect_timeout_ns / RB_NS_PER_S, why, line[0] ? line : "(empty)");
+  else
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "origin %s did not resume pushing to %s within %.0f s (%s); "
+             "the log of %s: %s", r->first_killed->name, r->play->name,
+             (double)r->sc->reconnect_timeout_ns / RB_NS_PER_S, why, r->play->name, line[0] ? line : "(empty)");
 }
 
 /* stat_url: the server's own stats page must show every publisher's stream. */
@@ -778,36 +841,6 @@ static void cycle_targets(struct run *r, struct rb_cycle_result *c)
       t->ports[i].rebind_ms = -1;
     }
   }
-}
-
-/* Of the discovered ports, those the target was told to use: named by its command
-   or its rendered config (${http_port} in nginx.conf, --extra-port N). */
-static void keep_configured_ports(struct tgt *r)
-{
-  char *command = NULL, *config = NULL, num[8];
-  const char *texts[3];
-  size_t n = 0;
-  FILE *f;
-
-  r->vars.cycle = 0;
-  if(rb_scenario_expand_key(r->sc, RB_OPT_COMMAND, &r->vars, &command, NULL, 0) == RB_OK)
-    texts[n++] = command;
-  if(r->config_path[0] && (f = fopen(r->config_path, "r"))) {
-    size_t cap = 1 << 20, len;
-
-    if((config = malloc(cap))) {
-      len = fread(config, 1, cap - 1, f);
-      config[len] = '\0';
-      texts[n++] = config;
-    }
-    fclose(f);
-  }
-  snprintf(num, sizeof(num), "%u", (unsigned)r->sc->http_port);
-  if(r->sc->http_port)
-    texts[n++] = num;
-  rb_ports_keep_named(&r->ports, texts, n);
-  free(command);
-  free(config);
 }
 
 /* Learn the ports the target's tree listens on, now that it is up. */
