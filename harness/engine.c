@@ -834,6 +834,7 @@ static void cycle_targets(struct run *r, struct rb_cycle_result *c)
     snprintf(t->name, sizeof(t->name), "%s", r->tg[k].name);
     t->restarted = r->tg[k].killed;
     t->plays = &r->tg[k] == r->play && r->sc->players;
+    t->publishes = &r->tg[k] == r->pub && r->sc->publishers;
     t->recovery_ms = -1;
     t->nports = r->tg[k].ports.n;
     for(size_t i = 0; i < t->nports; i++) {

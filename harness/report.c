@@ -69,6 +69,47 @@ static void print_log_tail(FILE *out, const char *tail, int lines)
   }
 }
 
+bool rb_report_has_targets(const struct rb_cycle_result *c)
+{
+  return c->ntargets > 1 || (c->ntargets == 1 && c->targets[0].nports > 1);
+}
+
+void rb_report_target_line(const struct rb_target_result *t, char *buf, size_t len)
+{
+  size_t used = 0;
+
+#define PUT(...) (used += (size_t)snprintf(buf + used, used < len ? len - used : 0, __VA_ARGS__))
+  buf[0] = '\0';
+  PUT("%s: %s", t->name, t->restarted ? "restarted, rebind" : "not restarted");
+  for(size_t k = 0; t->restarted && k < t->nports; k++) {
+    if(t->ports[k].rebind_ms >= 0)
+      PUT("%s port %u %.1f ms", k ? "," : "", t->ports[k].port, t->ports[k].rebind_ms);
+    else
+      PUT("%s port %u not rebound", k ? "," : "", t->ports[k].port);
+  }
+  if(t->plays && !t->restarted) {
+    if(t->recovery_ms >= 0)
+      PUT(", players recovered %.1f ms after the restart", t->recovery_ms);
+    else
+      PUT(", players did not recover");
+  }
+#undef PUT
+}
+
+/* One line per target when there is more to say than the cycle line does (several
+   targets, or several ports). */
+static void print_targets(FILE *out, const struct rb_cycle_result *c)
+{
+  char line[RB_FAILURE_LEN];
+
+  if(!rb_report_has_targets(c))
+    return;
+  for(size_t i = 0; i < c->ntargets; i++) {
+    rb_report_target_line(&c->targets[i], line, sizeof(line));
+    fprintf(out, "    %s\n", line);
+  }
+}
+
 static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev)
 {
   const struct rb_cycle_result *c = ev->result;
@@ -81,10 +122,14 @@ static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev
           rb_verdict_name(v), reset(rep));
   print_ms(rep->out, "rebind", c->rebind_ms);
   print_ms(rep->out, "reconnect", c->reconnect_ms);
+  for(size_t i = 0; i < c->ntargets; i++)
+    if(c->targets[i].plays && !c->targets[i].restarted)
+      print_ms(rep->out, "recovery", c->recovery_ms);
   fprintf(rep->out, "  at restart: %s", states);
   if(c->stale_ms > 0)
     fprintf(rep->out, "  stale %.0f ms", c->stale_ms);
   fputc('\n', rep->out);
+  print_targets(rep->out, c);
   if(!c->pass && c->diagnosis[0])
     fprintf(rep->out, "    diagnosis: %s\n", c->diagnosis);
   for(size_t i = 0; !c->pass && i < c->nfailures; i++)
@@ -319,6 +364,8 @@ static json_t *targets_json(const struct rb_cycle_result *c)
 
     if(t->plays && !t->restarted)
       json_object_set_new(o, "recovery_ms", ms_or_null(t->recovery_ms));
+    json_object_set_new(o, "publishers", json_boolean(t->publishes));
+    json_object_set_new(o, "players", json_boolean(t->plays));
     json_array_append_new(targets, o);
   }
   return targets;

@@ -88,7 +88,8 @@ static void load_targets(json_t *arr, struct rb_cycle_result *c)
     tr = &c->targets[c->ntargets++];
     copy_str(t, "name", tr->name, sizeof(tr->name));
     tr->restarted = json_is_true(json_object_get(t, "restarted"));
-    tr->plays = json_object_get(t, "recovery_ms") != NULL;
+    tr->plays = json_is_true(json_object_get(t, "players"));
+    tr->publishes = json_is_true(json_object_get(t, "publishers"));
     tr->recovery_ms = num(t, "recovery_ms", -1);
     json_array_foreach(json_object_get(t, "ports"), k, p) {
       struct rb_port_result *pr;

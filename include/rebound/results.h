@@ -37,6 +37,7 @@ struct rb_target_result {
   char name[RB_TARGET_NAME_LEN];
   bool restarted;                            /* the fault hit it and it was started again */
   bool plays;                                /* players play from it */
+  bool publishes;                            /* publishers publish to it */
   double recovery_ms;                        /* players on it, when it was not restarted: restart of the
                                                 killed target -> every one receiving new frames; -1 = not */
   size_t nports;

@@ -7,8 +7,16 @@ source "$(dirname "$0")/lib.sh"
 ini="$SRC/scenarios/refserver-relay.ini"
 
 run_rebound 120 run "$ini" --only origin-dies --only edge-dies --only both-die --cycles 2 --json "$T/r.json" \
-  --artifacts "$T/art"
+  --artifacts "$T/art" --html "$T/r.html" --junit "$T/r.xml"
 expect_code 0 "every hop of the relay recovers"
+# console, JUnit and HTML: a line per target per cycle, the recovery, the topology
+grep -Eq '^    edge: not restarted, players recovered [0-9.]+ ms after the restart$' "$T/out" || { cat "$T/out" >&2; fail "no edge line on the console"; }
+grep -Eq '^    origin: restarted, rebind port [0-9]+ [0-9.]+ ms$' "$T/out" || fail "no origin line on the console"
+grep -Eq 'cycle 1/2 pass .* recovery [0-9.]+ ms' "$T/out" || fail "no recovery on the cycle line"
+xmllint --noout "$T/r.html" "$T/r.xml" || fail "HTML or JUnit is not well-formed"
+xmllint --xpath 'count(//*[local-name()="testcase"]/*[local-name()="system-out"][contains(., "edge: not restarted, players recovered")])' "$T/r.xml" | grep -qx 2 || fail "JUnit: no edge line in the origin-dies testcases"
+xmllint --xpath '//*[local-name()="h3"][.="Topology"]/following-sibling::*[local-name()="svg"][1]//*[local-name()="rect"][@class="killed"]/following-sibling::*[local-name()="text"][1]' "$T/r.html" | grep -q ">origin<" || fail "HTML: the topology does not mark the killed origin"
+grep -q "Targets per cycle" "$T/r.html" || fail "HTML: no targets table"
 json '[.scenarios[] | .result == "pass" and (.cycles | length) == 2] | all'
 # origin-dies: players stay on the edge; the stream comes back through it
 json '.scenarios[0].cycles | all(.recovery_ms > 0 and .targets[0].name == "origin" and .targets[0].restarted
