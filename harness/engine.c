@@ -627,12 +627,15 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
     ev.reconnect_ms = rb_clock_ms(restart_at, all_up_at > restart_at ? all_up_at : restart_at);
   rb_fleet_counts(r->fleet, restart_at, &ev.counts);
   rb_judge_reconnect(&ev, c);
-  /* clients that stayed on a target the fault did not hit did not reconnect: their
-     kind has no reconnect time (players there get recovery_ms instead) */
-  if(!r->pub->killed)
+  /* clients on a target the fault did not hit may never have left their session
+     (up before the restart): no reconnect time for that kind then (players there get
+     recovery_ms instead) */
+  if(c->reconnect_publishers_ms < 0)
     c->reconnect_publishers_ms = -1;
-  if(!r->play->killed)
-    c->reconnect_players_ms = c->first_frame_ms = -1;
+  if(c->reconnect_players_ms < 0)
+    c->reconnect_players_ms = -1;
+  if(c->first_frame_ms < 0)
+    c->first_frame_ms = -1;
   if(!ev.wait_err)
     emit(r, RB_EVENT_RECONNECT, c->index, c->reconnect_ms, NULL, c);
 }
