@@ -658,6 +658,23 @@ static size_t count_up_locked(const struct rb_fleet *f, int64_t since, int64_t *
   return n;
 }
 
+/* One bounded wait for news from the members (lock held): RB_ERR_INTERRUPTED or
+   RB_ERR_TIMEOUT when waiting is over, RB_OK to look again. Woken when a member
+   comes up; the short cap keeps the stop flag responsive. */
+static rb_err wait_news_locked(struct rb_fleet *f, int64_t deadline, volatile int *stop)
+{
+  int64_t wake = rb_clock_now() + 20 * RB_NS_PER_MS;
+  struct timespec ts;
+
+  if(stop && *stop)
+    return RB_ERR_INTERRUPTED;
+  if(rb_clock_now() >= deadline)
+    return RB_ERR_TIMEOUT;
+  to_timespec(wake < deadline ? wake : deadline, &ts);
+  pthread_cond_timedwait(&f->up_changed, &f->lock, &ts);
+  return RB_OK;
+}
+
 rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, volatile int *stop,
                         int64_t *all_up_at, char *msg, size_t msglen)
 {
@@ -667,28 +684,12 @@ rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, vol
 
   pthread_mutex_lock(&f->lock);
   for(;;) {
-    int64_t wake;
-
     if(count_up_locked(f, since, &last_up_at) == f->nmembers) {
       *all_up_at = last_up_at ? last_up_at : rb_clock_now();
       break;
     }
-    if(stop && *stop) {
-      err = RB_ERR_INTERRUPTED;
+    if((err = wait_news_locked(f, deadline, stop)))
       break;
-    }
-    if(rb_clock_now() >= deadline) {
-      err = RB_ERR_TIMEOUT;
-      break;
-    }
-    /* Woken when a member comes up; the short cap keeps the stop flag responsive. */
-    wake = rb_clock_now() + 20 * RB_NS_PER_MS;
-    {
-      struct timespec ts;
-
-      to_timespec(wake < deadline ? wake : deadline, &ts);
-      pthread_cond_timedwait(&f->up_changed, &f->lock, &ts);
-    }
   }
   pthread_mutex_unlock(&f->lock);
   if(err == RB_ERR_INTERRUPTED)
@@ -738,8 +739,7 @@ rb_err rb_fleet_wait_flow(struct rb_fleet *f, int64_t deadline, volatile int *st
 
   pthread_mutex_lock(&f->lock);
   for(;;) {
-    int64_t last = 0, wake;
-    struct timespec ts;
+    int64_t last = 0;
 
     flowing = 0;
     first[0] = '\0';
@@ -760,17 +760,8 @@ rb_err rb_fleet_wait_flow(struct rb_fleet *f, int64_t deadline, volatile int *st
       *all_at = last ? last : rb_clock_now();
       break;
     }
-    if(stop && *stop) {
-      err = RB_ERR_INTERRUPTED;
+    if((err = wait_news_locked(f, deadline, stop)))
       break;
-    }
-    if(rb_clock_now() >= deadline) {
-      err = RB_ERR_TIMEOUT;
-      break;
-    }
-    wake = rb_clock_now() + 20 * RB_NS_PER_MS;
-    to_timespec(wake < deadline ? wake : deadline, &ts);
-    pthread_cond_timedwait(&f->up_changed, &f->lock, &ts);
   }
   pthread_mutex_unlock(&f->lock);
   if(err == RB_ERR_INTERRUPTED)
