@@ -169,6 +169,14 @@ static int probe_join(int dirfd)
   return WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
 }
 
+/* Our pid namespace's inode: a pid only names a process within one namespace. */
+static unsigned long pid_namespace(void)
+{
+  struct stat st;
+
+  return stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
 rb_err rb_cgroup_create(struct rb_cgroup *cg, char *msg, size_t msglen)
 {
   static unsigned counter; /* groups made by this process */
@@ -183,8 +191,8 @@ rb_err rb_cgroup_create(struct rb_cgroup *cg, char *msg, size_t msglen)
     return err;
   if(!rb_proc_read_stat(getpid(), &self))
     return rb_fail(msg, msglen, RB_ERR_SYSTEM, "cannot read /proc/self/stat");
-  if(snprintf(cg->path, sizeof(cg->path), "%s/" NAME_PREFIX "%d-%llu-%u", base, (int)self.pid, self.start,
-              ++counter) >= (int)sizeof(cg->path))
+  if(snprintf(cg->path, sizeof(cg->path), "%s/" NAME_PREFIX "%lu-%d-%llu-%u", base, pid_namespace(), (int)self.pid,
+              self.start, ++counter) >= (int)sizeof(cg->path))
     return rb_fail(msg, msglen, RB_ERR_SYSTEM, "cgroup path too long");
   if(mkdir(cg->path, 0755) < 0) {
     err = rb_fail(msg, msglen, RB_ERR_SYSTEM, "cannot create cgroup %s: %s", cg->path, strerror(errno));
@@ -342,17 +350,20 @@ rb_err rb_cgroup_destroy(struct rb_cgroup *cg, int64_t timeout_ns, char *msg, si
   return err;
 }
 
-/* A name of ours, rebound-PID-START-N, whose owner is no longer alive. */
+/* A name of ours, rebound-PIDNS-PID-START-N, whose owner is no longer alive. A
+   group made in another pid namespace (a container sharing the cgroup tree) is
+   not ours to judge: its pid means nothing here. */
 static bool is_leftover(const char *name, pid_t *owner)
 {
   struct rb_proc_info pi;
   unsigned long long start;
+  unsigned long ns;
   unsigned n;
   int pid, used = 0;
 
   if(strncmp(name, NAME_PREFIX, strlen(NAME_PREFIX)) ||
-     sscanf(name + strlen(NAME_PREFIX), "%d-%llu-%u%n", &pid, &start, &n, &used) != 3 ||
-     name[strlen(NAME_PREFIX) + (size_t)used] || pid <= 0)
+     sscanf(name + strlen(NAME_PREFIX), "%lu-%d-%llu-%u%n", &ns, &pid, &start, &n, &used) != 4 ||
+     name[strlen(NAME_PREFIX) + (size_t)used] || pid <= 0 || ns != pid_namespace())
     return false;
   *owner = (pid_t)pid;
   return !(rb_proc_read_stat((pid_t)pid, &pi) && pi.start == start);

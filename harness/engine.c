@@ -32,6 +32,7 @@
 
 #define POLL_MIN_NS (100 * 1000)
 #define POLL_MAX_NS RB_NS_PER_MS
+#define EXIT_REPORT_WAIT_NS (2 * RB_NS_PER_S) /* bound on the keeper's exit report (event-driven: rarely waited for) */
 #define FAULT_SLACK_NS (10 * RB_NS_PER_S)
 #define CLEANUP_NS (5 * RB_NS_PER_S)
 #define STEP_TIMEOUT_NS (5 * RB_NS_PER_S)
@@ -435,8 +436,8 @@ static void first_start_evidence(struct tgt *r, int64_t spawned_at, const char *
   ev->port = r->sc->port;
   ev->waited_ms = rb_clock_ms(spawned_at, rb_clock_now());
   memcpy(ev->states_before, r->states_before, sizeof(ev->states_before));
-  rb_target_poll_exit(r->target, &ex);
-  ev->exited = ex.exited && !ncurrent;
+  rb_target_poll_exit(r->target, &ex); /* settled by the caller: see await_exit_report */
+  ev->exited = !ncurrent;
   ev->status = ex.status;
   ev->log_tail = tail;
   if(rb_sockdiag_snapshot(r->sc->port, true, &snap, NULL, 0))
@@ -454,6 +455,16 @@ static void first_start_evidence(struct tgt *r, int64_t spawned_at, const char *
   }
 }
 
+/* The keeper reports the main process's exit over its socket, a moment after /proc
+   shows it gone, and only once its output is in the log: when it has ended, wait
+   (bounded) for that report, so that the log tail holds its last words and the
+   message says how it ended rather than "still running". */
+static void await_exit_report(struct tgt *r, struct rb_target_exit *ex)
+{
+  rb_target_settle(r->target, EXIT_REPORT_WAIT_NS);
+  rb_target_poll_exit(r->target, ex);
+}
+
 /* The first start did not become ready: the server's bug (a failed first cycle,
    RB_OK) or the environment's (RB_ERR_SPAWN / RB_ERR_PORT_BUSY with msg). */
 static rb_err first_start_failure(struct run *run, struct tgt *r, int64_t spawned_at, const char *why, char *msg,
@@ -464,8 +475,10 @@ static rb_err first_start_failure(struct run *run, struct tgt *r, int64_t spawne
   struct rb_target_exit ex;
   enum rb_verdict verdict = RB_VERDICT_ERROR;
 
+  memset(&ev, 0, sizeof(ev));
   if(keeper_lost(run, NULL, msg, msglen))
     return RB_ERR_SYSTEM;
+  await_exit_report(r, &ex); /* before the log is read: see there */
   log_path_for(r, 0, log, sizeof(log));
   rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
   if(!r->external) {
@@ -481,11 +494,12 @@ static rb_err first_start_failure(struct run *run, struct tgt *r, int64_t spawne
     emit(run, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
     return RB_OK;
   }
-  if(!r->external && ev.nforeign)
+  if(ev.nforeign)
     return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "%s", sentence);
-  rb_target_poll_exit(r->target, &ex);
   if(ex.exited)
     rb_target_describe_status(ex.status, status, sizeof(status));
+  else if(!target_alive(r))
+    snprintf(status, sizeof(status), "has no process left");
   return rb_fail(msg, msglen, RB_ERR_SPAWN, "the target%s%s did not become ready on port %u (%s; it %s)%s%s",
                  run->topology ? " " : "", run->topology ? r->name : "", r->sc->port, why, status,
                  tail[0] ? "; last log lines:\n" : "", tail);

@@ -128,6 +128,10 @@ static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev
   fprintf(rep->out, "  at restart: %s", states);
   if(c->stale_ms > 0)
     fprintf(rep->out, "  stale %.0f ms", c->stale_ms);
+  /* a passing cycle whose players waited: say so where it happened */
+  if(c->skipped_after_restart)
+    fprintf(rep->out, "  players playing after %.1f ms, first frame after %.1f ms (%llu frames skipped)",
+            c->reconnect_players_ms, c->first_frame_ms, (unsigned long long)c->skipped_after_restart);
   fputc('\n', rep->out);
   print_targets(rep->out, c);
   if(!c->pass && c->diagnosis[0])

@@ -123,6 +123,11 @@ static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
   c->lost_after_reconnect = whole(frames, "lost_after_reconnect", UINT64_MAX);
   c->gaps = whole(frames, "gaps", UINT64_MAX);
   c->duplicates = whole(frames, "duplicates", UINT64_MAX);
+  c->lost_in_outage = whole(frames, "lost_in_outage", UINT64_MAX);
+  c->skipped_after_restart = whole(frames, "skipped_after_restart", UINT64_MAX);
+  c->reconnect_publishers_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "publishers", -1);
+  c->reconnect_players_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "players", -1);
+  c->first_frame_ms = num(o, "first_frame_ms", -1);
   c->latency_p50_ms = num(json_object_get(o, "latency_ms"), "p50", 0);
   c->latency_p99_ms = num(json_object_get(o, "latency_ms"), "p99", 0);
   c->duration_ms = num(o, "duration_ms", 0);
@@ -167,6 +172,7 @@ static rb_err load_scenario(const struct loader *l, size_t k, json_t *o, struct 
   copy_str(o, "name", s->name, sizeof(s->name));
   copy_str(o, "error", s->error, sizeof(s->error));
   copy_str(o, "artifacts", s->artifacts, sizeof(s->artifacts));
+  copy_str(o, "containment", s->containment, sizeof(s->containment));
   s->expect_fail = s->verdict == RB_VERDICT_XFAIL || s->verdict == RB_VERDICT_XPASS;
   s->port = (uint16_t)whole(o, "port", UINT16_MAX);
   s->seed = (uint64_t)json_integer_value(json_object_get(o, "seed")) /* written as json_int_t */;
@@ -174,7 +180,7 @@ static rb_err load_scenario(const struct loader *l, size_t k, json_t *o, struct 
   s->exercised_classic = json_is_true(json_object_get(o, "exercised_classic_bug"));
   load_states(json_object_get(o, "port_states_before_start"), s->states_before_start);
   json_array_foreach(json_object_get(o, "warnings"), i, v)
-    if(s->nwarnings < 2 && json_is_string(v))
+    if(s->nwarnings < RB_MAX_WARNINGS && json_is_string(v))
       snprintf(s->warnings[s->nwarnings++], RB_FAILURE_LEN, "%s", json_string_value(v));
   if(json_array_size(cycles) && !(s->cycles = calloc(json_array_size(cycles), sizeof(*s->cycles))))
     return rb_fail(l->msg, l->msglen, RB_ERR_NOMEM, "%s: out of memory", l->path);
@@ -223,20 +229,35 @@ static rb_err load_doc(const struct loader *l, json_t *doc, struct rb_run_result
   return RB_OK;
 }
 
-rb_err rb_report_load_json(const char *path, struct rb_run_result *run, char *msg, size_t msglen)
+static rb_err load_parsed(const char *path, json_t *doc, const json_error_t *jerr, struct rb_run_result *run,
+                          char *msg, size_t msglen)
 {
   struct loader l = { path, msg, msglen };
-  json_error_t jerr;
-  json_t *doc;
   rb_err err;
 
-  memset(run, 0, sizeof(*run));
   /* a truncated file is a parse error here ("premature end of input") */
-  if(!(doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)))
-    return rb_fail(msg, msglen, RB_ERR_USAGE, "%s:%d: %s", path, jerr.line, jerr.text);
+  if(!doc)
+    return rb_fail(msg, msglen, RB_ERR_USAGE, "%s:%d: %s", path, jerr->line, jerr->text);
   err = load_doc(&l, doc, run);
   json_decref(doc);
   if(err)
     rb_run_result_free(run);
   return err;
+}
+
+rb_err rb_report_load_json(const char *path, struct rb_run_result *run, char *msg, size_t msglen)
+{
+  json_error_t jerr;
+
+  memset(run, 0, sizeof(*run));
+  return load_parsed(path, json_load_file(path, JSON_REJECT_DUPLICATES, &jerr), &jerr, run, msg, msglen);
+}
+
+rb_err rb_report_load_json_buffer(const char *buf, size_t len, const char *name, struct rb_run_result *run,
+                                  char *msg, size_t msglen)
+{
+  json_error_t jerr;
+
+  memset(run, 0, sizeof(*run));
+  return load_parsed(name, json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr), &jerr, run, msg, msglen);
 }

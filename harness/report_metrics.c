@@ -5,6 +5,7 @@
  * of one run, not a counter); every scenario is a `scenario` label. The tests check
  * the output with `promtool check metrics`.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,7 +74,7 @@ static void cycles(FILE *f, const struct rb_run_result *run)
 }
 
 /* A summary in seconds from the scenario's millisecond summary. */
-static void timing(FILE *f, const struct rb_run_result *run, const char *name, const char *help, size_t which)
+static void timing(FILE *f, const struct rb_run_result *run, const char *name, const char *help, size_t offset)
 {
   char sum[64], count[64];
 
@@ -82,7 +83,7 @@ static void timing(FILE *f, const struct rb_run_result *run, const char *name, c
   family(f, name, "summary", help);
   for(size_t i = 0; i < run->nscenarios; i++) {
     const struct rb_scenario_result *s = &run->scenarios[i];
-    const struct rb_summary *m = which == 0 ? &s->ready : which == 1 ? &s->rebind : &s->reconnect;
+    const struct rb_summary *m = (const struct rb_summary *)(const void *)((const char *)s + offset);
 
     if(m->count) {
       sample(f, name, s->name, "quantile=\"0.5\"", m->p50 / 1e3);
@@ -137,6 +138,20 @@ static void sockets(FILE *f, const struct rb_run_result *run)
   }
 }
 
+static const struct { const char *name, *help; size_t offset; } timings[] = {
+  { "rebound_ready_seconds", "Restart to ready, per cycle.", offsetof(struct rb_scenario_result, ready) },
+  { "rebound_rebind_seconds", "Restart to the port LISTENed by the new process, per cycle.",
+    offsetof(struct rb_scenario_result, rebind) },
+  { "rebound_reconnect_seconds", "Restart to every publisher and player up again, per cycle.",
+    offsetof(struct rb_scenario_result, reconnect) },
+  { "rebound_reconnect_publishers_seconds", "Restart to every publisher publishing again, per cycle.",
+    offsetof(struct rb_scenario_result, reconnect_publishers) },
+  { "rebound_reconnect_players_seconds", "Restart to every player playing again, per cycle.",
+    offsetof(struct rb_scenario_result, reconnect_players) },
+  { "rebound_first_frame_seconds", "Restart to every player's first frame again, per cycle.",
+    offsetof(struct rb_scenario_result, first_frame) },
+};
+
 rb_err rb_report_metrics_to(FILE *f, const void *arg, char *msg, size_t msglen)
 {
   const struct rb_run_result *run = arg;
@@ -149,9 +164,8 @@ rb_err rb_report_metrics_to(FILE *f, const void *arg, char *msg, size_t msglen)
   for(size_t i = 0; i < run->nscenarios; i++)
     verdict_samples(f, "rebound_scenario_result", run->scenarios[i].name, run->scenarios[i].verdict);
   cycles(f, run);
-  timing(f, run, "rebound_ready_seconds", "Restart to ready, per cycle.", 0);
-  timing(f, run, "rebound_rebind_seconds", "Restart to the port LISTENed by the new process, per cycle.", 1);
-  timing(f, run, "rebound_reconnect_seconds", "Restart to every publisher and player up again, per cycle.", 2);
+  for(size_t i = 0; i < sizeof(timings) / sizeof(timings[0]); i++)
+    timing(f, run, timings[i].name, timings[i].help, timings[i].offset);
   family(f, "rebound_scenario_first_ready_seconds", "gauge", "Start to ready of the first start.");
   for(size_t i = 0; i < run->nscenarios; i++)
     sample(f, "rebound_scenario_first_ready_seconds", run->scenarios[i].name, NULL,

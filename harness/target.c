@@ -892,6 +892,26 @@ void rb_target_destroy(struct rb_target *t)
   free(t);
 }
 
+void rb_target_settle(struct rb_target *t, int64_t timeout_ns)
+{
+  int64_t deadline = rb_clock_deadline(timeout_ns);
+  struct rb_proc_info pi;
+
+  if(!t)
+    return;
+  for(;;) {
+    drain(t);
+    if(!t->main || t->exit.exited || t->keeper_gone)
+      return;
+    if(rb_proc_read_stat(t->main, &pi) && rb_proc_is_live(pi.state))
+      return; /* still running: nothing to wait for */
+    if(rb_clock_now() >= deadline)
+      return;
+    /* dead but not yet reported: the keeper is reaping it and draining its output */
+    wait_keeper(t, deadline - rb_clock_now());
+  }
+}
+
 bool rb_target_lost(struct rb_target *t, char *why, size_t whylen)
 {
   if(!t)

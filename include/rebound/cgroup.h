@@ -7,8 +7,9 @@
  * every pid in cgroup.procs until it is empty). Unlike the keeper's subreaper
  * tree, this holds even when the keeper itself is SIGKILLed. Groups are made
  * under the cgroup rebound runs in (<cgroup2 mount><path in /proc/self/cgroup>),
- * named rebound-PID-START-N after the harness that owns them (its pid and start
- * time, so a reused pid is not taken for a live owner); a group whose owner is
+ * named rebound-PIDNS-PID-START-N after the harness that owns them (its pid
+ * namespace, pid and start time, so that a reused pid is not taken for a live
+ * owner, nor another container's pid for a dead one); a group whose owner is
  * dead is a leftover (the harness and the keeper were both killed), and only
  * such groups are ever touched by rb_cgroup_cleanup_leftovers.
  *

@@ -74,6 +74,10 @@ rb_err rb_report_metrics_to(FILE *f, const void *run, char *msg, size_t msglen);
    is missing, truncated, not JSON, of another schema or not rebound's results. */
 rb_err rb_report_load_json(const char *path, struct rb_run_result *run, char *msg, size_t msglen);
 
+/* The same from len bytes of buf (name is used in messages); for the fuzzer. */
+rb_err rb_report_load_json_buffer(const char *buf, size_t len, const char *name, struct rb_run_result *run,
+                                  char *msg, size_t msglen);
+
 /* rb_output_fn for any JSON document (a json_t *), indented, ASCII, one final newline. */
 rb_err rb_report_dump_json(FILE *f, const void *doc, char *msg, size_t msglen);
 

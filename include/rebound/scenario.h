@@ -114,7 +114,7 @@ struct rb_scenario {
   bool http_port_auto;
   int64_t ready_timeout_ns;
   enum rb_fault_kind fault;
-  char *fault_exec;       /* the CMD of exec:CMD, raw */
+  char *fault_exec;       /* the argument of a fault word that takes one (the CMD of exec:CMD), raw */
   enum rb_fault_at fault_at;
   int64_t grace_ns;
   int64_t hang_for_ns;

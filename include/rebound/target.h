@@ -69,6 +69,12 @@ pid_t rb_target_main_pid(const struct rb_target *t);
 /* Reap without blocking; reports whether the current main process has exited. */
 void rb_target_poll_exit(struct rb_target *t, struct rb_target_exit *out);
 
+/* When the current main process has ended but the keeper has not reported it
+   yet, wait for that report (bounded by timeout_ns): the keeper sends it only
+   once the process's output is in the log, and rb_target_poll_exit then knows
+   the status. Returns at once while the main process runs. */
+void rb_target_settle(struct rb_target *t, int64_t timeout_ns);
+
 /* Every live process of the current generation (main process and descendants),
    up to max; returns how many were written. */
 size_t rb_target_list(struct rb_target *t, pid_t *pids, size_t max);

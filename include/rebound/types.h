@@ -6,8 +6,9 @@
  * one {word, value, arg, help} table in the style of fio's posval. The scenario
  * loader parses with the table, reports name values with it, and `rebound keys`
  * prints its rows, so a new fault kind (or ready kind) is one enum value, one row,
- * and the code that implements it. No module's worker header has to be included
- * just to name a value.
+ * and the code that implements it (plus its word in the results' JSON Schema enum,
+ * which test_types checks against the tables). No module's worker header has to be
+ * included just to name a value.
  */
 #ifndef REBOUND_TYPES_H
 #define REBOUND_TYPES_H

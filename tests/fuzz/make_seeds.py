@@ -222,7 +222,28 @@ cycles = ${cycles}
     put("scenario", "errors.ini", b"[s]\ncommand = x ${port\ngrace = -1s\n[s]\n")
 
 
+# ---- results files (rebound merge / report) -------------------------------------
+def results_seeds():
+    cycle = (b'{"index": 1, "result": "fail", "fault": "sigkill", "port_states_at_restart": '
+             b'{"LISTEN": 0, "FIN_WAIT2": 2, "TIME_WAIT": 1}, "ready_ms": null, "rebind_ms": null, '
+             b'"reconnect_ms": null, "stale_ms": 0.0, "clients": {"publishers_ok": 0, "players_ok": 0, '
+             b'"holders": 2}, "frames": {"sent": 5, "received": 4, "lost_after_reconnect": 0, "gaps": 1, '
+             b'"duplicates": 0}, "latency_ms": {"p50": 1.5, "p99": 3.0}, "duration_ms": 812.5, '
+             b'"start_at_ns": 1000, "fault_at_ns": 2000, "fault_done_at_ns": 3000, "restart_at_ns": 4000, '
+             b'"rebind_at_ns": null, "diagnosis": "bind() failed <&> \\"x\\"", '
+             b'"failures": ["port not rebound"], "log_tail": "line\\u001b[31m\\n\\u00e9"}')
+    ok = cycle.replace(b'"result": "fail"', b'"result": "pass"').replace(b'"rebind_ms": null', b'"rebind_ms": 4.5')
+    scenario = (b'{"name": "s<1>", "result": "fail", "port": 1935, "seed": 7, "first_ready_ms": 3.2, '
+                b'"cycles": [' + ok + b', ' + cycle + b'], "summary": {}, "error": "", "warnings": ["w"], '
+                b'"exercised_classic_bug": true, "artifacts": "/x", "port_states_before_start": {"TIME_WAIT": 1}}')
+    put("results", "fail.json", b'{"schema": 1, "rebound": "0.1.0", "scenario_file": "s.ini", "seed": 7, '
+        b'"result": "fail", "shard": {"index": 2, "total": 3}, "scenarios": [' + scenario + b']}')
+    put("results", "empty.json", b'{"schema": 1, "result": "pass", "scenarios": []}')
+    put("results", "schema2.json", b'{"schema": 2, "result": "pass", "scenarios": []}')
+
+
 if __name__ == "__main__":
+    results_seeds()
     client_seeds()
     sei_seeds()
     refserver_seeds()

@@ -56,6 +56,7 @@ json '[.scenarios[0].cycles[] | .frames.skipped_after_restart >= 20 and .frames.
 json '.scenarios[0].summary.first_frame_ms.count == 3 and .scenarios[0].summary.reconnect_publishers_ms.count == 3'
 json '[.scenarios[0].warnings[] | test("^players missed [0-9]+ frames sent to the restarted server before their first frame \\(3 of 3 cycles")] | any'
 expect_in "$T/out" "first frame"
+expect_in "$T/out" "frames skipped)"
 expect_in "$T/out" "warning: players missed"
 assert_no_leftovers "$T/art"
 pass "a player's first frame after the restart, and the frames it skipped, are reported per cycle"

@@ -23,6 +23,43 @@ jq -e '.result == "pass" and (.scenarios | length) == 1' "$T/json.fifo.out" >/de
 jq -e -s 'length > 0 and .[-1].event == "scenario_end"' "$T/events.fifo.out" >/dev/null || fail "events through the FIFO"
 [ -p "$T/json.fifo" ] && [ -p "$T/events.fifo" ] || fail "a FIFO was replaced"
 
+# a UNIX socket with a listener: the report is sent through it; it stays a socket
+python3 - "$T/report.sock" "$T/sock.out" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1); s.settimeout(60)
+open(sys.argv[1] + ".ready", "w").close()
+c, _ = s.accept(); c.settimeout(60)
+with open(sys.argv[2] + ".part", "wb") as out:
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        out.write(b)
+os.rename(sys.argv[2] + ".part", sys.argv[2])
+PY
+sock_reader=$!
+for _ in $(seq 1 250); do [ -e "$T/report.sock.ready" ] && break; sleep 0.02; done
+[ -S "$T/report.sock" ] || fail "the socket listener did not start"
+run_rebound 60 "${quick[@]}" --junit "$T/report.sock" --artifacts "$T/art-sock"
+expect_code 0 "--junit to a UNIX socket"
+wait "$sock_reader" || fail "the socket reader failed"
+xmllint --noout "$T/sock.out" || fail "JUnit through the socket is not well-formed"
+[ -S "$T/report.sock" ] || fail "the socket was replaced"
+
+# a FIFO nobody reads: exit 3 after a bounded wait, named; still a FIFO
+mkfifo "$T/lonely.fifo"
+run_rebound 60 "${quick[@]}" --json "$T/lonely.fifo" --artifacts "$T/art-lonely"
+expect_code 3 "a FIFO without a reader"
+expect_in "$T/err" "rebound: --json $T/lonely.fifo: a FIFO without a reader"
+[ -p "$T/lonely.fifo" ] || fail "the lonely FIFO was replaced"
+# a folder is refused, and stays a folder
+mkdir "$T/a-folder"
+run_rebound 60 "${quick[@]}" --html "$T/a-folder" --artifacts "$T/art-folder"
+expect_code 3 "--html to a folder"
+expect_in "$T/err" "rebound: --html $T/a-folder: is a folder"
+[ -d "$T/a-folder" ] || fail "the folder was replaced"
+
 # /dev/full: exit 3, one line naming the file, the device is still a device, and the
 # results are in the artifacts folder, which is named
 run_rebound 60 "${quick[@]}" --json /dev/full --artifacts "$T/art-full"
@@ -106,4 +143,4 @@ else
   [ "$(cat "$T/ro/r.json")" = before ] || fail "the read-only file changed"
   [ -s "$T/art-ro/results.json" ] || fail "results not saved with a read-only report folder"
 fi
-pass "FIFO, /dev/full, -, /dev/stdout, symlinks, missing and read-only folders"
+pass "FIFO, UNIX socket, lonely FIFO, folder, /dev/full, -, /dev/stdout, symlinks, missing and read-only folders"

@@ -61,4 +61,12 @@ expect_code 3 "port held by a foreign process"
 expect_in "$T/out" "port $port is already LISTENed by pid $HOLDER_PID"
 [ ! -e "$marker" ] || fail "the target was started although the port was busy"
 kill "$HOLDER_PID" 2>/dev/null || true
+# A server that exits at once: exit 3, and the message says how it ended (the keeper's
+# exit report is awaited, never "still running" for a tree that is gone).
+printf '[s]\nport = auto\ncommand = echo boom; exit 4\n' >"$T/exits.ini"
+run_rebound 30 run "$T/exits.ini" --no-progress
+expect_code 3 "a target that exits before listening"
+expect_in "$T/out" "exited with status 4"
+expect_in "$T/out" "boom"
+! grep -q "still running" "$T/out" || { cat "$T/out" >&2; fail "a target that exited is called still running"; }
 pass "bad input is refused with exit 2/3"

@@ -37,6 +37,8 @@ for sig in INT TERM HUP; do
     sleep 0.05
   done
   [ "$(cycles_done)" -ge 2 ] || fail "two cycles did not end within 30 s"
+  # between a fault and the restart no target runs for a moment: wait (bounded) for one
+  for ((i = 0; i < 200; i++)); do pgrep -f -- "$T/refserver" >/dev/null && break; sleep 0.05; done
   pgrep -f -- "$T/refserver" >/dev/null || fail "no target running before SIG$sig"
   t0=$(now_ms)
   kill -s "$sig" "$pid"

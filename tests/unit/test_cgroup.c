@@ -145,8 +145,10 @@ static void make_group(struct rb_cgroup *cg, const char *name, pid_t *child)
 static void test_cleanup_touches_only_dead_owners(void)
 {
   struct rb_proc_info self, gone = { 0 };
-  struct rb_cgroup dead, reused, mine, foreign;
-  pid_t c_dead, c_reused, c_mine, c_foreign, dead_pid = fork();
+  struct rb_cgroup dead, reused, mine, foreign, other_ns;
+  pid_t c_dead, c_reused, c_mine, c_foreign, c_other_ns, dead_pid = fork();
+  struct stat nsst;
+  unsigned long ns = stat("/proc/self/ns/pid", &nsst) == 0 ? (unsigned long)nsst.st_ino : 0;
   char name[128], msg[256];
   struct seen seen = { 0 };
   size_t count = 0;
@@ -156,17 +158,20 @@ static void test_cleanup_touches_only_dead_owners(void)
   CU_ASSERT_FATAL(dead_pid > 0 && rb_proc_read_stat(getpid(), &self));
 
   waitpid(dead_pid, NULL, 0); /* a pid whose owner is gone */
-  snprintf(name, sizeof(name), "rebound-%d-%llu-1", (int)dead_pid, self.start);
+  snprintf(name, sizeof(name), "rebound-%lu-%d-%llu-1", ns, (int)dead_pid, self.start);
   make_group(&dead, name, &c_dead);
   /* our pid with another start time: a reused pid, so the owner is gone */
-  snprintf(name, sizeof(name), "rebound-%d-%llu-2", (int)getpid(), self.start + 1);
+  snprintf(name, sizeof(name), "rebound-%lu-%d-%llu-2", ns, (int)getpid(), self.start + 1);
   make_group(&reused, name, &c_reused);
   /* a live owner: us */
-  snprintf(name, sizeof(name), "rebound-%d-%llu-3", (int)getpid(), self.start);
+  snprintf(name, sizeof(name), "rebound-%lu-%d-%llu-3", ns, (int)getpid(), self.start);
   make_group(&mine, name, &c_mine);
   /* not a name of ours */
-  snprintf(name, sizeof(name), "reboundx-%d-%llu-4", (int)dead_pid, gone.start);
+  snprintf(name, sizeof(name), "reboundx-%lu-%d-%llu-4", ns, (int)dead_pid, gone.start);
   make_group(&foreign, name, &c_foreign);
+  /* a dead pid, but in another pid namespace: not ours to judge */
+  snprintf(name, sizeof(name), "rebound-%lu-%d-%llu-5", ns + 1, (int)dead_pid, self.start);
+  make_group(&other_ns, name, &c_other_ns);
 
   CU_ASSERT_EQUAL(rb_cgroup_cleanup_leftovers(record, &seen, &count, msg, sizeof(msg)), RB_OK);
   CU_ASSERT_EQUAL(count, 2);
@@ -179,11 +184,13 @@ static void test_cleanup_touches_only_dead_owners(void)
   CU_ASSERT_EQUAL(access(reused.path, F_OK), -1);
   CU_ASSERT_EQUAL(count_procs(mine.path), 2);
   CU_ASSERT_EQUAL(count_procs(foreign.path), 2);
+  CU_ASSERT_EQUAL(count_procs(other_ns.path), 2);
   CU_ASSERT_EQUAL(rb_cgroup_destroy(&mine, KILL_NS, msg, sizeof(msg)), RB_OK);
   CU_ASSERT_EQUAL(rb_cgroup_destroy(&foreign, KILL_NS, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(rb_cgroup_destroy(&other_ns, KILL_NS, msg, sizeof(msg)), RB_OK);
   close(dead.dirfd);
   close(reused.dirfd);
-  for(pid_t *c = (pid_t[]){ c_dead, c_reused, c_mine, c_foreign }, *e = c + 4; c < e; c++)
+  for(pid_t *c = (pid_t[]){ c_dead, c_reused, c_mine, c_foreign, c_other_ns }, *e = c + 5; c < e; c++)
     waitpid(*c, NULL, 0);
 }
 

@@ -1,5 +1,6 @@
 /* Unit tests for types: the word tables (every enum value has exactly one name,
    prefix rows, lookups) and the formatting `rebound keys` and messages use. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,46 @@ static void test_keys_show_words(void)
   free(text);
 }
 
+/* The JSON Schema of the results lists the same words as the tables: a new fault
+   kind or verdict must appear in both (the schema is what CI consumers validate). */
+static void check_schema_enum(json_t *e, const struct rb_word *table)
+{
+  size_t n = 0;
+
+  CU_ASSERT_FATAL(json_is_array(e));
+  for(const struct rb_word *w = table; w->word; w++, n++) {
+    bool found = false;
+
+    for(size_t i = 0; i < json_array_size(e); i++)
+      found |= !strcmp(json_string_value(json_array_get(e, i)), w->word);
+    CU_ASSERT(found);
+    if(!found)
+      fprintf(stderr, "'%s' is not in the schema's enum\n", w->word);
+  }
+  CU_ASSERT_EQUAL(json_array_size(e), n);
+}
+
+/* o["a"]["b"]... for a NULL-terminated list of keys. */
+static json_t *at(json_t *o, const char *const *keys)
+{
+  for(; *keys && o; keys++)
+    o = json_object_get(o, *keys);
+  return o;
+}
+
+static void test_schema_agrees(void)
+{
+  static const char *const fault[] = { "$defs", "cycle", "properties", "fault", "enum", NULL };
+  static const char *const verdict[] = { "properties", "result", "enum", NULL };
+  json_error_t jerr;
+  json_t *schema = json_load_file(REBOUND_SOURCE_DIR "/tests/fixtures/results-schema-1.json", 0, &jerr);
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(schema);
+  check_schema_enum(at(schema, fault), rb_fault_words);
+  check_schema_enum(at(schema, verdict), rb_verdict_words);
+  json_decref(schema);
+}
+
 int main(void)
 {
   static const struct rb_test_case cases[] = {
@@ -113,6 +154,7 @@ int main(void)
     RB_TEST(test_match),
     RB_TEST(test_format),
     RB_TEST(test_keys_show_words),
+    RB_TEST(test_schema_agrees),
     RB_TEST_END
   };
 
