@@ -12,6 +12,13 @@
  *
  * The engine waits for each port's rebind and records it per port (results.h,
  * struct rb_port_result); this module only keeps the list and the holders.
+ *
+ * Reuse: whatever else a target serves on a port of its own (the HTTP side on
+ * http_port, say) is judged by this one mechanism: a port the tree LISTENs on at
+ * first start and that its command, its config or http_port names is in the list,
+ * so it gets holders, its socket states at restart, its own rebind time and, if it
+ * does not come back, a diagnosis naming it. rb_ports_add() puts in a port the
+ * discovery would not find (added before the first cycle).
  */
 #ifndef REBOUND_PORTS_H
 #define REBOUND_PORTS_H
