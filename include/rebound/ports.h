@@ -17,8 +17,8 @@
  * http_port, say) is judged by this one mechanism: a port the tree LISTENs on at
  * first start and that its command, its config or http_port names is in the list,
  * so it gets holders, its socket states at restart, its own rebind time and, if it
- * does not come back, a diagnosis naming it. rb_ports_add() puts in a port the
- * discovery would not find (added before the first cycle).
+ * does not come back, a diagnosis naming it. A port the discovery cannot see is
+ * added with rb_ports_add() after rb_ports_keep_named() (which keeps only named ones).
  */
 #ifndef REBOUND_PORTS_H
 #define REBOUND_PORTS_H
