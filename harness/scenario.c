@@ -110,7 +110,7 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
     "topology: the target the fault hits, or all (every target at once, like a host crash; default: the first)",
     0, NULL, 0 },
   [RB_OPT_PUBLISH_TO] = { "publish_to", RB_OPT_STRING, NULL,
-    "topology: the target publishers and holders publish to (default: the first)", 0, NULL, 0 },
+    "topology: the target publishers publish to (default: the first; holders go to the first target the fault hits)", 0, NULL, 0 },
   [RB_OPT_PLAY_FROM] = { "play_from", RB_OPT_STRING, NULL,
     "topology: the target players play from (default: publish_to)", 0, NULL, 0 },
 };
@@ -1312,7 +1312,8 @@ void rb_scenario_print_keys(FILE *out)
                "${scenario_dir} ${cycle} ${client} ${config} ${name}.\n"
                "Topologies: a [target NAME] section sets the target keys (command restart_command host port\n"
                "http_port app url config_template ready ready_timeout stat_url stat_expect) of one server;\n"
-               "${NAME.port} ${NAME.http_port} ${NAME.host} are its values, usable in every key and template.\n"
+               "${NAME.port} ${NAME.http_port} ${NAME.host} are its values, usable in every key and template;\n"
+               "NAME.KEY = VALUE in [global] or a scenario sets one target's key for it.\n"
                "Write $${X} for a literal ${X} (shell variables in commands).\n"
                "Durations: 250ms, 2s, 1m; plain numbers are seconds.\n"
                "Sizes: 4096, 512KiB, 4MiB, 1GiB (K, M, G: binary units); plain numbers are bytes.\n");
