@@ -312,6 +312,9 @@ void rb_report_summary(const struct rb_reporter *rep, const struct rb_run_result
         print_summary_row(out, " players", &s->reconnect_players);
         print_summary_row(out, "first frame", &s->first_frame);
       }
+      /* players on a target the fault did not hit: through the topology */
+      if(s->recovery.count)
+        print_summary_row(out, "recovery", &s->recovery);
     }
     for(size_t k = 0; k < s->ncycles; k++)
       if(!s->cycles[k].pass)
@@ -435,6 +438,8 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
                                               summary_json(&s->reconnect_publishers), "reconnect_players_ms",
                                               summary_json(&s->reconnect_players), "first_frame_ms",
                                               summary_json(&s->first_frame)));
+  if(s->recovery.count)
+    json_object_set_new(json_object_get(o, "summary"), "recovery_ms", summary_json(&s->recovery));
   json_object_set_new(o, "error", json_string(s->error));
   json_object_set_new(o, "warnings", warnings);
   if(s->containment[0])

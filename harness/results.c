@@ -23,6 +23,7 @@ void rb_cycle_result_begin(struct rb_cycle_result *c, unsigned index)
   c->pass = true;
   c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
   c->reconnect_publishers_ms = c->reconnect_players_ms = c->first_frame_ms = -1;
+  c->recovery_ms = -1;
 }
 
 void rb_cycle_add_failure(struct rb_cycle_result *c, const char *fmt, ...)
@@ -63,6 +64,7 @@ void rb_scenario_result_summarize(struct rb_scenario_result *r)
   summarize_field(r, offsetof(struct rb_cycle_result, reconnect_publishers_ms), &r->reconnect_publishers);
   summarize_field(r, offsetof(struct rb_cycle_result, reconnect_players_ms), &r->reconnect_players);
   summarize_field(r, offsetof(struct rb_cycle_result, first_frame_ms), &r->first_frame);
+  summarize_field(r, offsetof(struct rb_cycle_result, recovery_ms), &r->recovery);
 }
 
 void rb_run_result_free(struct rb_run_result *r)

@@ -91,6 +91,7 @@ struct rb_scenario_result {
   struct rb_cycle_result *cycles;
   struct rb_summary ready, rebind, reconnect;
   struct rb_summary reconnect_publishers, reconnect_players, first_frame;
+  struct rb_summary recovery;      /* topology: recovery_ms of the cycles that have one */
   bool exercised_classic;         /* some cycle saw FIN_WAIT2/TIME_WAIT at restart */
   unsigned states_before_start[RB_TCP_STATE_MAX]; /* the port's sockets just before the first spawn */
   char artifacts[512];

@@ -22,6 +22,8 @@ json '[.scenarios[] | .result == "pass" and (.cycles | length) == 2] | all'
 json '.scenarios[0].cycles | all(.recovery_ms > 0 and .targets[0].name == "origin" and .targets[0].restarted
       and (.targets[1] | .name == "edge" and (.restarted | not) and .recovery_ms == .recovery_ms))'
 json '.scenarios[0].cycles | all(.frames.lost_after_reconnect == 0 and .clients.players_ok == 2)'
+json '.scenarios[0].summary.recovery_ms.count == 2 and (.scenarios[1].summary | has("recovery_ms") | not)'
+grep -Eq '^  recovery +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+  ms \(2 samples\)$' "$T/out" || fail "no recovery row in the summary"
 # edge-dies: the players reconnect to the restarted edge; no recovery through another target
 json '.scenarios[1].cycles | all(.targets[1].restarted and (.targets[0].restarted | not) and (has("recovery_ms") | not)
       and .reconnect_ms > 0 and .clients.players_ok == 2)'
