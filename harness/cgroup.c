@@ -358,6 +358,7 @@ static bool is_leftover(const char *name, pid_t *owner)
   struct rb_proc_info pi;
   unsigned long long start;
   unsigned long ns;
+  char path[64];
   unsigned n;
   int pid, used = 0;
 
@@ -366,7 +367,12 @@ static bool is_leftover(const char *name, pid_t *owner)
      name[strlen(NAME_PREFIX) + (size_t)used] || pid <= 0 || ns != pid_namespace())
     return false;
   *owner = (pid_t)pid;
-  return !(rb_proc_read_stat((pid_t)pid, &pi) && pi.start == start);
+  /* dead: gone from /proc, a zombie, or the pid now names a younger process */
+  if(rb_proc_read_stat((pid_t)pid, &pi))
+    return pi.start != start || !rb_proc_is_live(pi.state);
+  /* could not read it (out of descriptors, say): only a pid that is gone is dead */
+  snprintf(path, sizeof(path), "/proc/%d", pid);
+  return access(path, F_OK) < 0 && errno == ENOENT;
 }
 
 rb_err rb_cgroup_cleanup_leftovers(rb_cgroup_leftover_fn fn, void *arg, size_t *count, char *msg, size_t msglen)

@@ -3,7 +3,7 @@
  *
  * librtmp does the byte work (handshake, chunking, TLS, HTTP tunnelling); this
  * module does everything librtmp would do without a deadline or on trust:
- *  - the TCP connection is made here (getaddrinfo, non-blocking connect + poll)
+ *  - the TCP connection is made here (net: a connect with the step's deadline)
  *    and a dup() of the socket is handed to librtmp (RTMP_Connect1). librtmp may
  *    close its descriptor whenever a read fails; ours stays valid until
  *    rb_client_close, so the watchdog and rb_client_abort can never shut down a
@@ -53,6 +53,8 @@
 #include <librtmp/rtmp.h>
 
 #include "rebound/clock.h"
+#include "rebound/net.h"
+#include "rebound/rtmp_wire.h"
 
 #define CSID_CONTROL 2
 #define CSID_COMMAND 3
@@ -318,111 +320,6 @@ static rb_err step_failure(struct rb_client *c, const char *step, bool fired, ch
   return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "protocol error during %s", step);
 }
 
-/* ---- AMF shape check ---------------------------------------------------- */
-
-/* Walks AMF0 values without recursion and says whether they are complete,
-   well-formed and at most MAX_AMF_DEPTH deep, so that AMF_Decode (recursive,
-   lenient about sizes) only ever sees data it handles safely. */
-static bool amf_well_formed(const uint8_t *p, size_t len)
-{
-  struct { bool named; uint32_t left; } stack[MAX_AMF_DEPTH];
-  size_t depth = 0, i = 0;
-
-  for(;;) {
-    if(depth == 0) {
-      if(i == len)
-        return true;
-    } else if(stack[depth - 1].named) {
-      size_t name;
-
-      if(len - i >= 3 && p[i] == 0 && p[i + 1] == 0 && p[i + 2] == AMF_OBJECT_END) {
-        i += 3;
-        depth--;
-        continue;
-      }
-      if(len - i < 2)
-        return false;
-      name = (size_t)p[i] << 8 | p[i + 1];
-      if(len - i - 2 < name)
-        return false;
-      i += 2 + name;
-    } else {
-      if(stack[depth - 1].left == 0) {
-        depth--;
-        continue;
-      }
-      stack[depth - 1].left--;
-    }
-    if(i >= len)
-      return false;
-    switch(p[i++]) {
-    case AMF_NUMBER:
-      if(len - i < 8)
-        return false;
-      i += 8;
-      break;
-    case AMF_BOOLEAN:
-      if(len - i < 1)
-        return false;
-      i += 1;
-      break;
-    case AMF_STRING: {
-      size_t n;
-
-      if(len - i < 2)
-        return false;
-      n = (size_t)p[i] << 8 | p[i + 1];
-      if(len - i - 2 < n)
-        return false;
-      i += 2 + n;
-      break;
-    }
-    case AMF_LONG_STRING:
-    case AMF_XML_DOC: {
-      size_t n;
-
-      if(len - i < 4)
-        return false;
-      n = be32(p + i);
-      if(len - i - 4 < n)
-        return false;
-      i += 4 + n;
-      break;
-    }
-    case AMF_NULL:
-    case AMF_UNDEFINED:
-    case AMF_UNSUPPORTED:
-      break;
-    case AMF_DATE:
-      if(len - i < 10)
-        return false;
-      i += 10;
-      break;
-    case AMF_ECMA_ARRAY:
-    case AMF_OBJECT:
-      if(p[i - 1] == AMF_ECMA_ARRAY) {
-        if(len - i < 4)
-          return false;
-        i += 4;
-      }
-      if(depth == MAX_AMF_DEPTH)
-        return false;
-      stack[depth].named = true;
-      stack[depth++].left = 0;
-      break;
-    case AMF_STRICT_ARRAY:
-      if(len - i < 4 || depth == MAX_AMF_DEPTH)
-        return false;
-      stack[depth].named = false;
-      stack[depth++].left = be32(p + i);
-      i += 4;
-      break;
-    default: /* references, typed objects, AMF3, reserved types */
-      return false;
-    }
-  }
-}
-
 /* The info object of an _error/_result/onStatus: the last object argument with a code. */
 static bool command_info(AMFObject *obj, AVal *code, AVal *level, AVal *description)
 {
@@ -450,6 +347,11 @@ static double number_at(AMFObject *obj, int index)
   return AMFProp_GetType(p) == AMF_NUMBER ? AMFProp_GetNumber(p) : 0;
 }
 
+/* What AMF_Decode (recursive, lenient about sizes) handles safely: whole values
+   at most MAX_AMF_DEPTH deep, no references or typed objects. It only ever sees
+   data this check passed. */
+static const struct rb_rtmp_amf_rules amf_rules = { MAX_AMF_DEPTH, false };
+
 rb_err rb_client_parse_command(const uint8_t *body, size_t len, bool amf3,
                                struct rb_client_command *out, char *msg, size_t msglen)
 {
@@ -462,7 +364,8 @@ rb_err rb_client_parse_command(const uint8_t *body, size_t len, bool amf3,
     len--;
   }
   /* AMF_Decode takes an int length and reads past a size it is not given. */
-  if(len == 0 || len > MAX_MESSAGE || body[0] != AMF_STRING || !amf_well_formed(body, len))
+  if(len == 0 || len > MAX_MESSAGE || body[0] != AMF_STRING ||
+     !rb_rtmp_amf_well_formed(body, len, &amf_rules))
     return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "protocol error: malformed command message");
   if(AMF_Decode(&obj, (const char *)body, (int)len, FALSE) < 0) {
     AMF_Reset(&obj);
@@ -547,45 +450,35 @@ static rb_err wait_readable(struct rb_client *c, const char *step, int64_t deadl
    classifies) if the bytes could not be read. */
 static rb_err check_next_chunk(struct rb_client *c, char *msg, size_t msglen)
 {
-  static const size_t message_header[4] = { 11, 7, 3, 0 };
   RTMPSockBuf *sb = &c->r->m_sb;
-  const uint8_t *h;
-  size_t basic = 1, need = 1;
-  unsigned fmt, csid;
+  struct rb_rtmp_chunk_header h;
+  size_t need;
 
   if(c->r->Link.protocol & RTMP_FEATURE_HTTP)
     return RB_OK; /* the buffer holds HTTP framing, not chunks */
-  for(;;) {
-    h = (const uint8_t *)sb->sb_start;
-    if(sb->sb_size >= 1) {
-      basic = (h[0] & 0x3f) == 0 ? 2 : (h[0] & 0x3f) == 1 ? 3 : 1;
-      need = basic + message_header[h[0] >> 6];
-    }
-    if((size_t)sb->sb_size >= need)
-      break;
+  /* librtmp tracks the extended timestamps of fmt 3 chunks itself: false. */
+  while(rb_rtmp_chunk_header((const uint8_t *)sb->sb_start, (size_t)sb->sb_size, false, &h,
+                             &need) == RB_RTMP_NEED_MORE) {
     if(sb->sb_size > 0 && sb->sb_start != sb->sb_buf)
       memmove(sb->sb_buf, sb->sb_start, (size_t)sb->sb_size);
     sb->sb_start = sb->sb_buf;
     if(RTMPSockBuf_Fill(sb) <= 0)
       return RB_ERR_CLOSED;
   }
-  fmt = h[0] >> 6;
-  csid = basic == 1 ? (h[0] & 0x3fu) : basic == 2 ? 64u + h[1] : 64u + h[1] + 256u * h[2];
-  if(csid > MAX_CHUNK_STREAM)
+  if(h.csid > MAX_CHUNK_STREAM)
     return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "protocol error: chunk stream id %u out of range",
-                   csid);
-  if(fmt <= 1) {
-    uint32_t size = (uint32_t)h[basic + 3] << 16 | (uint32_t)h[basic + 4] << 8 | h[basic + 5];
+                   h.csid);
+  if(h.fmt <= 1) {
     RTMP *r = c->r;
 
-    if(size > MAX_MESSAGE)
+    if(h.length > MAX_MESSAGE)
       return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "protocol error: message of %u bytes is too large",
-                     size);
-    if((int)csid < r->m_channelsAllocatedIn && r->m_vecChannelsIn[csid] &&
-       r->m_vecChannelsIn[csid]->m_body)
+                     h.length);
+    if((int)h.csid < r->m_channelsAllocatedIn && r->m_vecChannelsIn[h.csid] &&
+       r->m_vecChannelsIn[h.csid]->m_body)
       return rb_fail(msg, msglen, RB_ERR_PROTOCOL,
                      "protocol error: new message on chunk stream %u before the last one was complete",
-                     csid);
+                     h.csid);
   }
   return RB_OK;
 }
@@ -850,40 +743,15 @@ static rb_err send_chunk_size(struct rb_client *c, char *msg, size_t msglen)
 
 /* ---- TCP ---------------------------------------------------------------- */
 
-/* 0 when connected, else an errno (ETIMEDOUT at the deadline, EINTR on abort). */
-static int wait_connected(struct rb_client *c, int fd, int64_t deadline)
-{
-  struct pollfd pfd = { fd, POLLOUT, 0 };
-  int soerr = 0, rc;
-  socklen_t len = sizeof(soerr);
-
-  for(;;) {
-    int ms = rb_clock_ms_left(deadline);
-
-    if(atomic_load(&c->aborted))
-      return EINTR;
-    if(ms == 0)
-      return ETIMEDOUT;
-    rc = poll(&pfd, 1, ms < SLICE_MS ? ms : SLICE_MS);
-    if(rc < 0 && errno != EINTR)
-      return errno;
-    if(rc > 0)
-      break;
-  }
-  if(getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-    return errno;
-  return soerr;
-}
-
 static rb_err socket_options(struct rb_client *c, int fd, char *msg, size_t msglen)
 {
   /* A little longer than the watchdog, so that a step's deadline is reported
      as the watchdog's (librtmp cannot tell a send timeout from a failure). */
   int64_t ns = c->step_ns + RB_NS_PER_S;
   struct timeval tv = { (time_t)(ns / RB_NS_PER_S), (suseconds_t)(ns % RB_NS_PER_S / 1000) };
-  int on = 1, flags = fcntl(fd, F_GETFL);
+  int on = 1;
 
-  if(flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+  if(!rb_net_set_blocking(fd, true) ||
      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
     return rb_fail(msg, msglen, RB_ERR_SYSTEM, "socket options: %s", strerror(errno));
@@ -891,42 +759,14 @@ static rb_err socket_options(struct rb_client *c, int fd, char *msg, size_t msgl
   return RB_OK;
 }
 
-static rb_err connect_one(struct rb_client *c, const struct addrinfo *ai, const char *where,
-                          int64_t deadline, char *msg, size_t msglen)
-{
-  char d[32];
-  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), soerr = 0;
-
-  if(fd < 0)
-    return rb_fail(msg, msglen, RB_ERR_SYSTEM, "socket: %s", strerror(errno));
-  set_fd(c, fd); /* from here on rb_client_abort can reach it */
-  if(connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-    soerr = errno == EINPROGRESS ? wait_connected(c, fd, deadline) : errno;
-  if(!soerr)
-    return socket_options(c, fd, msg, msglen);
-  close_fd(c);
-  rb_duration_format(c->step_ns, d, sizeof(d));
-  switch(soerr) {
-  case ECONNREFUSED:
-    return rb_fail(msg, msglen, RB_ERR_REFUSED, "%s: connection refused", where);
-  case ETIMEDOUT:
-    return rb_fail(msg, msglen, RB_ERR_TIMEOUT, "%s: TCP connect timed out after %s", where, d);
-  case EINTR:
-    return rb_fail(msg, msglen, RB_ERR_INTERRUPTED, "%s: TCP connect aborted", where);
-  default:
-    return rb_fail(msg, msglen, RB_ERR_SYSTEM, "%s: connect: %s", where, strerror(soerr));
-  }
-}
-
 /* Resolution has no deadline of its own: numeric addresses and /etc/hosts
    names (all rebound uses) resolve without the network. */
 static rb_err tcp_connect(struct rb_client *c, int64_t deadline, char *msg, size_t msglen)
 {
   RTMP *r = c->r;
-  char host[256], port[8], where[300];
-  struct addrinfo hints = { 0 }, *res = NULL;
-  rb_err err = RB_ERR_SYSTEM;
-  int gai;
+  char host[256];
+  rb_err err;
+  int fd;
 
   if(r->Link.socksport)
     return rb_fail(msg, msglen, RB_ERR_USAGE, "SOCKS proxies are not supported");
@@ -934,20 +774,11 @@ static rb_err tcp_connect(struct rb_client *c, int64_t deadline, char *msg, size
     return rb_fail(msg, msglen, RB_ERR_USAGE, "%s: no host in the URL", c->url);
   memcpy(host, r->Link.hostname.av_val, (size_t)r->Link.hostname.av_len);
   host[r->Link.hostname.av_len] = '\0';
-  snprintf(port, sizeof(port), "%u", r->Link.port);
-  snprintf(where, sizeof(where), "%s port %s", host, port);
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  gai = getaddrinfo(host, port, &hints, &res);
-  if(gai)
-    return rb_fail(msg, msglen, RB_ERR_NOT_FOUND, "%s: %s", host, gai_strerror(gai));
-  for(struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-    err = connect_one(c, ai, where, deadline, msg, msglen);
-    if(err == RB_OK || err == RB_ERR_TIMEOUT || err == RB_ERR_INTERRUPTED)
-      break;
-  }
-  freeaddrinfo(res);
-  return err;
+  err = rb_net_connect(host, r->Link.port, deadline, &c->aborted, &fd, msg, msglen);
+  if(err)
+    return err;
+  set_fd(c, fd); /* from here on rb_client_abort can reach it */
+  return socket_options(c, fd, msg, msglen);
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -1338,6 +1169,14 @@ void rb_client_abort(struct rb_client *c)
   pthread_mutex_unlock(&wd_lock);
 }
 
+void rb_client_cut(struct rb_client *c)
+{
+  pthread_mutex_lock(&wd_lock);
+  if(c->fd >= 0)
+    shutdown(c->fd, SHUT_RDWR);
+  pthread_mutex_unlock(&wd_lock);
+}
+
 /* Point librtmp's descriptor at /dev/null: what RTMP_Close still wants to say
    (deleteStream, a TLS close_notify, an RTMPT close) goes nowhere, and closing
    that descriptor does not touch our socket. */
@@ -1420,4 +1259,18 @@ int rb_client_fd(const struct rb_client *c)
   fd = c->fd;
   pthread_mutex_unlock(&wd_lock);
   return fd;
+}
+
+uint16_t rb_client_local_port(const struct rb_client *c)
+{
+  struct sockaddr_storage a;
+  socklen_t len = sizeof(a);
+  uint16_t port = 0;
+
+  pthread_mutex_lock(&wd_lock);
+  if(c->fd >= 0 && getsockname(c->fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+                                          : ((struct sockaddr_in *)&a)->sin_port);
+  pthread_mutex_unlock(&wd_lock);
+  return port;
 }

@@ -141,6 +141,42 @@ void rb_diagnose_rebind(const struct rb_rebind_evidence *ev, char *buf, size_t b
            ev->port, ev->waited_ms, line[0] ? "; last log line: " : "", line);
 }
 
+/* The tail of a stale-stream sentence: whether and when the server let go. */
+static void dropped_clause(const struct rb_stale_evidence *ev, char *buf, size_t buflen)
+{
+  if(ev->server_dropped)
+    snprintf(buf, buflen, "; it closed the dead connection by itself after %.1f s", ev->dropped_ms / 1000);
+  else
+    snprintf(buf, buflen, "; it never closed the dead connection by itself");
+}
+
+void rb_diagnose_stale(const struct rb_stale_evidence *ev, char *buf, size_t buflen)
+{
+  char dropped[128], code[160] = "";
+  const char *died = ev->net_fault && !strcmp(ev->net_fault, "reset") ? "was reset" : "died";
+
+  if(!buflen)
+    return;
+  buf[0] = '\0';
+  dropped_clause(ev, dropped, sizeof(dropped));
+  if(ev->refusal && ev->refusal[0])
+    snprintf(code, sizeof(code), " (%s)", ev->refusal);
+  if(ev->stream && !ev->accepted) {
+    snprintf(buf, buflen, "the server refused the republish of %s%s for %.1f s after the publisher's network "
+             "%s, and still did when the wait ended: it keeps dead publishers until its idle timeout "
+             "(nginx-rtmp: drop_idle_publisher)%s", ev->stream, code, ev->refused_ms / 1000, died, dropped);
+    return;
+  }
+  if(ev->stream) {
+    snprintf(buf, buflen, "the server refused the republish of %s%s for %.1f s after the publisher's network "
+             "%s, then accepted it%s", ev->stream, code, ev->refused_ms / 1000, died, dropped);
+    return;
+  }
+  if(ev->why && ev->why[0])
+    snprintf(buf, buflen, "the clients did not come back after their network %s (nothing was refused): %s%s",
+             died, ev->why, dropped);
+}
+
 /* The same cause as a failed rebind, one start earlier: the sockets were left by a
    server that ran before rebound started this one (a crash in production, an
    earlier CI step). */

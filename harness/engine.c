@@ -24,6 +24,7 @@
 #include "rebound/fleet.h"
 #include "rebound/http.h"
 #include "rebound/judge.h"
+#include "rebound/netfault.h"
 #include "rebound/ports.h"
 #include "rebound/probe.h"
 #include "rebound/random.h"
@@ -77,6 +78,8 @@ struct run {
   struct tgt *pub, *play; /* where publishers publish and players play */
   struct tgt *first_killed;
   bool topology;
+  struct rb_netfault *proxy; /* net_fault: the clients' way to the publishers' server */
+  char *client_url;       /* its url through the proxy (NULL: the clients use its url) */
 };
 
 #if RB_MAX_SCENARIO_TARGETS > RB_MAX_TARGETS
@@ -243,6 +246,107 @@ static rb_err preflight(struct tgt *r, uint16_t port, char *msg, size_t msglen)
                  "start (not visible to this user): stop it or choose another port", port);
 }
 
+/* ---- network faults ------------------------------------------------------- */
+
+static bool net_fault_at_fault(enum rb_netfault_kind k)
+{
+  return k == RB_NETFAULT_BLACKHOLE || k == RB_NETFAULT_RESET || k == RB_NETFAULT_PARTITION;
+}
+
+/* net_fault: the proxy in front of the server, shaping from the start; the clients'
+   URL is the scenario's url with ${port} meaning the proxy's port. */
+static rb_err start_proxy(struct run *r, char *msg, size_t msglen)
+{
+  const struct rb_netfault_spec *nf = &r->sc->net_fault;
+  struct tgt *t = r->pub; /* in a topology: in front of the server publishers publish to */
+  uint16_t real = t->sc->port;
+  rb_err err;
+
+  if(nf->kind == RB_NETFAULT_NONE || t->external)
+    return RB_OK;
+  if((err = rb_netfault_start(&r->proxy, t->host, real, msg, msglen)))
+    return err;
+  rb_netfault_shape(r->proxy, nf->kind == RB_NETFAULT_LATENCY ? nf->ns : 0,
+                    nf->kind == RB_NETFAULT_BANDWIDTH ? nf->rate : 0);
+  t->sc->port = rb_netfault_port(r->proxy);
+  err = rb_scenario_expand_key(t->sc, RB_OPT_URL, &t->vars, &r->client_url, msg, msglen);
+  t->sc->port = real;
+  return err;
+}
+
+static struct rb_fleet_select net_select(const struct rb_scenario *sc)
+{
+  struct rb_fleet_select sel = { true, true, true, 0 };
+
+  if(sc->net_clients == RB_NET_CLIENTS_PUBLISHERS)
+    sel.players = sel.holders = false;
+  else if(sc->net_clients == RB_NET_CLIENTS_PLAYERS)
+    sel.publishers = sel.holders = false;
+  else if(sc->net_clients == RB_NET_CLIENTS_COUNT) {
+    sel.holders = false;
+    sel.max = sc->net_clients_n;
+  }
+  return sel;
+}
+
+/* The fault moment of a net_fault: the proxy fails the selected clients'
+   connections first, then (blackhole) the clients learn their network is gone, so
+   nothing of theirs reaches the server. */
+static void hit_network(struct run *r, struct rb_cycle_result *c)
+{
+  const struct rb_netfault_spec *nf = &r->sc->net_fault;
+  struct rb_fleet_select sel = net_select(r->sc);
+  size_t cap = (size_t)r->sc->publishers + r->sc->players + r->sc->holders + 1, n;
+  uint16_t *ports;
+
+  c->net = r->proxy != NULL;
+  c->net_dropped_ms = -1;
+  if(!r->proxy || !net_fault_at_fault(nf->kind))
+    return;
+  if(!(ports = calloc(cap, sizeof(*ports)))) {
+    rb_cycle_add_failure(c, "out of memory for the network fault");
+    return;
+  }
+  n = rb_fleet_client_ports(r->fleet, &sel, ports, cap);
+  c->net_hit = n ? (unsigned)rb_netfault_apply(r->proxy, nf, ports, n) : 0;
+  free(ports);
+  if(nf->kind != RB_NETFAULT_PARTITION)
+    rb_fleet_network_died(r->fleet, &sel, nf->kind == RB_NETFAULT_BLACKHOLE);
+}
+
+/* What the proxy saw the server do about the dead connections. */
+static void record_network(struct run *r, struct rb_cycle_result *c)
+{
+  struct rb_netfault_stats st;
+
+  if(!r->proxy)
+    return;
+  rb_netfault_stats(r->proxy, &st);
+  c->net_server_dropped = st.server_dropped > 0;
+  if(st.first_drop_at)
+    c->net_dropped_ms = rb_clock_ms(c->fault_at_ns, st.first_drop_at);
+}
+
+/* fault = network failed: say what the server did with the dead session. */
+static void diagnose_network(struct run *r, struct rb_cycle_result *c)
+{
+  struct rb_fleet_counts counts;
+  struct rb_stale_evidence ev = { 0 };
+
+  rb_fleet_counts(r->fleet, 0, &counts);
+  ev.net_fault = rb_netfault_name(r->sc->net_fault.kind);
+  ev.stream = counts.refused_stream[0] ? counts.refused_stream : NULL;
+  ev.refusal = counts.refused_code;
+  ev.refused_ms = rb_clock_ms(c->fault_at_ns, rb_clock_now());
+  ev.accepted = !ev.stream;
+  ev.server_dropped = c->net_server_dropped;
+  ev.dropped_ms = c->net_dropped_ms;
+  ev.why = counts.first_problem;
+  if(ev.stream && ev.refused_ms > c->stale_ms)
+    c->stale_ms = ev.refused_ms; /* still refused: the window so far */
+  rb_diagnose_stale(&ev, c->diagnosis, sizeof(c->diagnosis));
+}
+
 /* One target's folder, URL, host and readiness; its ports were picked already. */
 static rb_err prepare_target(struct run *r, struct tgt *t, char *msg, size_t msglen)
 {
@@ -322,7 +426,7 @@ static rb_err prepare(struct run *r, char *msg, size_t msglen)
     if((err = prepare_target(r, &r->tg[i], msg, msglen)))
       return err;
   memcpy(r->res->states_before_start, r->first_killed->states_before, sizeof(r->res->states_before_start));
-  return RB_OK;
+  return start_proxy(r, msg, msglen);
 }
 
 /* ---- target --------------------------------------------------------------- */
@@ -622,10 +726,13 @@ static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
 
 
 
-/* Wait for every client to come back, then let judge say what the counters mean.
-   In a topology, clients on a target the fault did not hit are only required to be
-   up (rb_fleet_set_staying); players there are judged by the recovery below. */
-static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
+/* Wait for every client to come back in a session begun at or after since, then let
+   judge say what the counters mean; reconnect_ms counts from restart_at. (A network
+   fault passes since = 0: the clients it hit count as down until they are back, the
+   others keep their sessions.) In a topology, clients on a target the fault did not
+   hit are only required to be up (rb_fleet_set_staying); players there are judged by
+   the recovery below. */
+static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t since, int64_t restart_at)
 {
   struct rb_reconnect_evidence ev = {
     .restart_at = restart_at, .window_ms = (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS,
@@ -634,12 +741,12 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t re
   char why[RB_FAILURE_LEN] = "";
 
   rb_fleet_set_paused(r->fleet, false);
-  ev.wait_err = rb_fleet_wait_up(r->fleet, restart_at, restart_at + r->sc->reconnect_timeout_ns, r->opts->stop,
+  ev.wait_err = rb_fleet_wait_up(r->fleet, since, restart_at + r->sc->reconnect_timeout_ns, r->opts->stop,
                                  &all_up_at, why, sizeof(why));
   ev.why = why;
   if(!ev.wait_err)
-    ev.reconnect_ms = rb_clock_ms(restart_at, all_up_at > restart_at ? all_up_at : restart_at);
-  rb_fleet_counts(r->fleet, restart_at, &ev.counts);
+    ev.reconnect_ms = all_up_at > restart_at ? rb_clock_ms(restart_at, all_up_at) : 0;
+  rb_fleet_counts(r->fleet, since, &ev.counts);
   rb_judge_reconnect(&ev, c);
   /* clients on a target the fault did not hit may never have left their session
      (up before the restart): no reconnect time for that kind then (players there get
@@ -918,10 +1025,32 @@ static void release_holders(struct run *r)
 static void after_rebind(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
 {
   release_holders(r);
-  judge_reconnect(r, c, restart_at);
+  judge_reconnect(r, c, restart_at, restart_at);
   if(r->sc->players && !r->play->killed && c->reconnect_ms >= 0)
     judge_recovery(r, c, restart_at);
   if(c->reconnect_ms >= 0)
+    check_stats(r, r->pub, c);
+}
+
+/* fault = network: the server is not touched. The hit clients reconnect on fresh
+   connections through the proxy; the cycle is judged from the fault on (after a
+   partition, from its end: what survived it must still be up). */
+static void run_network_cycle(struct run *r, struct rb_cycle_result *c)
+{
+  int64_t origin = c->fault_at_ns;
+
+  if(r->sc->net_fault.kind == RB_NETFAULT_PARTITION) {
+    if(!wait_for(r, origin + r->sc->net_fault.ns - rb_clock_now()))
+      return;
+    origin = rb_clock_now();
+  }
+  c->restart_at_ns = origin;
+  release_holders(r);
+  judge_reconnect(r, c, 0, origin);
+  record_network(r, c);
+  if(c->reconnect_ms < 0 && !stop_requested(r))
+    diagnose_network(r, c);
+  else if(c->reconnect_ms >= 0)
     check_stats(r, r->pub, c);
 }
 
@@ -969,6 +1098,20 @@ static bool run_external_restart(struct tgt *r, struct rb_cycle_result *c, struc
   tr->ports[0].rebind_at_ns = ready_at;
   rb_fleet_kick(r->run->fleet);
   return true;
+}
+
+/* A network fault needs its clients connected to hit them: after a cycle whose
+   server kept refusing, they may still be on their way back. */
+static bool clients_up_before_fault(struct run *r, struct rb_cycle_result *c)
+{
+  char why[RB_FAILURE_LEN];
+  int64_t all_up_at;
+  rb_err err = rb_fleet_wait_up(r->fleet, 0, rb_clock_deadline(r->sc->reconnect_timeout_ns), r->opts->stop,
+                                &all_up_at, why, sizeof(why));
+
+  if(err && err != RB_ERR_INTERRUPTED)
+    rb_cycle_add_failure(c, "clients were not all up before the network fault: %s", why);
+  return !err;
 }
 
 /* Inject the fault into one killed target; its ports' socket states right after. */
@@ -1077,6 +1220,8 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   }
   if(!wait_for(r, r->sc->publish_for_ns))
     goto out;
+  if(r->sc->fault == RB_FAULT_NETWORK && !clients_up_before_fault(r, c))
+    goto out;
   arrange_fault_moment(r, c);
   for(size_t k = 0; k < r->ntg; k++) {
     pid_t pids[256];
@@ -1086,6 +1231,15 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   }
   emit(r, RB_EVENT_FAULT, c->index, 0, rb_fault_name(r->sc->fault), c);
   fault_at = c->fault_at_ns = rb_clock_now();
+  hit_network(r, c);
+  if(r->sc->fault == RB_FAULT_NETWORK) {
+    /* the servers are not touched: none of them restarts */
+    for(size_t k = 0; k < r->ntg; k++)
+      c->targets[k].restarted = false;
+    c->fault_done_at_ns = rb_clock_now();
+    run_network_cycle(r, c);
+    goto out;
+  }
   for(size_t k = 0; k < r->ntg; k++)
     if(r->tg[k].killed)
       fault_target(r, &r->tg[k], c, &c->targets[k]);
@@ -1120,6 +1274,8 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
 out:
   release_holders(r);
   rb_fleet_set_paused(r->fleet, false);
+  if(r->proxy)
+    rb_netfault_cleanup(r->proxy); /* dead connections go now: the next cycle starts clean */
   /* No process of an earlier generation may outlive its cycle. */
   for(size_t k = 0; k < r->ntg; k++)
     rb_target_kill_survivors(r->tg[k].target, CLEANUP_NS, NULL, 0);
@@ -1145,9 +1301,10 @@ static rb_err start_clients(struct run *r, char *msg, size_t msglen)
 {
   struct tgt *hold = r->first_killed;
   struct rb_fleet_opts fo = {
-    .url = r->pub->url, .streams = r->streams, .publishers = r->sc->publishers, .players = r->sc->players,
-    .holders = r->sc->holders, .step_timeout_ns = step_timeout(r->sc), .host = hold->host,
-    .port = hold->sc->port, .play_url = r->play->url, .holder_url = hold->url,
+    .url = r->client_url ? r->client_url : r->pub->url, .streams = r->streams, .publishers = r->sc->publishers,
+    .players = r->sc->players, .holders = r->sc->holders, .step_timeout_ns = step_timeout(r->sc), .host = hold->host,
+    .port = hold->sc->port, .play_url = r->play == r->pub && r->client_url ? r->client_url : r->play->url,
+    .holder_url = hold == r->pub && r->client_url ? r->client_url : hold->url,
   };
   char *media = NULL;
   rb_err err;
@@ -1184,7 +1341,8 @@ static void finish(struct run *r)
   struct rb_judge_rules rules = {
     .max_rebind_ms = (double)r->sc->max_rebind_ns / RB_NS_PER_MS,
     .max_reconnect_ms = (double)r->sc->max_reconnect_ns / RB_NS_PER_MS,
-    .holders = r->sc->holders > 0,
+    /* a network fault kills nothing: there is no restart to leave FIN_WAIT2 behind */
+    .holders = r->sc->holders > 0 && r->sc->fault != RB_FAULT_NETWORK,
   };
   size_t before = r->res->nwarnings;
 
@@ -1311,6 +1469,7 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
   }
 out:
   rb_fleet_destroy(r.fleet);
+  rb_netfault_stop(r.proxy);
   for(size_t i = 0; i < r.ntg; i++)
     rb_target_destroy(r.tg[i].target);
   if(err == RB_ERR_INTERRUPTED)
@@ -1321,6 +1480,7 @@ out:
   }
   finish(&r);
   emit(&r, RB_EVENT_SCENARIO_END, 0, 0, NULL, NULL);
+  free(r.client_url);
   for(unsigned i = 0; r.streams && i < sc->publishers; i++)
     free(r.streams[i]);
   free(r.streams);

@@ -42,6 +42,7 @@
 #include "rebound/client.h"
 #include "rebound/clock.h"
 #include "rebound/media.h"
+#include "rebound/net.h"
 #include "rebound/random.h"
 #include "rebound/stats.h"
 
@@ -71,6 +72,7 @@ struct member {
   int64_t refused_since;
   double stale_ms_max;
   bool last_rejected;
+  char last_code[96];            /* the status of the last refusal */
   char last_error[256];
   uint64_t frames_sent, frames_received;
   struct rb_media_verifier *verifier; /* players */
@@ -173,6 +175,8 @@ static void mark_down(struct member *m, rb_err err, const char *why)
   m->last_rejected = err == RB_ERR_REJECTED;
   if(m->last_rejected && !m->refused_since)
     m->refused_since = rb_clock_now();
+  if(m->last_rejected && m->client)
+    snprintf(m->last_code, sizeof(m->last_code), "%s", rb_client_last_status(m->client)->code);
   snprintf(m->last_error, sizeof(m->last_error), "%s", why);
   pthread_mutex_unlock(&f->lock);
 }
@@ -622,6 +626,10 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
       describe_member(m, out->first_problem, sizeof(out->first_problem));
       out->rejected = m->last_rejected;
     }
+    if(!up && !m->is_player && m->last_rejected && !out->refused_stream[0]) {
+      snprintf(out->refused_stream, sizeof(out->refused_stream), "%s", m->stream);
+      snprintf(out->refused_code, sizeof(out->refused_code), "%s", m->last_code);
+    }
     out->frames_sent += m->frames_sent;
     out->frames_received += m->frames_received;
     if(m->verifier) {
@@ -809,6 +817,76 @@ void rb_fleet_reset_cycle(struct rb_fleet *f)
   pthread_mutex_unlock(&f->lock);
 }
 
+/* ---- network faults ------------------------------------------------------- */
+
+/* Calls fn on every selected client (lock held), in the order of the selection. */
+static void for_selected(struct rb_fleet *f, const struct rb_fleet_select *sel,
+                         void (*fn)(struct rb_fleet *f, struct member *m, struct rb_client *c, void *arg),
+                         void *arg)
+{
+  unsigned n = 0;
+
+  for(int pass = 0; pass < 3; pass++) {
+    bool want = pass == 0 ? sel->publishers : pass == 1 ? sel->players : sel->holders;
+    size_t count = pass < 2 ? f->nmembers : f->nholders;
+
+    for(size_t i = 0; want && i < count; i++) {
+      struct member *m = pass < 2 ? &f->members[i] : NULL;
+      struct rb_client *c = m ? m->client : f->holders[i];
+
+      if((m && m->is_player != (pass == 1)) || !c)
+        continue;
+      if(sel->max && n >= sel->max)
+        return;
+      n++;
+      fn(f, m, c, arg);
+    }
+  }
+}
+
+struct port_list {
+  uint16_t *ports;
+  size_t n, cap;
+};
+
+static void add_port(struct rb_fleet *f, struct member *m, struct rb_client *c, void *arg)
+{
+  struct port_list *l = arg;
+  uint16_t port = rb_client_local_port(c);
+
+  (void)f;
+  (void)m;
+  if(port && l->n < l->cap)
+    l->ports[l->n++] = port;
+}
+
+size_t rb_fleet_client_ports(struct rb_fleet *f, const struct rb_fleet_select *sel, uint16_t *ports,
+                             size_t cap)
+{
+  struct port_list l = { ports, 0, cap };
+
+  pthread_mutex_lock(&f->lock);
+  for_selected(f, sel, add_port, &l);
+  pthread_mutex_unlock(&f->lock);
+  return l.n;
+}
+
+static void network_died(struct rb_fleet *f, struct member *m, struct rb_client *c, void *arg)
+{
+  (void)f;
+  if(m)
+    m->up = false; /* down until a new session is up: rb_fleet_wait_up waits for it */
+  if(*(bool *)arg)
+    rb_client_cut(c);
+}
+
+void rb_fleet_network_died(struct rb_fleet *f, const struct rb_fleet_select *sel, bool cut)
+{
+  pthread_mutex_lock(&f->lock);
+  for_selected(f, sel, network_died, &cut);
+  pthread_mutex_unlock(&f->lock);
+}
+
 /* Holders connect from a few threads at once; the first failure is kept. */
 struct holder_job {
   struct rb_fleet *f;
@@ -900,36 +978,6 @@ void rb_fleet_release_holders(struct rb_fleet *f)
   f->nholders = 0;
 }
 
-/* Non-blocking connect to host:port, bounded by deadline; -1 on failure. */
-static int connect_raw(const char *host, uint16_t port, int64_t deadline)
-{
-  struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-  struct pollfd p;
-  char service[8];
-  int fd = -1, soerr = 0;
-  socklen_t len = sizeof(soerr);
-
-  snprintf(service, sizeof(service), "%u", (unsigned)port);
-  if(getaddrinfo(host, service, &hints, &ai) || !ai)
-    goto fail;
-  if((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-    goto fail;
-  if(connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS)
-    goto fail;
-  p.fd = fd;
-  p.events = POLLOUT;
-  if(poll(&p, 1, rb_clock_ms_left(deadline)) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) || soerr)
-    goto fail;
-  freeaddrinfo(ai);
-  return fd;
-fail:
-  if(fd >= 0)
-    close(fd);
-  if(ai)
-    freeaddrinfo(ai);
-  return -1;
-}
-
 rb_err rb_fleet_open_handshakes(struct rb_fleet *f, unsigned n, int64_t deadline, char *msg, size_t msglen)
 {
   /* C0 (version 3) + the first half of C1 (1536 bytes: time, zero, random) */
@@ -940,10 +988,13 @@ rb_err rb_fleet_open_handshakes(struct rb_fleet *f, unsigned n, int64_t deadline
   if(!(f->handshakes = calloc(n ? n : 1, sizeof(*f->handshakes))))
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
   for(unsigned i = 0; i < n; i++) {
-    int fd = connect_raw(f->opts.host, f->opts.port, deadline);
+    char why[256];
+    int fd;
+    rb_err err = rb_net_connect(f->opts.host, f->opts.port, deadline, NULL, &fd, why, sizeof(why));
 
-    if(fd < 0)
-      return rb_fail(msg, msglen, RB_ERR_REFUSED, "mid-handshake client %u could not connect", i);
+    if(err)
+      return rb_fail(msg, msglen, RB_ERR_REFUSED, "mid-handshake client %u could not connect: %s", i,
+                     why);
     f->handshakes[f->nhandshakes++] = fd;
     if(send(fd, hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello))
       return rb_fail(msg, msglen, RB_ERR_CLOSED, "mid-handshake client %u: %s", i, strerror(errno));

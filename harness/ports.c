@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "rebound/clock.h"
-#include "rebound/probe.h"
+#include "rebound/net.h"
 #include "rebound/sockdiag.h"
 
 /* A host listens on a few hundred ports at most; the tree of one target on far fewer. */
@@ -117,17 +117,17 @@ rb_err rb_ports_hold(struct rb_ports *p, const char *host, unsigned per_port, in
 
   if(per_port > RB_PORT_HOLDERS)
     per_port = RB_PORT_HOLDERS;
-  for(size_t i = 1; i < p->n; i++) {
+  for(size_t i = 1; i < p->n; i++)
     for(unsigned k = 0; k < per_port; k++) {
       if(p->hold_fd[i][k] >= 0)
         continue;
-      if((err = rb_probe_tcp_connect(host, p->port[i], deadline, &p->hold_fd[i][k], msg, msglen)))
+      if((err = rb_net_connect(host, p->port[i], deadline, NULL, &p->hold_fd[i][k], msg, msglen)))
         return err;
     }
-    /* not a failure if the server defers accept() (TCP_DEFER_ACCEPT): the port is
-       then only judged without lingering sockets */
+  /* every connection first, then the accepts: not a failure if the server defers
+     accept() (TCP_DEFER_ACCEPT), the port is then judged without lingering sockets */
+  for(size_t i = 1; i < p->n; i++)
     (void)wait_accepted(p->port[i], per_port, deadline);
-  }
   return RB_OK;
 }
 

@@ -25,6 +25,7 @@
 
 #include "rebound/client.h"
 #include "rebound/clock.h"
+#include "rebound/net.h"
 #include "rebound/sockdiag.h"
 
 #define POLL_MIN_NS (200 * 1000)
@@ -38,74 +39,10 @@ bool rb_probe_listen_once(uint16_t port)
   return rb_sockdiag_is_listening(port);
 }
 
-/* Wait for a non-blocking connect to finish; 0 or an errno. */
-static int finish_connect(int fd, int64_t deadline)
-{
-  struct pollfd p = { .fd = fd, .events = POLLOUT };
-  socklen_t len = sizeof(int);
-  int err = 0, r;
-
-  do
-    r = poll(&p, 1, rb_clock_ms_left(deadline));
-  while(r < 0 && errno == EINTR && rb_clock_now() < deadline);
-  if(r < 0)
-    return errno;
-  if(r == 0)
-    return ETIMEDOUT;
-  if(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-    return errno;
-  return err;
-}
-
-/* 0 with *fd_out connected, or an errno. */
-static int connect_one(const struct addrinfo *ai, int64_t deadline, int *fd_out)
-{
-  int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-  int err = 0;
-
-  if(fd < 0)
-    return errno;
-  if(connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-    err = errno == EINPROGRESS ? finish_connect(fd, deadline) : errno;
-  if(err)
-    close(fd);
-  else
-    *fd_out = fd;
-  return err;
-}
-
-rb_err rb_probe_tcp_connect(const char *host, uint16_t port, int64_t deadline, int *fd_out, char *msg,
-                            size_t msglen)
-{
-  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-  struct addrinfo *res = NULL;
-  char service[8];
-  int gai, err = ENOENT;
-  rb_err result;
-
-  *fd_out = -1;
-  if(!host || !*host)
-    host = "127.0.0.1";
-  snprintf(service, sizeof(service), "%u", port);
-  gai = getaddrinfo(host, service, &hints, &res);
-  if(gai)
-    return rb_fail(msg, msglen, RB_ERR_NOT_FOUND, "%s: %s", host, gai_strerror(gai));
-  for(const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-    err = connect_one(ai, deadline, fd_out);
-    if(!err || rb_clock_now() >= deadline)
-      break;
-  }
-  freeaddrinfo(res);
-  if(!err)
-    return RB_OK;
-  result = err == ECONNREFUSED ? RB_ERR_REFUSED : err == ETIMEDOUT ? RB_ERR_TIMEOUT : RB_ERR_SYSTEM;
-  return rb_fail(msg, msglen, result, "connect to %s:%u: %s", host, port, strerror(err));
-}
-
 rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char *msg, size_t msglen)
 {
   int fd;
-  rb_err err = rb_probe_tcp_connect(host, port, deadline, &fd, msg, msglen);
+  rb_err err = rb_net_connect(host, port, deadline, NULL, &fd, msg, msglen);
 
   if(!err)
     close(fd);

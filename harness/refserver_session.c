@@ -203,7 +203,7 @@ static void send_user_control(struct rb_refserver *s, struct rb_refserver_conn *
 }
 
 static void send_amf(struct rb_refserver *s, struct rb_refserver_conn *c, uint32_t stream_id,
-                     const struct rb_refserver_amf_writer *w)
+                     const struct rb_rtmp_amf_writer *w)
 {
   if(w->overflow) {
     rb_refserver_conn_close(s, c, "internal error: reply too large");
@@ -216,19 +216,9 @@ static void send_status(struct rb_refserver *s, struct rb_refserver_conn *c, uin
                         const char *level, const char *code, const char *description)
 {
   uint8_t b[1024];
-  struct rb_refserver_amf_writer w = { b, sizeof(b), 0, false };
+  struct rb_rtmp_amf_writer w = { b, sizeof(b), 0, false };
 
-  rb_refserver_amf_put_string(&w, "onStatus");
-  rb_refserver_amf_put_number(&w, 0);
-  rb_refserver_amf_put_null(&w);
-  rb_refserver_amf_put_object_start(&w);
-  rb_refserver_amf_put_key(&w, "level");
-  rb_refserver_amf_put_string(&w, level);
-  rb_refserver_amf_put_key(&w, "code");
-  rb_refserver_amf_put_string(&w, code);
-  rb_refserver_amf_put_key(&w, "description");
-  rb_refserver_amf_put_string(&w, description);
-  rb_refserver_amf_put_object_end(&w);
+  rb_rtmp_amf_put_status(&w, "onStatus", 0, level, code, description);
   send_amf(s, c, stream_id, &w);
 }
 
@@ -236,13 +226,9 @@ static void send_result(struct rb_refserver *s, struct rb_refserver_conn *c, dou
                         bool with_number, double number)
 {
   uint8_t b[64];
-  struct rb_refserver_amf_writer w = { b, sizeof(b), 0, false };
+  struct rb_rtmp_amf_writer w = { b, sizeof(b), 0, false };
 
-  rb_refserver_amf_put_string(&w, "_result");
-  rb_refserver_amf_put_number(&w, txn);
-  rb_refserver_amf_put_null(&w);
-  if(with_number)
-    rb_refserver_amf_put_number(&w, number);
+  rb_rtmp_amf_put_result(&w, txn, with_number, number);
   send_amf(s, c, 0, &w);
 }
 
@@ -385,12 +371,12 @@ static void relay_to(struct rb_refserver *s, struct rb_refserver_conn *p, uint8_
 /* Players hear "onMetaData"; "@setDataFrame" is an instruction to the server. */
 static void strip_set_data_frame(const uint8_t **data, uint32_t *len, bool *is_metadata)
 {
-  struct rb_refserver_amf_reader r = { *data, *len, 0 };
+  struct rb_rtmp_amf_reader r = { *data, *len, 0 };
   const char *name;
   size_t n;
 
   *is_metadata = false;
-  if(!rb_refserver_amf_get_string(&r, &name, &n))
+  if(!rb_rtmp_amf_get_string(&r, &name, &n))
     return;
   if(n == 13 && memcmp(name, "@setDataFrame", 13) == 0) {
     *data += r.pos;
@@ -398,7 +384,7 @@ static void strip_set_data_frame(const uint8_t **data, uint32_t *len, bool *is_m
     r.p = *data;
     r.len = *len;
     r.pos = 0;
-    if(!rb_refserver_amf_get_string(&r, &name, &n))
+    if(!rb_rtmp_amf_get_string(&r, &name, &n))
       return;
   }
   *is_metadata = n == 10 && memcmp(name, "onMetaData", 10) == 0;
@@ -488,7 +474,7 @@ struct command {
   const char *name;
   double txn;
   uint32_t stream_id;
-  struct rb_refserver_amf_reader args; /* positioned after the command object */
+  struct rb_rtmp_amf_reader args; /* positioned after the command object */
 };
 
 /* Stream names may carry a query ("name?key=..."): the name is what comes before. */
@@ -499,7 +485,7 @@ static bool stream_key(const struct rb_refserver_conn *c, struct command *cmd, c
   size_t n;
   int w;
 
-  if(!rb_refserver_amf_get_string(&cmd->args, &name, &n))
+  if(!rb_rtmp_amf_get_string(&cmd->args, &name, &n))
     return false;
   for(size_t i = 0; i < n; i++)
     if(name[i] == '?' || name[i] == '\0')
@@ -513,11 +499,11 @@ static bool stream_key(const struct rb_refserver_conn *c, struct command *cmd, c
 static rb_err on_connect(struct rb_refserver *s, struct rb_refserver_conn *c, struct command *cmd)
 {
   uint8_t b[512];
-  struct rb_refserver_amf_writer w = { b, sizeof(b), 0, false };
+  struct rb_rtmp_amf_writer w = { b, sizeof(b), 0, false };
   bool found;
   size_t n;
 
-  if(!rb_refserver_amf_find_string(&cmd->args, "app", c->app, sizeof(c->app), &found) || !found)
+  if(!rb_rtmp_amf_find_string(&cmd->args, "app", c->app, sizeof(c->app), &found) || !found)
     c->app[0] = '\0';
   n = strlen(c->app);
   if(n > 0 && c->app[n - 1] == '/')
@@ -527,24 +513,24 @@ static rb_err on_connect(struct rb_refserver *s, struct rb_refserver_conn *c, st
   send_control(s, c, MSG_WINDOW_ACK, WINDOW_ACK_SIZE, -1);
   send_control(s, c, MSG_PEER_BANDWIDTH, WINDOW_ACK_SIZE, 2);
   send_control(s, c, MSG_SET_CHUNK_SIZE, RB_REFSERVER_OUT_CHUNK_SIZE, -1);
-  rb_refserver_amf_put_string(&w, "_result");
-  rb_refserver_amf_put_number(&w, cmd->txn);
-  rb_refserver_amf_put_object_start(&w);
-  rb_refserver_amf_put_key(&w, "fmsVer");
-  rb_refserver_amf_put_string(&w, "FMS/3,0,1,123");
-  rb_refserver_amf_put_key(&w, "capabilities");
-  rb_refserver_amf_put_number(&w, 31);
-  rb_refserver_amf_put_object_end(&w);
-  rb_refserver_amf_put_object_start(&w);
-  rb_refserver_amf_put_key(&w, "level");
-  rb_refserver_amf_put_string(&w, "status");
-  rb_refserver_amf_put_key(&w, "code");
-  rb_refserver_amf_put_string(&w, "NetConnection.Connect.Success");
-  rb_refserver_amf_put_key(&w, "description");
-  rb_refserver_amf_put_string(&w, "Connection succeeded.");
-  rb_refserver_amf_put_key(&w, "objectEncoding");
-  rb_refserver_amf_put_number(&w, 0);
-  rb_refserver_amf_put_object_end(&w);
+  rb_rtmp_amf_put_string(&w, "_result");
+  rb_rtmp_amf_put_number(&w, cmd->txn);
+  rb_rtmp_amf_put_object_start(&w);
+  rb_rtmp_amf_put_key(&w, "fmsVer");
+  rb_rtmp_amf_put_string(&w, "FMS/3,0,1,123");
+  rb_rtmp_amf_put_key(&w, "capabilities");
+  rb_rtmp_amf_put_number(&w, 31);
+  rb_rtmp_amf_put_object_end(&w);
+  rb_rtmp_amf_put_object_start(&w);
+  rb_rtmp_amf_put_key(&w, "level");
+  rb_rtmp_amf_put_string(&w, "status");
+  rb_rtmp_amf_put_key(&w, "code");
+  rb_rtmp_amf_put_string(&w, "NetConnection.Connect.Success");
+  rb_rtmp_amf_put_key(&w, "description");
+  rb_rtmp_amf_put_string(&w, "Connection succeeded.");
+  rb_rtmp_amf_put_key(&w, "objectEncoding");
+  rb_rtmp_amf_put_number(&w, 0);
+  rb_rtmp_amf_put_object_end(&w);
   send_amf(s, c, 0, &w);
   return RB_OK;
 }
@@ -632,7 +618,7 @@ static rb_err on_play(struct rb_refserver *s, struct rb_refserver_conn *c, struc
   char key[MAX_KEY];
   struct stream *st;
   uint8_t b[64];
-  struct rb_refserver_amf_writer w = { b, sizeof(b), 0, false };
+  struct rb_rtmp_amf_writer w = { b, sizeof(b), 0, false };
 
   if(!stream_key(c, cmd, key, sizeof(key)) || c->role != ROLE_NONE) {
     send_status(s, c, stream_id, "error", "NetStream.Play.Failed", "Invalid stream name");
@@ -653,9 +639,9 @@ static rb_err on_play(struct rb_refserver *s, struct rb_refserver_conn *c, struc
   send_user_control(s, c, EVENT_STREAM_BEGIN, stream_id);
   send_status(s, c, stream_id, "status", "NetStream.Play.Reset", "Playing and resetting stream");
   send_status(s, c, stream_id, "status", "NetStream.Play.Start", "Started playing stream");
-  rb_refserver_amf_put_string(&w, "|RtmpSampleAccess");
-  rb_refserver_amf_put_bool(&w, true);
-  rb_refserver_amf_put_bool(&w, true);
+  rb_rtmp_amf_put_string(&w, "|RtmpSampleAccess");
+  rb_rtmp_amf_put_bool(&w, true);
+  rb_rtmp_amf_put_bool(&w, true);
   send_message(s, c, CS_DATA, MSG_DATA, stream_id, 0, w.p, (uint32_t)w.len);
   if(st->publisher)
     send_cached_headers(s, st, c);
@@ -683,17 +669,17 @@ static rb_err on_command(struct rb_refserver *s, struct rb_refserver_conn *c,
 
   if(m->type == MSG_COMMAND_AMF3 && m->length > 0 && m->data[0] == 0)
     cmd.args.pos = 1; /* AMF3 command messages start with an AMF0 marker byte */
-  if(!rb_refserver_amf_get_string(&cmd.args, &name, &n))
+  if(!rb_rtmp_amf_get_string(&cmd.args, &name, &n))
     return rb_fail(errmsg, errlen, RB_ERR_PROTOCOL, "command without a name");
   snprintf(nm, sizeof(nm), "%.*s", (int)(n < sizeof(nm) ? n : sizeof(nm) - 1), name);
   cmd.name = nm;
-  if(!rb_refserver_amf_get_number(&cmd.args, &cmd.txn))
+  if(!rb_rtmp_amf_get_number(&cmd.args, &cmd.txn))
     cmd.txn = 0;
   if(strcmp(nm, "connect") == 0)
     return on_connect(s, c, &cmd);
   if(!c->connected)
     return rb_fail(errmsg, errlen, RB_ERR_PROTOCOL, "command %s before connect", nm);
-  rb_refserver_amf_skip(&cmd.args); /* the command object (null) */
+  rb_rtmp_amf_skip(&cmd.args); /* the command object (null) */
   if(strcmp(nm, "createStream") == 0)
     return on_create_stream(s, c, &cmd);
   if(strcmp(nm, "releaseStream") == 0 || strcmp(nm, "FCPublish") == 0)

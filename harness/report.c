@@ -414,6 +414,10 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
   for(size_t i = 0; i < c->ntargets; i++)
     if(c->targets[i].plays && !c->targets[i].restarted)
       json_object_set_new(o, "recovery_ms", ms_or_null(c->recovery_ms));
+  if(c->net)
+    json_object_set_new(o, "network", json_pack("{s:i, s:b, s:o}", "hit", (int)c->net_hit, "server_dropped",
+                                                c->net_server_dropped, "dropped_ms",
+                                                ms_or_null(c->net_dropped_ms)));
   json_object_set_new(o, "diagnosis", json_string(c->diagnosis));
   json_object_set_new(o, "failures", failures);
   if(!c->pass && c->log_tail[0])

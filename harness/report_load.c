@@ -104,6 +104,17 @@ static void load_targets(json_t *arr, struct rb_cycle_result *c)
   }
 }
 
+/* net_fault: the proxy's view, present only when the scenario used it. */
+static void load_network(json_t *n, struct rb_cycle_result *c)
+{
+  c->net = json_is_object(n);
+  if(!c->net)
+    return;
+  c->net_hit = (unsigned)whole(n, "hit", UINT_MAX);
+  c->net_server_dropped = json_is_true(json_object_get(n, "server_dropped"));
+  c->net_dropped_ms = num(n, "dropped_ms", -1);
+}
+
 static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
 {
   json_t *clients = json_object_get(o, "clients"), *frames = json_object_get(o, "frames"), *v;
@@ -128,6 +139,7 @@ static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
   c->reconnect_publishers_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "publishers", -1);
   c->reconnect_players_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "players", -1);
   c->first_frame_ms = num(o, "first_frame_ms", -1);
+  load_network(json_object_get(o, "network"), c);
   c->latency_p50_ms = num(json_object_get(o, "latency_ms"), "p50", 0);
   c->latency_p99_ms = num(json_object_get(o, "latency_ms"), "p99", 0);
   c->duration_ms = num(o, "duration_ms", 0);

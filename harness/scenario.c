@@ -31,11 +31,15 @@
 static bool check_fault(const char *value, char *why, size_t whylen);
 static bool check_ready(const char *value, char *why, size_t whylen);
 
+static bool check_net_fault(const char *value, char *why, size_t whylen);
+static bool check_net_clients(const char *value, char *why, size_t whylen);
 
 /* Per-key validators for strings with a grammar of their own. */
 static bool (*const string_checks[RB_OPT__COUNT])(const char *, char *, size_t) = {
   [RB_OPT_FAULT] = check_fault,
   [RB_OPT_READY] = check_ready,
+  [RB_OPT_NET_FAULT] = check_net_fault,
+  [RB_OPT_NET_FAULT_CLIENTS] = check_net_clients,
 };
 
 #define OFF(field) offsetof(struct rb_scenario, field)
@@ -63,13 +67,22 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
   [RB_OPT_READY_TIMEOUT] = { "ready_timeout", RB_OPT_DURATION, "10s", "time allowed for the first start",
     OFF(ready_timeout_ns), NULL, 0 },
   [RB_OPT_FAULT] = { "fault", RB_OPT_STRING, "sigkill",
-    "how the target is killed each cycle (one of the words below)", 0, rb_fault_words, 0 },
+    "how the target is faulted each cycle (one of the words below)", 0, rb_fault_words, 0 },
   [RB_OPT_FAULT_AT] = { "fault_at", RB_OPT_ENUM, "publishing",
     "what the clients are doing when the fault comes (one of the words below)", OFF(fault_at),
     rb_fault_at_words, 0 },
   [RB_OPT_GRACE] = { "grace", RB_OPT_DURATION, "5s", "with sigterm: time before SIGKILL", OFF(grace_ns), NULL, 0 },
   [RB_OPT_HANG_FOR] = { "hang_for", RB_OPT_DURATION, "2s", "with hang: how long the target stays stopped",
     OFF(hang_for_ns), NULL, 0 },
+  [RB_OPT_NET_FAULT] = { "net_fault", RB_OPT_STRING, NULL,
+    "clients go through a fault proxy on a private loopback port; at the fault: blackhole (nothing "
+    "forwarded or sent, both sockets kept open: the hit clients see their network die, the server sees "
+    "nothing), reset (RST both sides), partition:D (blackhole for D, then heal); for the whole run: "
+    "latency:D, bandwidth:RATE (bytes/s, 500k, 2M). With fault = network it is the cycle's only fault, "
+    "else it comes with the kill (a host crash)", 0, NULL, 0 },
+  [RB_OPT_NET_FAULT_CLIENTS] = { "net_fault_clients", RB_OPT_STRING, "all",
+    "who net_fault hits (one of the words below, or N: the first N publishers, then players)", 0,
+    rb_net_clients_words, 0 },
   [RB_OPT_CYCLES] = { "cycles", RB_OPT_UINT, "10", "kill/restart cycles", OFF(cycles), NULL, 1000000 },
   [RB_OPT_DURATION_KEY] = { "duration", RB_OPT_DURATION, "0", "stop after this long as well (0 = no bound)",
     OFF(duration_ns), NULL, 0 },
@@ -444,6 +457,64 @@ static bool check_words(const struct rb_option *o, const char *value, char *why,
   rb_words_format(o->words, " or ", list, sizeof(list));
   snprintf(why, whylen, "bad %s '%.60s': expected %s", o->name, value, list);
   return false;
+}
+
+static bool check_net_fault(const char *value, char *why, size_t whylen)
+{
+  struct rb_netfault_spec spec;
+
+  return rb_netfault_parse(value, &spec, why, whylen);
+}
+
+static bool parse_net_clients(const char *value, enum rb_net_clients *which, unsigned *n)
+{
+  const struct rb_word *w = rb_word_match(rb_net_clients_words, value, NULL);
+  uint64_t u;
+
+  if(w) {
+    *which = (enum rb_net_clients)w->value;
+    *n = 0;
+    return true;
+  }
+  if(!parse_uint(value, MAX_PUBLISHERS * 2, &u) || u == 0)
+    return false;
+  *which = RB_NET_CLIENTS_COUNT;
+  *n = (unsigned)u;
+  return true;
+}
+
+static bool check_net_clients(const char *value, char *why, size_t whylen)
+{
+  enum rb_net_clients which;
+  unsigned n;
+
+  if(parse_net_clients(value, &which, &n))
+    return true;
+  snprintf(why, whylen, "bad net_fault_clients '%.60s': expected all, publishers, players or a count", value);
+  return false;
+}
+
+/* net_fault and fault = network: resolved after every key is checked. */
+static rb_err resolve_net_fault(struct rb_scenario *sc, char *msg, size_t msglen)
+{
+  char why[200];
+  enum rb_netfault_kind k;
+
+  memset(&sc->net_fault, 0, sizeof(sc->net_fault));
+  if(sc->raw[RB_OPT_NET_FAULT] && !rb_netfault_parse(sc->raw[RB_OPT_NET_FAULT], &sc->net_fault, why, sizeof(why)))
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s]: %s", sc->file, sc->line, sc->name, why);
+  parse_net_clients(sc->raw[RB_OPT_NET_FAULT_CLIENTS], &sc->net_clients, &sc->net_clients_n);
+  k = sc->net_fault.kind;
+  if(sc->fault == RB_FAULT_NETWORK && k != RB_NETFAULT_BLACKHOLE && k != RB_NETFAULT_RESET &&
+     k != RB_NETFAULT_PARTITION)
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO,
+                   "%s:%d: [%s]: fault = network needs net_fault = blackhole, reset or partition:D",
+                   sc->file, sc->line, sc->name);
+  if(k != RB_NETFAULT_NONE && !sc->raw[RB_OPT_COMMAND])
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO,
+                   "%s:%d: [%s]: net_fault needs a command (rebound starts the server behind its proxy)",
+                   sc->file, sc->line, sc->name);
+  return RB_OK;
 }
 
 static bool check_fault(const char *value, char *why, size_t whylen)
@@ -887,6 +958,8 @@ static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
                    "%s:%d: [%s%s] has no command (required unless fault = exec:CMD restarts an external server)",
                    sc->file, sc->line, sc->target_name ? TARGET_PREFIX : "",
                    sc->target_name ? sc->target_name : sc->name);
+  if((err = resolve_net_fault(sc, msg, msglen)))
+    return err;
   if(sc->players && !sc->publishers)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s] has players but no publishers to play",
                    sc->file, sc->line, sc->name);

@@ -185,10 +185,14 @@ static void drain(struct rb_target *t)
       continue;
     if(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       break;
-    if(n <= 0) {
+    /* Only EOF (or a reset) means the keeper is gone; any other error (ENOBUFS
+       under memory pressure, say) is no reason to stop the whole target. */
+    if(n == 0 || (n < 0 && (errno == ECONNRESET || errno == ENOTCONN))) {
       keeper_lost(t);
       break;
     }
+    if(n < 0)
+      break;
     if((size_t)n == sizeof(r))
       handle_reply(t, &r);
   }
@@ -270,6 +274,12 @@ static void refresh(struct rb_target *t)
   unsigned char *desc = NULL;
   size_t keep = 0;
 
+  /* A dead keeper's pid may already name another process: its descendants are
+     not ours (keeper_lost has stopped everything that was). */
+  if(t->keeper_gone) {
+    t->nmembers = 0;
+    return;
+  }
   if(!(rb_proc_scan_tree(&tab, t->keeper) || rb_proc_scan_all(&tab)) || !(desc = malloc(tab.n ? tab.n : 1)) ||
      !rb_proc_mark_descendants(&tab, t->keeper, desc))
     goto out;
@@ -854,6 +864,8 @@ rb_err rb_target_fault(struct rb_target *t, const struct rb_fault *fault, char *
     return fault_hang(t, fault, deadline, msg, msglen);
   case RB_FAULT_EXEC:
     return fault_exec(t, fault, deadline, msg, msglen);
+  case RB_FAULT_NETWORK:
+    return RB_OK; /* the server is left alone: the fault proxy does it */
   }
   return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown fault kind %d", (int)fault->kind);
 }

@@ -12,6 +12,8 @@ const struct rb_word rb_fault_words[] = {
   { "sigkill-main", RB_FAULT_SIGKILL_MAIN, NULL, "SIGKILL the main process only, like a crashed master" },
   { "sigterm", RB_FAULT_SIGTERM, NULL, "SIGTERM the main process, then SIGKILL the tree after grace" },
   { "hang", RB_FAULT_HANG, NULL, "SIGSTOP the tree for hang_for, then SIGKILL it" },
+  { "network", RB_FAULT_NETWORK, NULL, "no kill: net_fault is the cycle's whole fault (the hit clients "
+                                       "reconnect on a fresh path through the fault proxy)" },
   { "exec", RB_FAULT_EXEC, ":CMD", "run CMD with /bin/sh -c and wait for it (external servers: systemctl restart x)" },
   { NULL, 0, NULL, NULL }
 };
@@ -30,6 +32,13 @@ const struct rb_word rb_ready_words[] = {
   { "rtmp", RB_READY_RTMP, NULL, "a full RTMP handshake and connect succeed on url" },
   { "http", RB_READY_HTTP, "://URL", "GET URL answers 2xx" },
   { "https", RB_READY_HTTP, "://URL", "GET URL answers 2xx" },
+  { NULL, 0, NULL, NULL }
+};
+
+const struct rb_word rb_net_clients_words[] = {
+  { "all", RB_NET_CLIENTS_ALL, NULL, "every publisher, player and holder" },
+  { "publishers", RB_NET_CLIENTS_PUBLISHERS, NULL, "the publishers only" },
+  { "players", RB_NET_CLIENTS_PLAYERS, NULL, "the players only" },
   { NULL, 0, NULL, NULL }
 };
 

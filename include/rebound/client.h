@@ -108,6 +108,11 @@ rb_err rb_client_wait_closed(struct rb_client *c, int64_t deadline);
 /* From any thread: make a blocked step of c return promptly (shutdown(2)). */
 void rb_client_abort(struct rb_client *c);
 
+/* From any thread: the network under the current session died and the client
+   knows it (as after a dropped Wi-Fi): the session's next step fails as closed,
+   and the client may connect again (unlike after rb_client_abort). */
+void rb_client_cut(struct rb_client *c);
+
 /* Close. polite = true: librtmp's RTMP_Close (deleteStream etc.). polite = false:
    send nothing at all — drain what is readable, then close(2) — so a server side
    that closed first stays in FIN_WAIT2/TIME_WAIT instead of being reset. */
@@ -121,5 +126,8 @@ const struct rb_client_timings *rb_client_last_timings(const struct rb_client *c
 
 /* The socket, or -1. */
 int rb_client_fd(const struct rb_client *c);
+
+/* The local TCP port of the current connection, or 0. */
+uint16_t rb_client_local_port(const struct rb_client *c);
 
 #endif

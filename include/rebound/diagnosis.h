@@ -1,5 +1,6 @@
 /*
- * diagnosis: one sentence naming the cause of a failed rebind, chosen from the
+ * diagnosis: one sentence naming the cause of a failed rebind (or of a server that
+ * kept a dead client's stream after a network fault), chosen from the
  * evidence the engine recorded. A pure function of its input, so each branch is
  * unit-tested without starting anything.
  */
@@ -49,6 +50,22 @@ bool rb_diagnosis_mentions_eaddrinuse(const char *text);
 /* Write the sentence for a failed rebind. */
 void rb_diagnose_rebind(const struct rb_rebind_evidence *ev, char *buf, size_t buflen);
 
+/* What a network fault cycle saw of the server's handling of a dead client. */
+struct rb_stale_evidence {
+  const char *net_fault;   /* "blackhole", "reset", "partition" */
+  const char *stream;      /* the stream whose republish was refused (NULL: none was) */
+  const char *refusal;     /* the server's words for it (status code), may be NULL */
+  double refused_ms;       /* network death -> republish accepted (or -> end of the wait) */
+  bool accepted;           /* the republish was accepted in the end */
+  bool server_dropped;     /* the server closed the dead connection by itself */
+  double dropped_ms;       /* network death -> that close */
+  const char *why;         /* the fleet's word on the first client not up (NULL: all up) */
+};
+
+/* Write the sentence for a network fault cycle: the refusal and its length, and
+   whether the server ever dropped the dead session; "" when there is nothing to say
+   (nothing refused and every client back). */
+void rb_diagnose_stale(const struct rb_stale_evidence *ev, char *buf, size_t buflen);
 /* True when states hold connections that block a bind() without SO_REUSEADDR:
    FIN_WAIT1/2, TIME_WAIT, CLOSING, LAST_ACK, CLOSE_WAIT. */
 bool rb_diagnosis_lingering(const unsigned states[RB_TCP_STATE_MAX]);

@@ -51,6 +51,8 @@ struct rb_fleet_counts {
   double latency_p50_ms, latency_p99_ms;
   double stale_ms_max;         /* longest refused-republish window seen since the last reset */
   char first_problem[320];     /* why the first client that is not up is not up */
+  char refused_stream[128];    /* the first publisher whose last attempt was refused ("" none) */
+  char refused_code[96];       /* the status the server refused it with */
   bool rejected;               /* some client's last failure was a server refusal */
 };
 
@@ -108,6 +110,20 @@ void rb_fleet_arm_flow(struct rb_fleet *f);
    that did not ("2/3 players receive new frames; player 1 (s): ..."). */
 rb_err rb_fleet_wait_flow(struct rb_fleet *f, int64_t deadline, volatile int *stop, int64_t *all_at, char *msg,
                           size_t msglen);
+/* Which clients a network fault hits: the selected kinds, in the order publishers,
+   players, holders, at most max of them (0: no limit). */
+struct rb_fleet_select {
+  bool publishers, players, holders;
+  unsigned max;
+};
+
+/* The local ports of the selected clients' current connections (for the fault
+   proxy, which knows connections by their client port); how many were written. */
+size_t rb_fleet_client_ports(struct rb_fleet *f, const struct rb_fleet_select *sel, uint16_t *ports,
+                             size_t cap);
+/* The selected clients' network died: they count as down until they are up again
+   on a new connection; cut = they also notice at once (rb_client_cut). */
+void rb_fleet_network_died(struct rb_fleet *f, const struct rb_fleet_select *sel, bool cut);
 
 /* Stop and join every thread (bounded: blocked steps are aborted). */
 void rb_fleet_stop(struct rb_fleet *f);

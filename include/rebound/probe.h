@@ -37,9 +37,6 @@ rb_err rb_probe_wait(const struct rb_ready *r, int64_t deadline, rb_probe_keep_g
 /* One attempt of each kind, bounded by deadline. */
 bool rb_probe_listen_once(uint16_t port);
 rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char *msg, size_t msglen);
-/* A TCP connection to host:port left open (*fd_out, caller closes), bounded by deadline. */
-rb_err rb_probe_tcp_connect(const char *host, uint16_t port, int64_t deadline, int *fd_out, char *msg,
-                            size_t msglen);
 rb_err rb_probe_http_once(const char *url, int64_t deadline, char *msg, size_t msglen);
 
 /* Find a free TCP port on 127.0.0.1 (bind port 0, read it back, close). */

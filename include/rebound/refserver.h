@@ -4,8 +4,8 @@
  * Two layers, both pure functions of the bytes they are given so that unit tests
  * and fuzzers can drive them:
  *  - the wire format (harness/refserver_proto.c): chunk-stream reader with every
- *    peer-announced size checked before it is trusted, chunked writer, a small
- *    bounded AMF0 reader and writer, and an output buffer with a size limit;
+ *    peer-announced size checked before it is trusted, chunked writer, and an
+ *    output buffer with a size limit, over rtmp_wire's headers and AMF0;
  *  - the sessions (harness/refserver_session.c): handshake, connect, createStream,
  *    publish/play, relay from a publisher to its players with cached metadata and
  *    sequence headers, and the fault switches that live at the RTMP level
@@ -13,12 +13,13 @@
  * harness/refserver.c owns the sockets, the event loop and the process-level
  * switches (workers, crash, hang, start delay, SO_REUSEADDR).
  *
- * Nothing here is shared with the harness: the refserver is a separate program.
+ * Only rtmp_wire is shared with the harness: the refserver is a separate program.
  */
 #ifndef REBOUND_REFSERVER_H
 #define REBOUND_REFSERVER_H
 
 #include "rebound/error.h"
+#include "rebound/rtmp_wire.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,7 +30,6 @@
 #define RB_REFSERVER_MAX_MESSAGE (8u << 20)       /* largest message accepted */
 #define RB_REFSERVER_MAX_CHUNK_SIZE (16u << 20)   /* largest Set Chunk Size accepted */
 #define RB_REFSERVER_MAX_CHUNK_STREAMS 64         /* distinct chunk stream ids per connection */
-#define RB_REFSERVER_AMF_MAX_DEPTH 16             /* nesting of AMF objects and arrays */
 #define RB_REFSERVER_MAX_OUTPUT (8u << 20)        /* unsent bytes queued for one peer */
 #define RB_REFSERVER_DEFAULT_BUDGET ((size_t)512 << 20) /* all connections together */
 #define RB_REFSERVER_HANDSHAKE_SIZE 1536
@@ -106,39 +106,6 @@ void rb_refserver_buf_free(struct rb_refserver_buf *b);
 /* Append m as chunks of chunk_size (first chunk fmt 0, then fmt 3). All or nothing. */
 rb_err rb_refserver_write_message(struct rb_refserver_buf *out, uint32_t chunk_size,
                                   const struct rb_refserver_message *m);
-
-/* AMF0 writer into a fixed buffer; overflow is sticky and checked once at the end. */
-struct rb_refserver_amf_writer {
-  uint8_t *p;
-  size_t cap;
-  size_t len;
-  bool overflow;
-};
-
-void rb_refserver_amf_put_number(struct rb_refserver_amf_writer *w, double v);
-void rb_refserver_amf_put_bool(struct rb_refserver_amf_writer *w, bool v);
-void rb_refserver_amf_put_string(struct rb_refserver_amf_writer *w, const char *s);
-void rb_refserver_amf_put_null(struct rb_refserver_amf_writer *w);
-void rb_refserver_amf_put_object_start(struct rb_refserver_amf_writer *w);
-void rb_refserver_amf_put_key(struct rb_refserver_amf_writer *w, const char *key);
-void rb_refserver_amf_put_object_end(struct rb_refserver_amf_writer *w);
-
-/* AMF0 reader over a byte range; every read checks bounds and returns false on
-   truncated or unsupported input. */
-struct rb_refserver_amf_reader {
-  const uint8_t *p;
-  size_t len;
-  size_t pos;
-};
-
-bool rb_refserver_amf_get_string(struct rb_refserver_amf_reader *r, const char **s, size_t *n);
-bool rb_refserver_amf_get_number(struct rb_refserver_amf_reader *r, double *v);
-/* Skip one value of any AMF0 type, nesting limited to RB_REFSERVER_AMF_MAX_DEPTH. */
-bool rb_refserver_amf_skip(struct rb_refserver_amf_reader *r);
-/* Read one object (or ECMA array) and copy the string property key into out
-   (NUL-terminated, truncated to outlen); *found says whether it was there. */
-bool rb_refserver_amf_find_string(struct rb_refserver_amf_reader *r, const char *key,
-                                  char *out, size_t outlen, bool *found);
 
 /* Sessions. */
 struct rb_refserver_config {

@@ -67,6 +67,11 @@ struct rb_cycle_result {
   uint64_t lost_in_outage;        /* frames sent to the killed server that no player got (allowed) */
   uint64_t skipped_after_restart; /* frames sent to the restarted server before a player's first frame */
   double latency_p50_ms, latency_p99_ms;
+  /* net_fault (only when a scenario sets it): what the fault proxy did and saw */
+  bool net;                       /* the clients went through the fault proxy */
+  unsigned net_hit;               /* connections the cycle's network fault hit */
+  bool net_server_dropped;        /* the server closed a dead (blackholed) connection by itself */
+  double net_dropped_ms;          /* fault -> that close; -1 if it never did */
   char diagnosis[RB_DIAGNOSIS_LEN];
   size_t nfailures;
   char failures[RB_MAX_FAILURES][RB_FAILURE_LEN];

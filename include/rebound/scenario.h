@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "rebound/error.h"
+#include "rebound/netfault.h"
 #include "rebound/types.h"
 
 enum rb_opt_type {
@@ -54,6 +55,8 @@ enum rb_opt_id {
   RB_OPT_FAULT_AT,
   RB_OPT_GRACE,
   RB_OPT_HANG_FOR,
+  RB_OPT_NET_FAULT,
+  RB_OPT_NET_FAULT_CLIENTS,
   RB_OPT_CYCLES,
   RB_OPT_DURATION_KEY,
   RB_OPT_PUBLISHERS,
@@ -118,6 +121,9 @@ struct rb_scenario {
   enum rb_fault_at fault_at;
   int64_t grace_ns;
   int64_t hang_for_ns;
+  struct rb_netfault_spec net_fault; /* kind RB_NETFAULT_NONE: no proxy at all */
+  enum rb_net_clients net_clients;
+  unsigned net_clients_n;            /* RB_NET_CLIENTS_COUNT: the first N publishers, then players */
   unsigned cycles;
   int64_t duration_ns;
   unsigned publishers;

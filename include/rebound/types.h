@@ -36,6 +36,7 @@ enum rb_fault_kind {
   RB_FAULT_SIGKILL_MAIN, /* SIGKILL only the main process, like a crashed master */
   RB_FAULT_SIGTERM,      /* SIGTERM the main process, SIGKILL the tree after grace */
   RB_FAULT_HANG,         /* SIGSTOP the tree for hang_for, then SIGKILL it */
+  RB_FAULT_NETWORK,      /* no signal: net_fault on the clients' connections is the fault */
   RB_FAULT_EXEC          /* run exec_command with /bin/sh -c and wait for it */
 };
 extern const struct rb_word rb_fault_words[];
@@ -57,6 +58,12 @@ enum rb_ready_kind {
   RB_READY_HTTP    /* GET http_url answers 2xx (libcurl) */
 };
 extern const struct rb_word rb_ready_words[];
+
+/* Which clients a network fault hits (scenario key `net_fault_clients`; a count N
+   is accepted besides the words: the first N publishers, then players). */
+enum rb_net_clients { RB_NET_CLIENTS_ALL, RB_NET_CLIENTS_PUBLISHERS, RB_NET_CLIENTS_PLAYERS,
+                      RB_NET_CLIENTS_COUNT };
+extern const struct rb_word rb_net_clients_words[];
 
 enum rb_expect { RB_EXPECT_PASS, RB_EXPECT_FAIL };
 extern const struct rb_word rb_expect_words[];

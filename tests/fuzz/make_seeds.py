@@ -222,6 +222,17 @@ cycles = ${cycles}
     put("scenario", "errors.ini", b"[s]\ncommand = x ${port\ngrace = -1s\n[s]\n")
 
 
+def rtmp_wire_seeds():
+    # chunk headers of each form, then AMF0 (the target reads the same bytes both ways)
+    put("rtmp_wire", "fmt0_header", b"\x03" + bytes([0, 0, 0, 0, 0, 20, 20, 0, 0, 0, 0])
+        + s("onStatus") + n(0) + null() + info("status", "NetStream.Play.Start", "go"))
+    put("rtmp_wire", "ext_timestamp", b"\x44\xff\xff\xff\x00\x00\x04\x09\x00\x00\x00\x01\xc4")
+    put("rtmp_wire", "csid_forms", b"\x00\x05" + bytes(11) + b"\x01\xff\xff" + bytes(11))
+    put("rtmp_wire", "amf_nested", s("_result") + n(1)
+        + obj([("a", obj([("b", obj([("c", b"\x0a" + struct.pack(">I", 2) + n(1) + null())]))]))]))
+    put("rtmp_wire", "amf_refs", b"\x07\x00\x01" + b"\x10\x00\x01T\x00\x00\x09")
+
+
 # ---- results files (rebound merge / report) -------------------------------------
 def results_seeds():
     cycle = (b'{"index": 1, "result": "fail", "fault": "sigkill", "port_states_at_restart": '
@@ -245,6 +256,7 @@ def results_seeds():
 if __name__ == "__main__":
     results_seeds()
     client_seeds()
+    rtmp_wire_seeds()
     sei_seeds()
     refserver_seeds()
     scenario_seeds()

@@ -43,5 +43,14 @@ set -e
 [ $code -eq 0 ] || { cat "$T/scale" >&2; fail "scale.sh exited $code"; }
 grep -Eq '^ +8 +pass ' "$T/scale" || { cat "$T/scale" >&2; fail "scale.sh: no passing 8-client row"; }
 
+# the fault proxy's added latency: 2 runs of 4 connections x 5 rounds
+set +e
+timeout -k 10 60 bash "$BENCH/netfault-latency.sh" "$(dirname "$REBOUND")" 2 4 5 >"$T/netfault" 2>&1
+code=$?
+set -e
+[ $code -eq 0 ] || { cat "$T/netfault" >&2; fail "netfault-latency.sh exited $code"; }
+expect_in "$T/netfault" "median added latency over 2 runs of 4 connections x 5 rounds of 256 bytes: p50"
+! grep -q nan "$T/netfault" || { cat "$T/netfault" >&2; fail "netfault-latency.sh printed nan"; }
+
 assert_no_leftovers
 pass "every benchmark runs in a tiny configuration"

@@ -23,7 +23,7 @@ cat >"$T/flood.ini" <<'INI'
 command = echo "start ${cycle}"; yes flood & exec rebound-refserver --port ${port}
 port = auto
 cycles = 2
-publish_for = 1s
+publish_for = 300ms
 [flood]
 INI
 run_rebound 120 run "$T/flood.ini" --json "$T/r.json" --artifacts "$T/art-flood"

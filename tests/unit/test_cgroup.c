@@ -145,8 +145,9 @@ static void make_group(struct rb_cgroup *cg, const char *name, pid_t *child)
 static void test_cleanup_touches_only_dead_owners(void)
 {
   struct rb_proc_info self, gone = { 0 };
-  struct rb_cgroup dead, reused, mine, foreign, other_ns;
-  pid_t c_dead, c_reused, c_mine, c_foreign, c_other_ns, dead_pid = fork();
+  struct rb_cgroup dead, reused, mine, foreign, other_ns, zombie_owned;
+  struct rb_proc_info zinfo;
+  pid_t c_dead, c_reused, c_mine, c_foreign, c_other_ns, c_zombie, zombie, dead_pid = fork();
   struct stat nsst;
   unsigned long ns = stat("/proc/self/ns/pid", &nsst) == 0 ? (unsigned long)nsst.st_ino : 0;
   char name[128], msg[256];
@@ -169,19 +170,37 @@ static void test_cleanup_touches_only_dead_owners(void)
   /* not a name of ours */
   snprintf(name, sizeof(name), "reboundx-%lu-%d-%llu-4", ns, (int)dead_pid, gone.start);
   make_group(&foreign, name, &c_foreign);
+  /* an owner that died but is not reaped yet (a zombie) is dead too */
+  {
+    int64_t deadline = rb_clock_deadline(KILL_NS);
+
+    zombie = fork();
+    if(zombie == 0) {
+      for(;;)
+        pause();
+    }
+    CU_ASSERT_FATAL(zombie > 0 && rb_proc_read_stat(zombie, &zinfo));
+    kill(zombie, SIGKILL);
+    while(rb_proc_read_stat(zombie, &gone) && gone.state != 'Z' && rb_clock_now() < deadline)
+      rb_clock_sleep(RB_NS_PER_MS);
+    CU_ASSERT_EQUAL(gone.state, 'Z');
+  }
+  snprintf(name, sizeof(name), "rebound-%lu-%d-%llu-6", ns, (int)zombie, zinfo.start);
+  make_group(&zombie_owned, name, &c_zombie);
   /* a dead pid, but in another pid namespace: not ours to judge */
   snprintf(name, sizeof(name), "rebound-%lu-%d-%llu-5", ns + 1, (int)dead_pid, self.start);
   make_group(&other_ns, name, &c_other_ns);
 
   CU_ASSERT_EQUAL(rb_cgroup_cleanup_leftovers(record, &seen, &count, msg, sizeof(msg)), RB_OK);
-  CU_ASSERT_EQUAL(count, 2);
-  CU_ASSERT_EQUAL(seen.n, 2);
+  CU_ASSERT_EQUAL(count, 3);
+  CU_ASSERT_EQUAL(seen.n, 3);
   for(size_t i = 0; i < seen.n; i++) {
-    CU_ASSERT(seen.owners[i] == dead_pid || seen.owners[i] == getpid());
+    CU_ASSERT(seen.owners[i] == dead_pid || seen.owners[i] == getpid() || seen.owners[i] == zombie);
     CU_ASSERT_EQUAL(seen.killed[i], 2);
   }
   CU_ASSERT_EQUAL(access(dead.path, F_OK), -1);
   CU_ASSERT_EQUAL(access(reused.path, F_OK), -1);
+  CU_ASSERT_EQUAL(access(zombie_owned.path, F_OK), -1);
   CU_ASSERT_EQUAL(count_procs(mine.path), 2);
   CU_ASSERT_EQUAL(count_procs(foreign.path), 2);
   CU_ASSERT_EQUAL(count_procs(other_ns.path), 2);
@@ -190,7 +209,8 @@ static void test_cleanup_touches_only_dead_owners(void)
   CU_ASSERT_EQUAL(rb_cgroup_destroy(&other_ns, KILL_NS, msg, sizeof(msg)), RB_OK);
   close(dead.dirfd);
   close(reused.dirfd);
-  for(pid_t *c = (pid_t[]){ c_dead, c_reused, c_mine, c_foreign, c_other_ns }, *e = c + 5; c < e; c++)
+  close(zombie_owned.dirfd);
+  for(pid_t *c = (pid_t[]){ c_dead, c_reused, c_mine, c_foreign, c_other_ns, c_zombie, zombie }, *e = c + 7; c < e; c++)
     waitpid(*c, NULL, 0);
 }
 

@@ -106,12 +106,54 @@ static void test_mentions(void)
   CU_ASSERT_FALSE(rb_diagnosis_mentions_eaddrinuse(NULL));
 }
 
+static void test_stale_refused_until_the_end(void)
+{
+  struct rb_stale_evidence ev = { "blackhole", "rebound-0", "NetStream.Publish.BadName", 60200, false, false, 0,
+                                  "publisher 0 (rebound-0): rejected" };
+  char buf[512];
+
+  rb_diagnose_stale(&ev, buf, sizeof(buf));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "refused the republish of rebound-0 (NetStream.Publish.BadName) for 60.2 s "
+                                     "after the publisher's network died"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "drop_idle_publisher"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "never closed the dead connection"));
+}
+
+static void test_stale_refused_then_accepted(void)
+{
+  struct rb_stale_evidence ev = { "blackhole", "rebound-3", NULL, 2450, true, true, 2100, NULL };
+  char buf[512];
+
+  rb_diagnose_stale(&ev, buf, sizeof(buf));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "refused the republish of rebound-3 for 2.5 s"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "then accepted it"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "closed the dead connection by itself after 2.1 s"));
+  CU_ASSERT_PTR_NULL(strstr(buf, "drop_idle_publisher"));
+  ev.net_fault = "reset";
+  rb_diagnose_stale(&ev, buf, sizeof(buf));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "network was reset"));
+}
+
+static void test_stale_nothing_to_say(void)
+{
+  struct rb_stale_evidence ev = { "partition", NULL, NULL, 0, true, false, 0, NULL };
+  char buf[512] = "x";
+
+  rb_diagnose_stale(&ev, buf, sizeof(buf));
+  CU_ASSERT_STRING_EQUAL(buf, "");
+  ev.why = "player 0: play timed out";
+  rb_diagnose_stale(&ev, buf, sizeof(buf));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "did not come back after their network died (nothing was refused): player 0"));
+}
+
 int main(void)
 {
   static const struct rb_test_case cases[] = {
     RB_TEST(test_no_reuseaddr), RB_TEST(test_survivor_named), RB_TEST(test_reuseport_both_listen),
     RB_TEST(test_exit_status_and_last_line), RB_TEST(test_not_listening),
-    RB_TEST(test_eaddrinuse_without_old_sockets), RB_TEST(test_mentions), RB_TEST_END
+    RB_TEST(test_eaddrinuse_without_old_sockets), RB_TEST(test_mentions),
+    RB_TEST(test_stale_refused_until_the_end), RB_TEST(test_stale_refused_then_accepted),
+    RB_TEST(test_stale_nothing_to_say), RB_TEST_END
   };
 
   return rb_test_main("diagnosis", cases);

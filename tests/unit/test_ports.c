@@ -1,6 +1,7 @@
 /* Unit tests for ports: the list (first port kept first, no duplicates, bounded),
    discovery of this process's listeners, and holders that the server accept()s. */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -88,10 +89,13 @@ static void test_discover_and_hold(void)
   rb_ports_release(&p);
   /* a port nobody listens on: a clear error */
   close(fb);
+  rb_ports_init(&p, first);
   rb_ports_add(&p, b);
   CU_ASSERT_EQUAL(rb_ports_hold(&p, "127.0.0.1", 1, rb_clock_deadline(RB_NS_PER_S), msg, sizeof(msg)),
                   RB_ERR_REFUSED);
-  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "connect to 127.0.0.1:"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "refused"));
+  if(!strstr(msg, "refused"))
+    fprintf(stderr, "hold: %s\n", msg);
   rb_ports_release(&p);
   for(int i = 0; i < nconn; i++)
     close(conn[i]);

@@ -305,43 +305,43 @@ static void test_buf_limit(void)
 static void test_amf_read_write(void)
 {
   uint8_t buf[256];
-  struct rb_refserver_amf_writer w = { buf, sizeof(buf), 0, false };
-  struct rb_refserver_amf_reader r;
+  struct rb_rtmp_amf_writer w = { buf, sizeof(buf), 0, false };
+  struct rb_rtmp_amf_reader r;
   const char *s;
   size_t n;
   double v;
   char app[16];
   bool found;
 
-  rb_refserver_amf_put_string(&w, "connect");
-  rb_refserver_amf_put_number(&w, 1.0);
-  rb_refserver_amf_put_object_start(&w);
-  rb_refserver_amf_put_key(&w, "flashVer");
-  rb_refserver_amf_put_string(&w, "LNX 9,0,124,2");
-  rb_refserver_amf_put_key(&w, "nested");
-  rb_refserver_amf_put_object_start(&w);
-  rb_refserver_amf_put_key(&w, "app");
-  rb_refserver_amf_put_string(&w, "wrong");
-  rb_refserver_amf_put_object_end(&w);
-  rb_refserver_amf_put_key(&w, "app");
-  rb_refserver_amf_put_string(&w, "live-with-a-long-name");
-  rb_refserver_amf_put_object_end(&w);
-  rb_refserver_amf_put_null(&w);
+  rb_rtmp_amf_put_string(&w, "connect");
+  rb_rtmp_amf_put_number(&w, 1.0);
+  rb_rtmp_amf_put_object_start(&w);
+  rb_rtmp_amf_put_key(&w, "flashVer");
+  rb_rtmp_amf_put_string(&w, "LNX 9,0,124,2");
+  rb_rtmp_amf_put_key(&w, "nested");
+  rb_rtmp_amf_put_object_start(&w);
+  rb_rtmp_amf_put_key(&w, "app");
+  rb_rtmp_amf_put_string(&w, "wrong");
+  rb_rtmp_amf_put_object_end(&w);
+  rb_rtmp_amf_put_key(&w, "app");
+  rb_rtmp_amf_put_string(&w, "live-with-a-long-name");
+  rb_rtmp_amf_put_object_end(&w);
+  rb_rtmp_amf_put_null(&w);
   CU_ASSERT_FALSE_FATAL(w.overflow);
-  r = (struct rb_refserver_amf_reader){ buf, w.len, 0 };
-  CU_ASSERT_TRUE(rb_refserver_amf_get_string(&r, &s, &n));
+  r = (struct rb_rtmp_amf_reader){ buf, w.len, 0 };
+  CU_ASSERT_TRUE(rb_rtmp_amf_get_string(&r, &s, &n));
   CU_ASSERT_EQUAL(n, 7);
-  CU_ASSERT_TRUE(rb_refserver_amf_get_number(&r, &v));
+  CU_ASSERT_TRUE(rb_rtmp_amf_get_number(&r, &v));
   CU_ASSERT_DOUBLE_EQUAL(v, 1.0, 0.0);
-  CU_ASSERT_TRUE(rb_refserver_amf_find_string(&r, "app", app, sizeof(app), &found));
+  CU_ASSERT_TRUE(rb_rtmp_amf_find_string(&r, "app", app, sizeof(app), &found));
   CU_ASSERT_TRUE(found);
   CU_ASSERT_STRING_EQUAL(app, "live-with-a-lon"); /* truncated to the buffer */
-  CU_ASSERT_TRUE(rb_refserver_amf_skip(&r));
+  CU_ASSERT_TRUE(rb_rtmp_amf_skip(&r));
   CU_ASSERT_EQUAL(r.pos, w.len);
 
   /* the writer refuses to overflow */
-  w = (struct rb_refserver_amf_writer){ buf, 4, 0, false };
-  rb_refserver_amf_put_string(&w, "too long");
+  w = (struct rb_rtmp_amf_writer){ buf, 4, 0, false };
+  rb_rtmp_amf_put_string(&w, "too long");
   CU_ASSERT_TRUE(w.overflow);
 }
 
@@ -352,7 +352,7 @@ static void test_amf_hostile_input(void)
   static const uint8_t short_string[] = { 0x02, 0x00, 0x10, 'a' };
   static const uint8_t amf3[] = { 0x11, 0x06 };
   static const uint8_t no_end[] = { 0x03, 0x00, 0x01, 'a', 0x05 };
-  struct rb_refserver_amf_reader r;
+  struct rb_rtmp_amf_reader r;
   const char *s;
   size_t n;
   double v;
@@ -367,19 +367,19 @@ static void test_amf_hostile_input(void)
     deep[3 + 3 * i] = 'k';
     deep[4 + 3 * i] = 0x03;
   }
-  r = (struct rb_refserver_amf_reader){ deep, sizeof(deep), 0 };
-  CU_ASSERT_FALSE(rb_refserver_amf_skip(&r));
+  r = (struct rb_rtmp_amf_reader){ deep, sizeof(deep), 0 };
+  CU_ASSERT_FALSE(rb_rtmp_amf_skip(&r));
   CU_ASSERT_EQUAL(r.pos, 0);
-  r = (struct rb_refserver_amf_reader){ huge_array, sizeof(huge_array), 0 };
-  CU_ASSERT_FALSE(rb_refserver_amf_skip(&r));
-  r = (struct rb_refserver_amf_reader){ short_string, sizeof(short_string), 0 };
-  CU_ASSERT_FALSE(rb_refserver_amf_get_string(&r, &s, &n));
-  CU_ASSERT_FALSE(rb_refserver_amf_skip(&r));
-  CU_ASSERT_FALSE(rb_refserver_amf_get_number(&r, &v));
-  r = (struct rb_refserver_amf_reader){ amf3, sizeof(amf3), 0 };
-  CU_ASSERT_FALSE(rb_refserver_amf_skip(&r));
-  r = (struct rb_refserver_amf_reader){ no_end, sizeof(no_end), 0 };
-  CU_ASSERT_FALSE(rb_refserver_amf_find_string(&r, "a", out, sizeof(out), &found));
+  r = (struct rb_rtmp_amf_reader){ huge_array, sizeof(huge_array), 0 };
+  CU_ASSERT_FALSE(rb_rtmp_amf_skip(&r));
+  r = (struct rb_rtmp_amf_reader){ short_string, sizeof(short_string), 0 };
+  CU_ASSERT_FALSE(rb_rtmp_amf_get_string(&r, &s, &n));
+  CU_ASSERT_FALSE(rb_rtmp_amf_skip(&r));
+  CU_ASSERT_FALSE(rb_rtmp_amf_get_number(&r, &v));
+  r = (struct rb_rtmp_amf_reader){ amf3, sizeof(amf3), 0 };
+  CU_ASSERT_FALSE(rb_rtmp_amf_skip(&r));
+  r = (struct rb_rtmp_amf_reader){ no_end, sizeof(no_end), 0 };
+  CU_ASSERT_FALSE(rb_rtmp_amf_find_string(&r, "a", out, sizeof(out), &found));
   CU_ASSERT_FALSE(found);
 }
 
@@ -409,7 +409,7 @@ static void peer_log(struct peer *p, const char *what)
 
 static void peer_on_message(struct peer *p, const struct rb_refserver_message *m)
 {
-  struct rb_refserver_amf_reader r = { m->data, m->length, 0 };
+  struct rb_rtmp_amf_reader r = { m->data, m->length, 0 };
   const char *s;
   size_t n;
   char name[64], code[96];
@@ -422,13 +422,13 @@ static void peer_on_message(struct peer *p, const struct rb_refserver_message *m
   } else if(m->type == 8) {
     peer_log(p, "A");
     p->audio++;
-  } else if(m->type == 18 && rb_refserver_amf_get_string(&r, &s, &n)) {
+  } else if(m->type == 18 && rb_rtmp_amf_get_string(&r, &s, &n)) {
     snprintf(name, sizeof(name), "D:%.*s", (int)(n < 40 ? n : 40), s);
     peer_log(p, name);
-  } else if(m->type == 20 && rb_refserver_amf_get_string(&r, &s, &n)) {
+  } else if(m->type == 20 && rb_rtmp_amf_get_string(&r, &s, &n)) {
     snprintf(name, sizeof(name), "%.*s", (int)(n < 40 ? n : 40), s);
-    if(strcmp(name, "onStatus") == 0 && rb_refserver_amf_get_number(&r, &txn)
-       && rb_refserver_amf_skip(&r) && rb_refserver_amf_find_string(&r, "code", code, sizeof(code), &found)
+    if(strcmp(name, "onStatus") == 0 && rb_rtmp_amf_get_number(&r, &txn)
+       && rb_rtmp_amf_skip(&r) && rb_rtmp_amf_find_string(&r, "code", code, sizeof(code), &found)
        && found)
       peer_log(p, code);
     else
@@ -470,21 +470,21 @@ static void amf_message(struct rb_refserver_buf *b, uint32_t sid, const char *cm
                         const char *arg)
 {
   uint8_t buf[512];
-  struct rb_refserver_amf_writer w = { buf, sizeof(buf), 0, false };
+  struct rb_rtmp_amf_writer w = { buf, sizeof(buf), 0, false };
 
-  rb_refserver_amf_put_string(&w, cmd);
-  rb_refserver_amf_put_number(&w, txn);
+  rb_rtmp_amf_put_string(&w, cmd);
+  rb_rtmp_amf_put_number(&w, txn);
   if(strcmp(cmd, "connect") == 0) {
-    rb_refserver_amf_put_object_start(&w);
-    rb_refserver_amf_put_key(&w, "app");
-    rb_refserver_amf_put_string(&w, arg);
-    rb_refserver_amf_put_key(&w, "tcUrl");
-    rb_refserver_amf_put_string(&w, "rtmp://127.0.0.1/live");
-    rb_refserver_amf_put_object_end(&w);
+    rb_rtmp_amf_put_object_start(&w);
+    rb_rtmp_amf_put_key(&w, "app");
+    rb_rtmp_amf_put_string(&w, arg);
+    rb_rtmp_amf_put_key(&w, "tcUrl");
+    rb_rtmp_amf_put_string(&w, "rtmp://127.0.0.1/live");
+    rb_rtmp_amf_put_object_end(&w);
   } else {
-    rb_refserver_amf_put_null(&w);
+    rb_rtmp_amf_put_null(&w);
     if(arg)
-      rb_refserver_amf_put_string(&w, arg);
+      rb_rtmp_amf_put_string(&w, arg);
   }
   put_message(b, 128, 3, 20, sid, 0, buf, (uint32_t)w.len);
 }
@@ -554,14 +554,14 @@ static const uint8_t aac_frame[] = { 0xaf, 0x01, 0x21 };
 static void publish_headers(struct rb_refserver *s, struct peer *p)
 {
   uint8_t meta[128];
-  struct rb_refserver_amf_writer w = { meta, sizeof(meta), 0, false };
+  struct rb_rtmp_amf_writer w = { meta, sizeof(meta), 0, false };
 
-  rb_refserver_amf_put_string(&w, "@setDataFrame");
-  rb_refserver_amf_put_string(&w, "onMetaData");
-  rb_refserver_amf_put_object_start(&w);
-  rb_refserver_amf_put_key(&w, "width");
-  rb_refserver_amf_put_number(&w, 160);
-  rb_refserver_amf_put_object_end(&w);
+  rb_rtmp_amf_put_string(&w, "@setDataFrame");
+  rb_rtmp_amf_put_string(&w, "onMetaData");
+  rb_rtmp_amf_put_object_start(&w);
+  rb_rtmp_amf_put_key(&w, "width");
+  rb_rtmp_amf_put_number(&w, 160);
+  rb_rtmp_amf_put_object_end(&w);
   peer_media(s, p, 18, 0, meta, (uint32_t)w.len);
   peer_media(s, p, 9, 0, avc_header, sizeof(avc_header));
   peer_media(s, p, 8, 0, aac_header, sizeof(aac_header));

@@ -154,6 +154,49 @@ struct error_case {
   const char *needle;  /* expected part of the message */
 };
 
+static void test_net_fault_keys(void)
+{
+  static const struct error_case bad[] = {
+    { "[s]\ncommand = x\nnet_fault = wifi\n", "t.ini:3:", "bad net_fault 'wifi'" },
+    { "[s]\ncommand = x\nnet_fault = latency:soon\n", "t.ini:3:", "needs a duration" },
+    { "[s]\ncommand = x\nnet_fault = bandwidth:fast\n", "t.ini:3:", "bytes per second" },
+    { "[s]\ncommand = x\nnet_fault_clients = some\n", "t.ini:3:", "bad net_fault_clients" },
+    { "[s]\ncommand = x\nfault = network\n", "t.ini:1:", "fault = network needs net_fault" },
+    { "[s]\ncommand = x\nfault = network\nnet_fault = latency:5ms\n", "t.ini:1:", "needs net_fault" },
+  };
+  struct rb_scenario_set set;
+  char msg[512];
+  const char *text = "[a]\ncommand = x\n"
+                     "[b]\ncommand = x\nfault = network\nnet_fault = blackhole\nnet_fault_clients = publishers\n"
+                     "[c]\ncommand = x\nnet_fault = partition:2s\nnet_fault_clients = 3\n"
+                     "[d]\ncommand = x\nnet_fault = bandwidth:500k\n";
+
+  CU_ASSERT_EQUAL_FATAL(load(text, NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL_FATAL(set.count, 4);
+  CU_ASSERT_EQUAL(set.items[0].net_fault.kind, RB_NETFAULT_NONE); /* no proxy unless asked */
+  CU_ASSERT_EQUAL(set.items[0].net_clients, RB_NET_CLIENTS_ALL);
+  CU_ASSERT_EQUAL(set.items[1].fault, RB_FAULT_NETWORK);
+  CU_ASSERT_STRING_EQUAL(rb_fault_name(set.items[1].fault), "network");
+  CU_ASSERT_EQUAL(set.items[1].net_fault.kind, RB_NETFAULT_BLACKHOLE);
+  CU_ASSERT_EQUAL(set.items[1].net_clients, RB_NET_CLIENTS_PUBLISHERS);
+  CU_ASSERT_EQUAL(set.items[2].fault, RB_FAULT_SIGKILL); /* with a kill: a host crash */
+  CU_ASSERT_EQUAL(set.items[2].net_fault.kind, RB_NETFAULT_PARTITION);
+  CU_ASSERT_EQUAL(set.items[2].net_fault.ns, 2 * RB_NS_PER_S);
+  CU_ASSERT_EQUAL(set.items[2].net_clients, RB_NET_CLIENTS_COUNT);
+  CU_ASSERT_EQUAL(set.items[2].net_clients_n, 3);
+  CU_ASSERT_EQUAL(set.items[3].net_fault.rate, 500000);
+  rb_scenario_set_free(&set);
+  for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    char m[512] = "";
+
+    CU_ASSERT_EQUAL(load(bad[i].text, NULL, NULL, &set, m, sizeof(m)), RB_ERR_SCENARIO);
+    if(strncmp(m, bad[i].where, strlen(bad[i].where)) || !strstr(m, bad[i].needle)) {
+      fprintf(stderr, "net case %zu: got '%s', want '%s...%s'\n", i, m, bad[i].where, bad[i].needle);
+      CU_FAIL("error message");
+    }
+  }
+}
+
 static void test_error_table(void)
 {
   static const struct error_case cases[] = {
@@ -471,6 +514,7 @@ int main(void)
     RB_TEST(test_durations),
     RB_TEST(test_topology),
     RB_TEST(test_topology_errors),
+    RB_TEST(test_net_fault_keys),
     RB_TEST_END
   };
 

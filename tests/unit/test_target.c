@@ -746,6 +746,119 @@ static void test_start_errors(void)
   rb_target_destroy(t);
 }
 
+/* The keeper SIGKILLed under a running target (its daemon included): the harness
+   notices, says why, and nothing of the target is left (issue 12.5). */
+static void check_keeper_sigkill(bool force_subreaper)
+{
+  char pidfile[256], command[512], why[RB_TARGET_WHY_LEN], want[64], msg[256];
+  struct rb_target *t;
+  const char *note;
+  pid_t daemon_pid, keeper = 0, pids[16];
+  int64_t deadline;
+  bool lost = false, cgroup;
+
+  if(force_subreaper)
+    setenv("REBOUND_CONTAINMENT", "subreaper", 1);
+  t = create();
+  unsetenv("REBOUND_CONTAINMENT");
+  cgroup = !strcmp(rb_target_containment(t, &note), "cgroup");
+  CU_ASSERT(force_subreaper ? !cgroup : true);
+  CU_ASSERT(force_subreaper ? !strcmp(note, "REBOUND_CONTAINMENT=subreaper") : true);
+  tmp_path(force_subreaper ? "lost-sub.pid" : "lost.pid", pidfile, sizeof(pidfile));
+  snprintf(command, sizeof(command), "exec %s %s 0", DAEMONIZE, pidfile);
+  if(!start(t, command, NULL, NULL))
+    goto out;
+  daemon_pid = read_pidfile(pidfile);
+  CU_ASSERT_FATAL(daemon_pid > 0);
+  /* the daemon alone, adopted by the keeper (our child named rebound-keeper) once
+     its intermediate parent is gone, and seen by the target module */
+  deadline = rb_clock_deadline(WAIT_NS);
+  while(rb_clock_now() < deadline) {
+    char path[64], comm[32] = "";
+    FILE *f;
+    int ppid = 0, grand = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_pid);
+    if((f = fopen(path, "r"))) {
+      if(fscanf(f, "%*d %*s %*c %d", &ppid) != 1)
+        ppid = 0;
+      fclose(f);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/stat", ppid);
+    if(ppid > 1 && (f = fopen(path, "r"))) {
+      if(fscanf(f, "%*d (%31[^)]) %*c %d", comm, &grand) != 2)
+        grand = 0;
+      fclose(f);
+    }
+    if(grand == getpid() && !strcmp(comm, "rebound-keeper") && rb_target_list(t, pids, 16) == 1 &&
+       pids[0] == daemon_pid) {
+      keeper = ppid;
+      break;
+    }
+    rb_clock_sleep(RB_NS_PER_MS);
+  }
+  CU_ASSERT_FATAL(keeper > 1);
+  CU_ASSERT_FALSE(rb_target_lost(t, why, sizeof(why)));
+  CU_ASSERT_EQUAL_FATAL(kill(keeper, SIGKILL), 0);
+  for(deadline = rb_clock_deadline(WAIT_NS); !lost && rb_clock_now() < deadline; rb_clock_sleep(RB_NS_PER_MS))
+    lost = rb_target_lost(t, why, sizeof(why));
+  CU_ASSERT_FATAL(lost);
+  snprintf(want, sizeof(want), "keeper process (pid %d) killed by signal 9", (int)keeper);
+  CU_ASSERT_PTR_NOT_NULL(strstr(why, want));
+  CU_ASSERT_PTR_NOT_NULL(strstr(why, cgroup ? "through its cgroup" : "subreaper containment"));
+  CU_ASSERT(wait_gone(daemon_pid, WAIT_NS));
+  CU_ASSERT_EQUAL(rb_target_start(t, "exec sleep 1", NULL, NULL, msg, sizeof(msg)), RB_ERR_SPAWN);
+out:
+  rb_target_destroy(t);
+}
+
+static void test_keeper_sigkill(void)
+{
+  check_keeper_sigkill(false);
+  check_keeper_sigkill(true);
+}
+
+/* A bounded log: a target that writes far more than the limit leaves at most the
+   limit, and its last words are in the file as soon as its exit is reported. */
+static void test_log_limit(void)
+{
+  static const char command[] =
+    "i=0; while [ $i -lt 4000 ]; do echo \"line $i of a noisy server\"; i=$((i+1)); done; echo last words; exit 3";
+  char log[256], tail[256];
+  struct rb_target_exit ex = { 0 };
+  struct rb_target *t = create();
+  struct stat st;
+  int64_t deadline;
+
+  tmp_path("capped.log", log, sizeof(log));
+  rb_target_set_log_limit(t, 8192);
+  if(start(t, command, log, NULL)) {
+    for(deadline = rb_clock_deadline(WAIT_NS); !ex.exited && rb_clock_now() < deadline; rb_clock_sleep(RB_NS_PER_MS))
+      rb_target_poll_exit(t, &ex);
+    CU_ASSERT_FATAL(ex.exited);
+    CU_ASSERT(WIFEXITED(ex.status) && WEXITSTATUS(ex.status) == 3);
+    /* read at once: the report came after the keeper drained the pipe */
+    rb_target_log_tail(log, 1, tail, sizeof(tail));
+    CU_ASSERT_STRING_EQUAL(tail, "last words");
+    CU_ASSERT(stat(log, &st) == 0 && st.st_size <= 8192 && st.st_size > 4096);
+  }
+  rb_target_destroy(t);
+  {
+    FILE *f = fopen(log, "r");
+    char line[256];
+    int markers = 0, first = 0;
+
+    CU_ASSERT_FATAL(f != NULL);
+    while(fgets(line, sizeof(line), f)) {
+      markers += !strncmp(line, "[rebound: ", 10) && strstr(line, "bytes of output dropped here");
+      first += !strcmp(line, "line 0 of a noisy server\n");
+    }
+    fclose(f);
+    CU_ASSERT_EQUAL(markers, 1);
+    CU_ASSERT_EQUAL(first, 1); /* the head is kept */
+  }
+}
+
 int main(void)
 {
   static const struct rb_test_case cases[] = {
@@ -763,6 +876,8 @@ int main(void)
     RB_TEST(test_harness_sigkill),
     RB_TEST(test_describe_and_cmdline),
     RB_TEST(test_start_errors),
+    RB_TEST(test_keeper_sigkill),
+    RB_TEST(test_log_limit),
     RB_TEST_END
   };
 
