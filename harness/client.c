@@ -84,6 +84,9 @@ struct rb_client {
   size_t wcap;
   struct rb_client_status status;
   struct rb_client_timings timings;
+  bool keep_chunk_size; /* opts.keep_chunk_size */
+  int last_out_chunk;   /* the chunk size the last connection announced and sent with */
+  bool stale_chunk;     /* this connection sends with last_out_chunk, unannounced */
   atomic_bool aborted;
   /* guarded by wd_lock */
   int fd; /* ours; librtmp has a dup */
@@ -737,7 +740,7 @@ static rb_err send_chunk_size(struct rb_client *c, char *msg, size_t msglen)
   AMF_EncodeInt32(p.m_body, p.m_body + 4, OUT_CHUNK_SIZE);
   err = send_packet(c, &p, "set chunk size", msg, msglen);
   if(!err)
-    c->r->m_outChunkSize = OUT_CHUNK_SIZE;
+    c->r->m_outChunkSize = c->last_out_chunk = OUT_CHUNK_SIZE;
   return err;
 }
 
@@ -829,6 +832,7 @@ rb_err rb_client_create(struct rb_client **out, const struct rb_client_opts *opt
   c->fd = -1;
   c->stream_id = -1;
   c->step_ns = opts->step_timeout_ns > 0 ? opts->step_timeout_ns : 5 * RB_NS_PER_S;
+  c->keep_chunk_size = opts->keep_chunk_size;
   atomic_init(&c->aborted, false);
   c->url = strdup(opts->url);
   c->r = RTMP_Alloc();
@@ -861,6 +865,11 @@ static rb_err handshake_and_connect(struct rb_client *c, char *msg, size_t msgle
   if(c->r->m_sb.sb_socket < 0)
     return rb_fail(msg, msglen, RB_ERR_SYSTEM, "dup: %s", strerror(errno));
   c->r->m_bSendCounter = TRUE; /* acknowledge bytes received, as RTMP_Connect would */
+  /* RTMP_Init (setup_librtmp) reset both chunk sizes to 128; the deliberate bug puts
+     the old outgoing one back, so even the connect command goes out in its chunks. */
+  c->stale_chunk = c->keep_chunk_size && c->last_out_chunk > RTMP_DEFAULT_CHUNKSIZE;
+  if(c->stale_chunk)
+    c->r->m_outChunkSize = c->last_out_chunk;
   watchdog_arm(c, rb_clock_deadline(c->step_ns));
   s0_mismatch = -1;
   ok = RTMP_Connect1(c->r, NULL); /* handshake, then sends connect */
@@ -878,7 +887,20 @@ static rb_err handshake_and_connect(struct rb_client *c, char *msg, size_t msgle
   if(err)
     return err;
   c->timings.connect_ms = rb_clock_ms(t1, rb_clock_now());
-  return send_chunk_size(c, msg, msglen);
+  return c->stale_chunk ? RB_OK : send_chunk_size(c, msg, msglen);
+}
+
+/* With the deliberate bug on, a failed step says what the server saw. */
+static rb_err explain_stale_chunk(struct rb_client *c, rb_err err, char *msg, size_t msglen)
+{
+  char why[256];
+
+  if(!err || !c->stale_chunk || err == RB_ERR_INTERRUPTED || err == RB_ERR_USAGE || err == RB_ERR_NOMEM)
+    return err;
+  snprintf(why, sizeof(why), "%s", msg ? msg : "");
+  return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "protocol failure: this client kept chunk size %d from its "
+                 "previous connection and never announced it (Set Chunk Size), so the server read its "
+                 "messages as 128-byte chunks and saw garbage (%s)", c->last_out_chunk, why);
 }
 
 rb_err rb_client_connect(struct rb_client *c, char *msg, size_t msglen)
@@ -903,7 +925,7 @@ rb_err rb_client_connect(struct rb_client *c, char *msg, size_t msglen)
     rb_client_close(c, false);
   else
     c->state = STATE_CONNECTED;
-  return err;
+  return explain_stale_chunk(c, err, msg, msglen);
 }
 
 rb_err rb_client_create_stream(struct rb_client *c, char *msg, size_t msglen)
@@ -989,7 +1011,7 @@ out:
 
 rb_err rb_client_publish(struct rb_client *c, const char *stream, char *msg, size_t msglen)
 {
-  return start_stream(c, stream, true, msg, msglen);
+  return explain_stale_chunk(c, start_stream(c, stream, true, msg, msglen), msg, msglen);
 }
 
 rb_err rb_client_play(struct rb_client *c, const char *stream, char *msg, size_t msglen)
@@ -1088,7 +1110,7 @@ rb_err rb_client_write(struct rb_client *c, const struct rb_media_frame *frame, 
 out:
   if(err)
     rb_client_close(c, false);
-  return err;
+  return explain_stale_chunk(c, err, msg, msglen);
 }
 
 rb_err rb_client_read(struct rb_client *c, struct rb_media_frame *frame, int64_t deadline,

@@ -192,7 +192,7 @@ static int fail(const struct cmd_opts *o, const char *what)
 static rb_err open_client(struct rb_client **c, const char *url, const struct cmd_opts *o,
                           char *msg, size_t msglen)
 {
-  struct rb_client_opts copts = { url, o->timeout_ns };
+  struct rb_client_opts copts = { .url = url, .step_timeout_ns = o->timeout_ns };
   rb_err err;
 
   signal(SIGPIPE, SIG_IGN); /* librtmp sends without MSG_NOSIGNAL */

@@ -203,3 +203,32 @@ void rb_diagnose_first_start(const struct rb_first_start_evidence *ev, char *buf
   snprintf(buf, buflen, "port %u not listening after %.0f ms at the first start while %s: the server most likely "
            "does not set SO_REUSEADDR%s%s", ev->port, ev->waited_ms, old, line[0] ? "; last log line: " : "", line);
 }
+
+void rb_diagnose_reload(const struct rb_reload_evidence *ev, char *buf, size_t buflen)
+{
+  char line[200], status[96], more[48] = "";
+
+  rb_last_line(ev->log_tail, line, sizeof(line));
+  if(ev->nstuck > 1)
+    snprintf(more, sizeof(more), ", and %zu more old worker%s", ev->nstuck - 1, ev->nstuck > 2 ? "s" : "");
+  if(ev->command_error)
+    snprintf(buf, buflen, "the reload command failed: %s", ev->command_error);
+  else if(ev->main_exited) {
+    rb_target_describe_status(ev->main_status, status, sizeof(status));
+    snprintf(buf, buflen, "the server %s on the reload signal instead of reloading%s%s", status,
+             line[0] ? "; last log line: " : "", line);
+  }
+  else if(ev->not_listening_ms > 0)
+    snprintf(buf, buflen, "port %u stopped listening for %.1f ms during the reload: new clients were refused "
+             "(a reload must keep the listening socket open)", ev->port, ev->not_listening_ms);
+  else if(ev->nstuck)
+    snprintf(buf, buflen, "old worker pid %d (%s) has been shutting down for %.1f s, past reload_timeout "
+             "%.0f ms%s: it never drains, keeping the connections it had (live RTMP sessions keep an "
+             "nginx-rtmp worker forever; bound it, e.g. with worker_shutdown_timeout)",
+             (int)ev->stuck_pids[0], ev->stuck_cmdlines[0], ev->stuck_age_ms / 1000, ev->reload_timeout_ms,
+             more);
+  else if(ev->new_client_error)
+    snprintf(buf, buflen, "a new client could not publish while the old workers drained: %s", ev->new_client_error);
+  else
+    buf[0] = '\0';
+}

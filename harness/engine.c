@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rebound/client.h"
 #include "rebound/clock.h"
 #include "rebound/diagnosis.h"
 #include "rebound/fleet.h"
@@ -700,7 +701,7 @@ static struct rb_fault make_fault(struct tgt *r, char **exec_cmd)
 {
   struct rb_fault f = {
     .kind = r->sc->fault, .grace_ns = r->sc->grace_ns, .hang_for_ns = r->sc->hang_for_ns,
-    .timeout_ns = r->sc->grace_ns + r->sc->hang_for_ns + FAULT_SLACK_NS,
+    .timeout_ns = r->sc->grace_ns + r->sc->hang_for_ns + FAULT_SLACK_NS, .reload_signal = r->sc->reload_signal,
   };
 
   *exec_cmd = NULL;
@@ -726,28 +727,40 @@ static void arrange_fault_moment(struct run *r, struct rb_cycle_result *c)
 
 
 
-/* Wait for every client to come back in a session begun at or after since, then let
-   judge say what the counters mean; reconnect_ms counts from restart_at. (A network
-   fault passes since = 0: the clients it hit count as down until they are back, the
-   others keep their sessions.) In a topology, clients on a target the fault did not
-   hit are only required to be up (rb_fleet_set_staying); players there are judged by
-   the recovery below. */
-static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t since, int64_t restart_at)
+/* The arrival curve: when each client (up in a session begun at or after since) came
+   back, in ms after t0; a client that never went down counts at 0. */
+static void record_arrivals(struct run *r, struct rb_cycle_result *c, int64_t t0, int64_t since)
 {
-  struct rb_reconnect_evidence ev = {
-    .restart_at = restart_at, .window_ms = (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS,
-  };
+  size_t n = r->sc->publishers + r->sc->players;
+  double *ms = malloc((n ? n : 1) * sizeof(*ms)), shift = rb_clock_ms(since, t0);
+
+  if(!ms)
+    return;
+  n = rb_fleet_arrivals(r->fleet, since, ms, n);
+  for(size_t i = 0; i < n; i++)
+    ms[i] = ms[i] > shift ? ms[i] - shift : 0;
+  rb_cycle_set_arrivals(c, ms, n);
+  free(ms);
+}
+
+/* Wait for every client to be up in a session begun at or after since, by deadline,
+   then let judge say what the counters mean; reconnect_ms counts from t0 (the
+   restart, or the reload). */
+static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t t0, int64_t since, int64_t deadline)
+{
+  struct rb_reconnect_evidence ev = { .restart_at = t0, .window_ms = rb_clock_ms(t0, deadline) };
   int64_t all_up_at = 0;
   char why[RB_FAILURE_LEN] = "";
 
   rb_fleet_set_paused(r->fleet, false);
-  ev.wait_err = rb_fleet_wait_up(r->fleet, since, restart_at + r->sc->reconnect_timeout_ns, r->opts->stop,
-                                 &all_up_at, why, sizeof(why));
+  ev.wait_err = rb_fleet_wait_up(r->fleet, since, deadline, r->opts->stop, &all_up_at, why, sizeof(why));
   ev.why = why;
+  ev.profile = r->sc->reconnect.kind == RB_BACKOFF_REBOUND ? NULL : r->sc->raw[RB_OPT_RECONNECT];
   if(!ev.wait_err)
-    ev.reconnect_ms = all_up_at > restart_at ? rb_clock_ms(restart_at, all_up_at) : 0;
+    ev.reconnect_ms = all_up_at > t0 ? rb_clock_ms(t0, all_up_at) : 0;
   rb_fleet_counts(r->fleet, since, &ev.counts);
   rb_judge_reconnect(&ev, c);
+  record_arrivals(r, c, t0, since);
   /* clients on a target the fault did not hit may never have left their session
      (up before the restart): no reconnect time for that kind then (players there get
      recovery_ms instead) */
@@ -1025,7 +1038,7 @@ static void release_holders(struct run *r)
 static void after_rebind(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
 {
   release_holders(r);
-  judge_reconnect(r, c, restart_at, restart_at);
+  judge_reconnect(r, c, restart_at, restart_at, restart_at + r->sc->reconnect_timeout_ns);
   if(r->sc->players && !r->play->killed && c->reconnect_ms >= 0)
     judge_recovery(r, c, restart_at);
   if(c->reconnect_ms >= 0)
@@ -1046,7 +1059,7 @@ static void run_network_cycle(struct run *r, struct rb_cycle_result *c)
   }
   c->restart_at_ns = origin;
   release_holders(r);
-  judge_reconnect(r, c, 0, origin);
+  judge_reconnect(r, c, origin, 0, origin + r->sc->reconnect_timeout_ns);
   record_network(r, c);
   if(c->reconnect_ms < 0 && !stop_requested(r))
     diagnose_network(r, c);
@@ -1097,6 +1110,198 @@ static bool run_external_restart(struct tgt *r, struct rb_cycle_result *c, struc
   tr->ports[0].rebind_ms = rb_clock_ms(restart_at, ready_at);
   tr->ports[0].rebind_at_ns = ready_at;
   rb_fleet_kick(r->run->fleet);
+  return true;
+}
+
+/* ---- reload --------------------------------------------------------------- */
+
+/* What the engine watches while a reload runs. */
+struct reload_watch {
+  pid_t main;
+  pid_t old[RB_RELOAD_MAX_OLD];   /* the tree's processes but the main one, at the reload */
+  char old_cmdlines[RB_RELOAD_MAX_OLD][160];
+  size_t nold;
+  int64_t gap_from;               /* the port stopped LISTENing at (0: it listens) */
+  int64_t longest_gap;
+  bool new_process;               /* a process that was not there at the reload (a new worker) */
+};
+
+static bool pid_in(const pid_t *pids, size_t n, pid_t pid)
+{
+  for(size_t i = 0; i < n; i++)
+    if(pids[i] == pid)
+      return true;
+  return false;
+}
+
+/* One look at the port and the tree; returns how many old workers are still alive. */
+static size_t watch_once(struct tgt *r, struct reload_watch *w)
+{
+  pid_t now[256];
+  size_t n = rb_target_list(r->target, now, 256), alive = 0;
+  int64_t t = rb_clock_now();
+
+  if(rb_sockdiag_is_listening(r->sc->port)) {
+    if(w->gap_from && t - w->gap_from > w->longest_gap)
+      w->longest_gap = t - w->gap_from;
+    w->gap_from = 0;
+  }
+  else if(!w->gap_from)
+    w->gap_from = t;
+  for(size_t i = 0; i < n; i++)
+    if(now[i] != w->main && !pid_in(w->old, w->nold, now[i]))
+      w->new_process = true;
+  for(size_t i = 0; i < w->nold; i++)
+    alive += pid_in(now, n, w->old[i]);
+  return alive;
+}
+
+/* "New clients are served while old ones drain": a fresh client publishes a stream
+   of its own, once the reload has visibly happened (a new process) or after a
+   moment for servers that reload in place. NULL when it could. */
+static const char *new_client_check(struct tgt *r, unsigned cycle, char *why, size_t whylen)
+{
+  struct rb_client_opts o = { .url = r->url, .step_timeout_ns = STEP_TIMEOUT_NS };
+  struct rb_client *c = NULL;
+  char stream[64];
+  rb_err err;
+
+  snprintf(stream, sizeof(stream), "rebound-reload-%u", cycle);
+  if(!(err = rb_client_create(&c, &o, why, whylen)) && !(err = rb_client_connect(c, why, whylen)))
+    err = rb_client_publish(c, stream, why, whylen);
+  rb_client_destroy(c);
+  return err ? why : NULL;
+}
+
+/* Send the reload: reload_command, or reload_signal to the main process. */
+static rb_err send_reload(struct tgt *r, const struct rb_fault *fault, char *why, size_t whylen)
+{
+  char *cmd = NULL, log[PATH_MAX];
+  rb_err err;
+
+  r->vars.cycle = r->generation;
+  if((err = render_config(r, why, whylen)))
+    return err;
+  if(!r->sc->raw[RB_OPT_RELOAD_COMMAND])
+    return rb_target_fault(r->target, fault, why, whylen);
+  if((err = rb_scenario_expand_key(r->sc, RB_OPT_RELOAD_COMMAND, &r->vars, &cmd, why, whylen)))
+    return err;
+  log_path_for(r, r->generation, log, sizeof(log));
+  err = rb_run_command(cmd, log, r->sc->reload_timeout_ns, why, whylen);
+  free(cmd);
+  return err;
+}
+
+/* Watch until the old workers are gone and a new client was served, or reload_timeout. */
+static void watch_reload(struct tgt *r, struct rb_cycle_result *c, struct reload_watch *w,
+                         struct rb_reload_evidence *ev, char *client_why, size_t whylen)
+{
+  int64_t reload_at = c->fault_at_ns, deadline = reload_at + r->sc->reload_timeout_ns, delay = POLL_MIN_NS;
+  bool checked = false;
+  struct rb_target_exit ex;
+
+  for(;;) {
+    size_t alive = watch_once(r, w);
+
+    rb_target_poll_exit(r->target, &ex);
+    if(ex.exited) {
+      ev->main_exited = true;
+      ev->main_status = ex.status;
+      return;
+    }
+    if(!alive && c->drain_ms < 0)
+      c->drain_ms = rb_clock_ms(reload_at, rb_clock_now());
+    if(!checked && (w->new_process || !w->nold || rb_clock_now() - reload_at >= 500 * RB_NS_PER_MS)) {
+      ev->new_client_error = new_client_check(r, c->index, client_why, whylen);
+      checked = true;
+      continue; /* that took a while: look again before deciding */
+    }
+    if((checked && !alive) || stop_requested(r->run))
+      return;
+    if(rb_clock_now() >= deadline)
+      break;
+    rb_clock_sleep(delay);
+    delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
+  }
+  {
+    pid_t now[256];
+    size_t n = rb_target_list(r->target, now, 256);
+
+    for(size_t i = 0; i < w->nold && ev->nstuck < RB_RELOAD_MAX_OLD; i++)
+      if(pid_in(now, n, w->old[i])) {
+        ev->stuck_pids[ev->nstuck] = w->old[i];
+        rb_proc_cmdline(w->old[i], ev->stuck_cmdlines[ev->nstuck], sizeof(ev->stuck_cmdlines[0]));
+        ev->nstuck++;
+      }
+  }
+  ev->stuck_age_ms = rb_clock_ms(reload_at, rb_clock_now());
+}
+
+/* fault = reload: the server stays up. It must keep LISTENing throughout, serve a new
+   client while the old workers drain, let every old worker exit within
+   reload_timeout, and have every client of the fleet up again (still on, or back)
+   within reconnect_timeout after that. False when the server ended on the reload.
+   In a topology the reload goes to the fault_target (one target: the scenario
+   refuses fault_target = all with fault = reload); no target restarts, and players
+   on another target must receive new frames again (recovery_ms, from the moment the
+   old workers are gone). */
+static bool run_reload(struct run *run, struct tgt *r, struct rb_cycle_result *c, const struct rb_fault *fault)
+{
+  struct reload_watch w = { .main = rb_target_main_pid(r->target) };
+  struct rb_reload_evidence ev = { .port = r->sc->port,
+                                   .reload_timeout_ms = (double)r->sc->reload_timeout_ns / RB_NS_PER_MS };
+  struct rb_target_result *tr = &c->targets[r - run->tg];
+  char why[RB_FAILURE_LEN], client_why[RB_FAILURE_LEN];
+  pid_t tree[256];
+  size_t n = rb_target_list(r->target, tree, 256);
+  int64_t settled;
+
+  c->drain_ms = -1;
+  for(size_t k = 0; k < run->ntg; k++)
+    c->targets[k].restarted = false;
+  for(size_t i = 0; i < n && w.nold < RB_RELOAD_MAX_OLD; i++)
+    if(tree[i] != w.main)
+      w.old[w.nold++] = tree[i];
+  c->restart_at_ns = c->fault_at_ns;
+  log_path_for(r, r->generation, c->log_path, sizeof(c->log_path));
+  if(send_reload(r, fault, why, sizeof(why)))
+    ev.command_error = why;
+  else
+    watch_reload(r, c, &w, &ev, client_why, sizeof(client_why));
+  c->fault_done_at_ns = rb_clock_now();
+  if(w.gap_from) /* still not listening at the end */
+    w.longest_gap = c->fault_done_at_ns - w.gap_from > w.longest_gap ? c->fault_done_at_ns - w.gap_from
+                                                                       : w.longest_gap;
+  ev.not_listening_ms = (double)w.longest_gap / RB_NS_PER_MS;
+  c->rebind_ms = c->ready_ms = ev.not_listening_ms; /* how long the port was gone: 0 for a good reload */
+  tr->ports[0].rebind_ms = c->rebind_ms;
+  rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  ev.log_tail = c->log_tail;
+  rb_diagnose_reload(&ev, c->diagnosis, sizeof(c->diagnosis));
+  if(c->diagnosis[0])
+    rb_cycle_add_failure(c, "reload%s%s: %s", run->topology ? " of " : "", run->topology ? r->name : "",
+                         c->diagnosis);
+  if(stop_requested(run) || ev.main_exited || ev.command_error)
+    return !ev.main_exited;
+  emit(run, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
+  /* Clients of a worker that just exited may not have noticed yet: let them, so
+     that the wait below counts only clients that are really connected. */
+  release_holders(run);
+  settled = rb_clock_now();
+  /* players on another target of a topology: the old workers are gone (or judged
+     stuck), so a frame numbered from now on reaches them only through the new ones */
+  if(run->sc->players && !run->play->killed)
+    rb_fleet_arm_flow(run->fleet);
+  while(rb_fleet_count_hung_up(run->fleet) && rb_clock_now() < settled + run->sc->reconnect_timeout_ns &&
+        !stop_requested(run))
+    rb_clock_sleep(POLL_MAX_NS);
+  judge_reconnect(run, c, c->fault_at_ns, 0, settled + run->sc->reconnect_timeout_ns);
+  if(run->sc->players && !run->play->killed && c->reconnect_ms >= 0)
+    judge_recovery(run, c, settled);
+  if(c->reconnect_ms >= 0)
+    check_stats(run, run->pub, c); /* after a reload as after a restart: the server's own page must agree */
+  if(ev.nstuck) /* a worker that never drains must not outlive its cycle */
+    rb_target_kill_pids(r->target, ev.stuck_pids, ev.nstuck, CLEANUP_NS, NULL, 0);
   return true;
 }
 
@@ -1192,7 +1397,7 @@ static bool restart_target(struct run *run, struct tgt *r, struct rb_cycle_resul
 /* One cycle; false when the scenario cannot go on (no server to fault next). */
 static bool run_cycle(struct run *r, struct rb_cycle_result *c)
 {
-  char why[RB_FAILURE_LEN];
+  char why[RB_FAILURE_LEN], *exec_cmd = NULL;
   int64_t restart_at = 0, fault_at;
   bool go_on = true;
   rb_err err;
@@ -1238,6 +1443,13 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
       c->targets[k].restarted = false;
     c->fault_done_at_ns = rb_clock_now();
     run_network_cycle(r, c);
+    goto out;
+  }
+  if(r->sc->fault == RB_FAULT_RELOAD) {
+    struct rb_fault fault = make_fault(r->first_killed, &exec_cmd);
+
+    free(exec_cmd);
+    go_on = run_reload(r, r->first_killed, c, &fault);
     goto out;
   }
   for(size_t k = 0; k < r->ntg; k++)
@@ -1305,6 +1517,8 @@ static rb_err start_clients(struct run *r, char *msg, size_t msglen)
     .players = r->sc->players, .holders = r->sc->holders, .step_timeout_ns = step_timeout(r->sc), .host = hold->host,
     .port = hold->sc->port, .play_url = r->play == r->pub && r->client_url ? r->client_url : r->play->url,
     .holder_url = hold == r->pub && r->client_url ? r->client_url : hold->url,
+    .reconnect = r->sc->reconnect, .seed = r->sc->seed,
+    .keep_chunk_size = r->sc->keep_across_reconnect == RB_KEEP_CHUNK_SIZE,
   };
   char *media = NULL;
   rb_err err;
@@ -1336,19 +1550,40 @@ static void first_clients_failure(struct run *r, rb_err err, const char *why)
   emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
 }
 
+/* A real encoder's profile does not retry when the port is back: its clients come back
+   on their schedule, so a window that holds fewer than two of its retries judges the
+   profile's first delay, not the server. Said once, when it mattered (a cycle failed). */
+static void warn_short_window(struct run *r)
+{
+  int64_t two = rb_backoff_worst_wait(&r->sc->reconnect, 2);
+  char text[RB_FAILURE_LEN];
+  bool failed = false;
+
+  for(size_t i = 0; i < r->res->ncycles; i++)
+    failed |= !r->res->cycles[i].pass;
+  if(rb_backoff_follows_kick(&r->sc->reconnect) || !failed || r->sc->reconnect_timeout_ns >= two)
+    return;
+  snprintf(text, sizeof(text), "reconnect_timeout %.0f ms holds fewer than two retries of reconnect = %s "
+           "(%.0f ms): raise reconnect_timeout to judge the server rather than the profile's delays",
+           (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, r->sc->raw[RB_OPT_RECONNECT],
+           (double)two / RB_NS_PER_MS);
+  warn(r, text);
+}
+
 static void finish(struct run *r)
 {
   struct rb_judge_rules rules = {
     .max_rebind_ms = (double)r->sc->max_rebind_ns / RB_NS_PER_MS,
     .max_reconnect_ms = (double)r->sc->max_reconnect_ns / RB_NS_PER_MS,
-    /* a network fault kills nothing: there is no restart to leave FIN_WAIT2 behind */
-    .holders = r->sc->holders > 0 && r->sc->fault != RB_FAULT_NETWORK,
+    /* a network fault kills nothing and a reload leaves no socket behind: no restart to leave FIN_WAIT2 */
+    .holders = r->sc->holders > 0 && r->sc->fault != RB_FAULT_NETWORK && r->sc->fault != RB_FAULT_RELOAD,
   };
   size_t before = r->res->nwarnings;
 
   rb_judge_scenario(&rules, r->res);
   for(size_t i = before; i < r->res->nwarnings; i++)
     emit(r, RB_EVENT_WARNING, 0, 0, r->res->warnings[i], NULL);
+  warn_short_window(r);
 }
 
 static rb_err run_cycles(struct run *r, char *msg, size_t msglen)
@@ -1427,6 +1662,7 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
   res->seed = sc->seed;
   res->expect_fail = sc->expect == RB_EXPECT_FAIL;
   res->cycles_planned = sc->cycles;
+  rb_backoff_format(&sc->reconnect, res->reconnect_profile, sizeof(res->reconnect_profile));
   if(!(res->cycles = calloc(sc->cycles, sizeof(*res->cycles)))) {
     err = rb_fail(msg, sizeof(msg), RB_ERR_NOMEM, "out of memory");
     goto out;

@@ -14,9 +14,10 @@
  *    not every other member;
  *  - a publisher waits for its next frame in ppoll() on its socket (POLLRDHUP), so a
  *    killed server is noticed the moment its FIN arrives, not at the next write;
- *  - reconnect backoff is exponential with jitter and restarts from the minimum after
- *    every session that got up; rb_fleet_kick() ends the backoff when the engine has
- *    seen the port LISTEN again, with the retries spread so they do not come in lockstep;
+ *  - reconnects follow the scenario's profile (backoff.h), restarted after every
+ *    session that got up; with rebound's own, rb_fleet_kick() ends the backoff when the
+ *    engine has seen the port LISTEN again, with the retries spread so they do not come
+ *    in lockstep (real encoders' profiles cannot know, and wait their schedule);
  *  - holders connect in parallel from a few short-lived threads, and their clients are
  *    kept across cycles;
  *  - small thread stacks (librtmp's deepest path uses well under 32 KB).
@@ -47,8 +48,6 @@
 #include "rebound/stats.h"
 
 #define THREAD_STACK (128 * 1024)
-#define BACKOFF_MIN (2 * RB_NS_PER_MS)
-#define BACKOFF_MAX (100 * RB_NS_PER_MS)
 #define SPREAD_NS (400 * 1000)          /* per member: 1000 members (re)connect over 400 ms */
 #define PACE_NS (40 * RB_NS_PER_MS)      /* frames due within this are sent in one wake-up */
 #define FRAME_SLICE_NS (50 * RB_NS_PER_MS) /* a publisher between frames rechecks stop this often */
@@ -62,17 +61,20 @@ struct member {
   const char *stream;
   pthread_t thread;
   bool started;
-  uint64_t rng;                  /* jitter; seeded from the index, so runs replay */
+  uint64_t rng;                  /* spread; seeded from the scenario seed and the index */
+  struct rb_backoff backoff;     /* the reconnect schedule, seeded likewise */
   struct rb_client *client;      /* the member's client, for abort */
   /* guarded by fleet->lock */
   bool up;
   int64_t up_at;                 /* publishers: Publish.Start; players: first frame */
   int64_t play_at;               /* players: Play.Start of the current session */
   uint64_t session_first_seq;    /* publishers: number of the current session's first video frame */
+  bool gave_up;                  /* retries exhausted: the member stays down */
   int64_t refused_since;
   double stale_ms_max;
   bool last_rejected;
   char last_code[96];            /* the status of the last refusal */
+  bool last_protocol;            /* the last failure was a protocol error */
   char last_error[256];
   uint64_t frames_sent, frames_received;
   struct rb_media_verifier *verifier; /* players */
@@ -173,6 +175,7 @@ static void mark_down(struct member *m, rb_err err, const char *why)
   pthread_mutex_lock(&f->lock);
   m->up = false;
   m->last_rejected = err == RB_ERR_REJECTED;
+  m->last_protocol = err == RB_ERR_PROTOCOL;
   if(m->last_rejected && !m->refused_since)
     m->refused_since = rb_clock_now();
   if(m->last_rejected && m->client)
@@ -369,20 +372,18 @@ static unsigned kick_seq(struct rb_fleet *f)
   return seq;
 }
 
-/* Back off for backoff/2 .. backoff (clients that failed together must not retry
-   together), or until a kick newer than kick_ref, then a random share of the spread.
-   False once stopping. */
-static bool back_off(struct member *m, int64_t backoff, unsigned kick_ref)
+/* Wait delay (the profile's, jitter included), or with rebound's own profile until a
+   kick newer than kick_ref, then a random share of the spread. False once stopping. */
+static bool back_off(struct member *m, int64_t delay, unsigned kick_ref)
 {
   struct rb_fleet *f = m->fleet;
-  int64_t half = backoff / 2;
-  int64_t deadline = rb_clock_now() + half + (int64_t)(rb_random_next(&m->rng) % (uint64_t)(half ? half : 1));
-  bool kicked, running;
+  int64_t deadline = rb_clock_now() + delay;
+  bool follows = rb_backoff_follows_kick(&f->opts.reconnect), kicked, running;
 
   pthread_mutex_lock(&f->lock);
-  while(!f->stopping && f->kick_seq == kick_ref && rb_clock_now() < deadline)
+  while(!f->stopping && (!follows || f->kick_seq == kick_ref) && rb_clock_now() < deadline)
     wait_until_locked(f, deadline);
-  kicked = f->kick_seq != kick_ref;
+  kicked = follows && f->kick_seq != kick_ref;
   running = !f->stopping;
   pthread_mutex_unlock(&f->lock);
   if(running && kicked && f->nmembers > 1) {
@@ -393,14 +394,47 @@ static bool back_off(struct member *m, int64_t backoff, unsigned kick_ref)
   return running;
 }
 
+/* Retries exhausted: the member stays down for the rest of the scenario, as an OBS
+   that gave up waits for its user. */
+static void give_up(struct member *m)
+{
+  struct rb_fleet *f = m->fleet;
+  char why[sizeof(m->last_error)];
+
+  pthread_mutex_lock(&f->lock);
+  m->gave_up = true;
+  snprintf(why, sizeof(why), "%s", m->last_error);
+  snprintf(m->last_error, sizeof(m->last_error), "gave up after %u retries (reconnect = %s): %.180s",
+           m->backoff.attempt, rb_backoff_name(f->opts.reconnect.kind), why);
+  pthread_cond_broadcast(&f->up_changed);
+  pthread_mutex_unlock(&f->lock);
+}
+
+/* supervisor: the encoder process exited and a new one starts: a brand-new client,
+   nothing carried over from the old one. */
+static rb_err restart_client(struct member *m, struct rb_client **c, const struct rb_client_opts *o,
+                             char *msg, size_t msglen)
+{
+  rb_err err;
+
+  set_client(m, NULL);
+  rb_client_destroy(*c);
+  *c = NULL;
+  if((err = rb_client_create(c, o, msg, msglen)))
+    return err;
+  set_client(m, *c);
+  return RB_OK;
+}
+
 static void *member_main(void *arg)
 {
   struct member *m = arg;
   struct rb_fleet *f = m->fleet;
-  struct rb_client_opts o = { .url = m->is_player ? f->play_url : f->url, .step_timeout_ns = f->opts.step_timeout_ns };
+  struct rb_client_opts o = { .url = m->is_player ? f->play_url : f->url, .step_timeout_ns = f->opts.step_timeout_ns,
+                              .keep_chunk_size = f->opts.keep_chunk_size && !m->is_player };
   struct rb_media_source *src = NULL;
   struct rb_client *c = NULL;
-  int64_t backoff = BACKOFF_MIN;
+  int64_t delay;
   uint64_t seq = 0;
   unsigned sessions = 0;
   char msg[256];
@@ -435,12 +469,19 @@ static void *member_main(void *arg)
     /* A session that got up starts the backoff afresh (its server died, a new one
        is coming); a kick during an attempt that failed is still news. */
     if(got_up) {
-      backoff = BACKOFF_MIN;
+      rb_backoff_reset(&m->backoff);
       kick_ref = kick_seq(f);
     }
-    if(!back_off(m, backoff, kick_ref))
+    if(!rb_backoff_next(&m->backoff, &delay)) {
+      give_up(m);
       break;
-    backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+    }
+    if(!back_off(m, delay, kick_ref))
+      break;
+    if(rb_backoff_new_client(&f->opts.reconnect) && (err = restart_client(m, &c, &o, msg, sizeof(msg)))) {
+      mark_down(m, err, msg);
+      break;
+    }
   }
 out:
   set_client(m, NULL);
@@ -462,6 +503,8 @@ rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, 
   if(!f)
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
   f->opts = *opts;
+  if(opts->reconnect.factor == 0) /* not set: rebound's own */
+    rb_backoff_defaults(RB_BACKOFF_REBOUND, &f->opts.reconnect);
   pthread_mutex_init(&f->lock, NULL);
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -490,7 +533,11 @@ rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, 
     struct member *m = &f->members[i];
 
     m->fleet = f;
-    m->rng = (i + 1) * UINT64_C(0x9E3779B97F4A7C15);
+    /* One stream per member from the scenario seed (xorshift needs a non-zero state). */
+    m->rng = opts->seed + (i + 1) * UINT64_C(0x9E3779B97F4A7C15);
+    if(!m->rng)
+      m->rng = 1;
+    rb_backoff_init(&m->backoff, &f->opts.reconnect, rb_random_next(&m->rng));
     m->is_player = i >= opts->publishers;
     m->index = (unsigned)(m->is_player ? i - opts->publishers : i);
     m->stream = opts->streams[m->is_player ? m->index % opts->publishers : m->index];
@@ -625,11 +672,13 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
     else if(!out->first_problem[0]) {
       describe_member(m, out->first_problem, sizeof(out->first_problem));
       out->rejected = m->last_rejected;
+      out->protocol = m->last_protocol;
     }
     if(!up && !m->is_player && m->last_rejected && !out->refused_stream[0]) {
       snprintf(out->refused_stream, sizeof(out->refused_stream), "%s", m->stream);
       snprintf(out->refused_code, sizeof(out->refused_code), "%s", m->last_code);
     }
+    out->gave_up += m->gave_up;
     out->frames_sent += m->frames_sent;
     out->frames_received += m->frames_received;
     if(m->verifier) {
@@ -647,13 +696,15 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
   pthread_mutex_unlock(&f->lock);
 }
 
-/* How many members are up since `since`, and when the last came up; lock held.
-   The cheap half of rb_fleet_counts, for a wait that runs once per member coming up. */
-static size_t count_up_locked(const struct rb_fleet *f, int64_t since, int64_t *last_up_at)
+/* How many members are up since `since`, how many gave up, and when the last came
+   up; lock held. The cheap half of rb_fleet_counts, for a wait that runs once per
+   member coming up. */
+static size_t count_up_locked(const struct rb_fleet *f, int64_t since, int64_t *last_up_at, size_t *gave_up)
 {
   size_t n = 0;
 
   *last_up_at = 0;
+  *gave_up = 0;
   for(size_t i = 0; i < f->nmembers; i++) {
     const struct member *m = &f->members[i];
 
@@ -662,6 +713,8 @@ static size_t count_up_locked(const struct rb_fleet *f, int64_t since, int64_t *
       if(m->up_at > *last_up_at)
         *last_up_at = m->up_at;
     }
+    else
+      *gave_up += m->gave_up;
   }
   return n;
 }
@@ -683,17 +736,49 @@ static rb_err wait_news_locked(struct rb_fleet *f, int64_t deadline, volatile in
   return RB_OK;
 }
 
+static int compare_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+
+  return (x > y) - (x < y);
+}
+
+size_t rb_fleet_arrivals(struct rb_fleet *f, int64_t since, double *ms, size_t max)
+{
+  double *all = malloc((f->nmembers ? f->nmembers : 1) * sizeof(*all));
+  size_t n = 0;
+
+  if(!all)
+    return 0;
+  pthread_mutex_lock(&f->lock);
+  for(size_t i = 0; i < f->nmembers; i++)
+    if(f->members[i].up && f->members[i].up_at >= since)
+      all[n++] = rb_clock_ms(since, f->members[i].up_at);
+  pthread_mutex_unlock(&f->lock);
+  qsort(all, n, sizeof(*all), compare_double);
+  if(n > max)
+    n = max;
+  memcpy(ms, all, n * sizeof(*ms));
+  free(all);
+  return n;
+}
+
 rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, volatile int *stop,
                         int64_t *all_up_at, char *msg, size_t msglen)
 {
   struct rb_fleet_counts c;
   int64_t last_up_at;
+  size_t up, gave_up;
   rb_err err = RB_OK;
 
   pthread_mutex_lock(&f->lock);
   for(;;) {
-    if(count_up_locked(f, since, &last_up_at) == f->nmembers) {
+    if((up = count_up_locked(f, since, &last_up_at, &gave_up)) == f->nmembers) {
       *all_up_at = last_up_at ? last_up_at : rb_clock_now();
+      break;
+    }
+    if(gave_up && up + gave_up == f->nmembers) { /* nobody else is coming */
+      err = RB_ERR_TIMEOUT;
       break;
     }
     if((err = wait_news_locked(f, deadline, stop)))
@@ -704,9 +789,14 @@ rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, vol
     return rb_fail(msg, msglen, err, "interrupted");
   if(err) {
     rb_fleet_counts(f, since, &c);
-    return rb_fail(msg, msglen, c.rejected ? RB_ERR_REJECTED : RB_ERR_TIMEOUT, "%u/%u publishers and %u/%u "
-                   "players up; %s", c.publishers_up, f->opts.publishers, c.players_up, f->opts.players,
-                   c.first_problem);
+    char gave[64] = "";
+
+    if(c.gave_up)
+      snprintf(gave, sizeof(gave), "; %u gave up (retries exhausted)", c.gave_up);
+    return rb_fail(msg, msglen, c.rejected ? RB_ERR_REJECTED : c.protocol ? RB_ERR_PROTOCOL : RB_ERR_TIMEOUT,
+                   "%u/%u publishers and %u/%u "
+                   "players up%s; %s", c.publishers_up, f->opts.publishers, c.players_up, f->opts.players,
+                   gave, c.first_problem);
   }
   return RB_OK;
 }
@@ -777,6 +867,22 @@ rb_err rb_fleet_wait_flow(struct rb_fleet *f, int64_t deadline, volatile int *st
   if(err)
     return rb_fail(msg, msglen, err, "%u/%u players receive new frames; %s", flowing, f->opts.players, first);
   return RB_OK;
+}
+
+size_t rb_fleet_count_hung_up(struct rb_fleet *f)
+{
+  size_t n = 0;
+
+  pthread_mutex_lock(&f->lock);
+  for(size_t i = 0; i < f->nmembers; i++) {
+    struct member *m = &f->members[i];
+    struct pollfd p = { .fd = m->client ? rb_client_fd(m->client) : -1, .events = POLLRDHUP };
+
+    /* poll with no wait only looks: the member's own thread notices and goes down */
+    n += m->up && p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+  }
+  pthread_mutex_unlock(&f->lock);
+  return n;
 }
 
 void rb_fleet_kick(struct rb_fleet *f)

@@ -22,10 +22,18 @@ void rb_judge_reconnect(const struct rb_reconnect_evidence *ev, struct rb_cycle_
   if(!ev->wait_err)
     c->reconnect_ms = ev->reconnect_ms;
   else if(ev->wait_err != RB_ERR_INTERRUPTED) {
-    rb_cycle_add_failure(c, "clients did not reconnect within %.0f ms: %s", ev->window_ms, ev->why);
+    if(ev->profile)
+      rb_cycle_add_failure(c, "clients did not reconnect within %.0f ms (reconnect = %s): %s", ev->window_ms,
+                           ev->profile, ev->why);
+    else
+      rb_cycle_add_failure(c, "clients did not reconnect within %.0f ms: %s", ev->window_ms, ev->why);
     if(!c->diagnosis[0])
       snprintf(c->diagnosis, sizeof(c->diagnosis), "%s: %s", ev->wait_err == RB_ERR_REJECTED ?
                "the restarted server kept refusing the clients' republish (stale stream state?)" :
+               ev->wait_err == RB_ERR_PROTOCOL ? "a protocol failure after the reconnect: the server and a client "
+                                                 "disagree on the wire (state kept from the previous connection?)" :
+               n->gave_up ? "clients gave up before the restarted server took them back (their reconnect "
+                            "profile's retries ran out)" :
                "the restarted server listens but the clients could not publish/play again", ev->why);
   }
   c->reconnect_publishers_ms = kind_ms(ev->restart_at, n->publishers, n->publishers_up, n->publishers_up_at);
@@ -33,6 +41,7 @@ void rb_judge_reconnect(const struct rb_reconnect_evidence *ev, struct rb_cycle_
   c->first_frame_ms = kind_ms(ev->restart_at, n->players, n->players_up, n->players_up_at);
   c->lost_in_outage = n->lost_in_outage;
   c->skipped_after_restart = n->skipped_after_restart;
+  c->gave_up = n->gave_up;
   c->publishers_ok = n->publishers_up;
   c->players_ok = n->players_up;
   c->frames_sent = n->frames_sent;

@@ -35,8 +35,12 @@
 
 #define MAX_WORKERS 64
 #define MAX_PULLS 8
+#define MAX_GENERATIONS_ALIVE 4   /* worker sets alive at once across reloads (never-drain piles up) */
+#define MAX_CHILDREN (MAX_WORKERS * MAX_GENERATIONS_ALIVE)
+#define MAX_OUT_CHUNK (1u << 20)  /* --chunk-size: large, and within every client's limit */
 #define READ_CHUNK 65536
 #define WORKER_TITLE "rebound-refserver: worker process"
+#define DRAINING_TITLE "rebound-refserver: worker process is shutting down"
 
 struct options {
   const char *host;
@@ -53,6 +57,9 @@ struct options {
   int64_t start_delay_ns;
   long crash_after;
   long hang_after;
+  long chunk_size;
+  int64_t drain_timeout_ns;
+  bool never_drain;
   bool quiet;
 };
 
@@ -75,11 +82,16 @@ struct loop {
   size_t max_conns;
   long accepted;
   sigset_t wait_mask;        /* the mask during epoll_pwait: stop signals unblocked */
+  bool draining;             /* SIGQUIT seen: no more accepts */
+  int64_t drain_until;
 };
 
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t child_exited;
+static volatile sig_atomic_t reload_requested; /* SIGHUP */
+static volatile sig_atomic_t drain_requested;  /* SIGQUIT: finish gracefully, as nginx's workers */
 static char **saved_argv;
+static size_t title_room;
 
 static void on_stop_signal(int sig)
 {
@@ -92,8 +104,21 @@ static void on_child(int sig)
   child_exited = 1;
 }
 
+static void on_reload(int sig)
+{
+  (void)sig;
+  reload_requested = 1;
+}
+
+static void on_drain(int sig)
+{
+  (void)sig;
+  drain_requested = 1;
+}
+
 static void log_line(const struct options *opt, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
+static void set_title(const char *name, const char *title);
 
 static void log_line(const struct options *opt, const char *fmt, ...)
 {
@@ -154,8 +179,21 @@ static void usage(FILE *f)
 "  --crash-after N        abort() as soon as the Nth connection has been accepted\n"
 "  --hang-after N         once the Nth connection has been accepted, stop reading and\n"
 "                         accepting but keep every socket open, until killed\n"
+"  --chunk-size N         write with chunk size N (128..%u, default %u) and announce it\n"
+"                         with Set Chunk Size after connect; 128, the protocol's\n"
+"                         default, is never announced: a client that kept an earlier\n"
+"                         server's chunk size across a reconnect then misreads this one\n"
+"Reload (SIGHUP), as nginx's master: with --workers it forks a new set of workers\n"
+"on the same listening socket and sends SIGQUIT to the old ones, which stop\n"
+"accepting, call themselves \"worker process is shutting down\", and exit when\n"
+"their last connection is gone or --drain-timeout has passed (then closing the\n"
+"rest). Without --workers SIGHUP changes nothing. SIGQUIT alone: the same drain.\n"
+"  --drain-timeout D      how long a shutting-down worker keeps its connections\n"
+"                         (default 1s)\n"
+"  --never-drain          the reload bug (nginx-rtmp#580): shutting-down workers\n"
+"                         keep serving their connections forever\n"
 "Durations: 250ms, 2s, 1m, or plain seconds. With --workers, counts are per worker.\n",
-          MAX_PULLS, MAX_WORKERS);
+          MAX_PULLS, MAX_WORKERS, MAX_OUT_CHUNK, RB_REFSERVER_OUT_CHUNK_SIZE);
 }
 
 /* Options. */
@@ -178,7 +216,7 @@ static bool parse_long(const char *text, long lo, long hi, long *out)
 enum {
   OPT_QUIET = 256, OPT_NO_REUSEADDR, OPT_REJECT_PUBLISH, OPT_HOST, OPT_PORT, OPT_WORKERS,
   OPT_STALE_STREAM, OPT_START_DELAY, OPT_CRASH_AFTER, OPT_HANG_AFTER, OPT_EXTRA_PORT, OPT_EXTRA_NO_REUSEADDR,
-  OPT_PULL, OPT_NO_REPULL
+  OPT_PULL, OPT_NO_REPULL, OPT_CHUNK_SIZE, OPT_DRAIN_TIMEOUT, OPT_NEVER_DRAIN
 };
 
 static const struct option long_options[] = {
@@ -197,6 +235,9 @@ static const struct option long_options[] = {
   { "extra-no-reuseaddr", no_argument, NULL, OPT_EXTRA_NO_REUSEADDR },
   { "pull", required_argument, NULL, OPT_PULL },
   { "no-repull", no_argument, NULL, OPT_NO_REPULL },
+  { "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
+  { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+  { "never-drain", no_argument, NULL, OPT_NEVER_DRAIN },
   { NULL, 0, NULL, 0 },
 };
 
@@ -238,8 +279,15 @@ static rb_err take_value(int c, const char *name, const char *val, struct option
     break;
   case OPT_STALE_STREAM:
   case OPT_START_DELAY:
-    if(!rb_duration_parse(val, c == OPT_STALE_STREAM ? &opt->stale_ns : &opt->start_delay_ns))
+  case OPT_DRAIN_TIMEOUT:
+    if(!rb_duration_parse(val, c == OPT_STALE_STREAM ? &opt->stale_ns
+                               : c == OPT_START_DELAY ? &opt->start_delay_ns : &opt->drain_timeout_ns))
       return rb_fail(msg, msglen, RB_ERR_USAGE, "%s %s: not a duration", name, val);
+    break;
+  case OPT_CHUNK_SIZE:
+    if(!parse_long(val, RB_REFSERVER_DEFAULT_CHUNK_SIZE, MAX_OUT_CHUNK, &opt->chunk_size))
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "--chunk-size %s: not in %u..%u", val,
+                     RB_REFSERVER_DEFAULT_CHUNK_SIZE, MAX_OUT_CHUNK);
     break;
   default:
     if(!parse_long(val, 1, LONG_MAX, c == OPT_CRASH_AFTER ? &opt->crash_after : &opt->hang_after))
@@ -256,11 +304,11 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
   rb_err err;
 
   *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true, .extra_reuseaddr = true,
-                           .repull = true };
+                           .repull = true, .drain_timeout_ns = RB_NS_PER_S };
   *help = false;
   optind = 1;
   opterr = 0; /* one line in this program's format instead of getopt's */
-  /* "+": no permutation -- set_worker_title() relies on argv's original order */
+  /* "+": no permutation -- measure_title_room() relies on argv's original order */
   while((c = getopt_long(argc, argv, "+:h", long_options, &index)) != -1) {
     if(c == '?')
       return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown argument '%s'", argv[optind - 1]);
@@ -270,6 +318,8 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
       *help = true;
     else if(c == OPT_QUIET)
       opt->quiet = true;
+    else if(c == OPT_NEVER_DRAIN)
+      opt->never_drain = true;
     else if(c == OPT_NO_REUSEADDR)
       opt->reuseaddr = false;
     else if(c == OPT_EXTRA_NO_REUSEADDR)
@@ -585,6 +635,21 @@ static void read_conn(struct loop *l, struct loop_conn *lc)
     rb_refserver_conn_close(l->srv, lc->rc, strerror(errno));
 }
 
+/* SIGQUIT (the master's reload, or a graceful stop): accept nothing more, say so in
+   the process title as nginx does, and keep the connections until they end or
+   --drain-timeout passes; --never-drain keeps them forever (nginx-rtmp#580). */
+static void start_drain(struct loop *l)
+{
+  l->draining = true;
+  l->drain_until = rb_clock_deadline(l->opt->drain_timeout_ns);
+  epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, NULL);
+  if(l->extra_fd >= 0)
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->extra_fd, NULL);
+  set_title("refserver-drain", DRAINING_TITLE);
+  log_line(l->opt, "SIGQUIT: shutting down, %zu connection(s) left%s", rb_refserver_conn_count(l->srv),
+           l->opt->never_drain ? ", kept forever (--never-drain)" : "");
+}
+
 static int run_loop(struct loop *l)
 {
   struct epoll_event evs[256];
@@ -601,7 +666,25 @@ static int run_loop(struct loop *l)
     return 1;
   }
   while(!stop_signal) {
-    int n = epoll_pwait(l->epfd, evs, 256, -1, &l->wait_mask);
+    int timeout = -1, n;
+
+    if(drain_requested && !l->draining)
+      start_drain(l);
+    if(reload_requested) {
+      reload_requested = 0;
+      log_line(l->opt, "SIGHUP: nothing to reload without --workers");
+    }
+    if(l->draining && !l->opt->never_drain) {
+      if(!rb_refserver_conn_count(l->srv))
+        break;
+      if(rb_clock_now() >= l->drain_until) {
+        log_line(l->opt, "drain timeout: closing %zu connection(s)", rb_refserver_conn_count(l->srv));
+        break;
+      }
+      timeout = rb_clock_ms_left(l->drain_until);
+      timeout = timeout > 0 ? timeout : 1;
+    }
+    n = epoll_pwait(l->epfd, evs, 256, timeout, &l->wait_mask);
 
     if(n < 0) {
       if(errno == EINTR)
@@ -651,6 +734,7 @@ static int serve(const struct options *opt, int listen_fd, int extra_fd, int64_t
     .reject_publish_code = opt->reject_publish_code,
     .stale_ns = opt->stale_ns,
     .stale_all_until = opt->stale_ns ? listen_ns + opt->stale_ns : 0,
+    .out_chunk_size = (uint32_t)opt->chunk_size,
     .log = opt->quiet ? NULL : stderr,
   };
   struct loop l = { .opt = opt, .epfd = -1, .listen_fd = listen_fd, .extra_fd = extra_fd, .wait_mask = *wait_mask };
@@ -671,24 +755,26 @@ static int serve(const struct options *opt, int listen_fd, int extra_fd, int64_t
 /* Workers. */
 
 /* Shown by ps and /proc/PID/cmdline, as nginx does: overwrite the argv area. */
-static void set_worker_title(void)
+static void set_title(const char *name, const char *title)
 {
-  char *start, *end;
-  size_t room;
+  size_t len = strlen(title);
 
-  prctl(PR_SET_NAME, "refserver-wrk", 0, 0, 0);
-  if(!saved_argv || !saved_argv[0])
+  prctl(PR_SET_NAME, name, 0, 0, 0);
+  if(!saved_argv || !saved_argv[0] || title_room < sizeof(WORKER_TITLE) - 1)
     return;
-  start = saved_argv[0];
-  end = start;
-  for(int i = 0; saved_argv[i]; i++)
-    if(saved_argv[i] == end || saved_argv[i] == end + 1)
-      end = saved_argv[i] + strlen(saved_argv[i]);
-  room = (size_t)(end - start);
-  if(room < sizeof(WORKER_TITLE) - 1)
-    return;
-  memset(start, 0, room);
-  memcpy(start, WORKER_TITLE, sizeof(WORKER_TITLE) - 1);
+  memset(saved_argv[0], 0, title_room);
+  memcpy(saved_argv[0], title, len < title_room ? len : title_room); /* a long title is cut, as nginx's */
+}
+
+/* The argv area (contiguous strings from argv[0]), measured once before any title. */
+static size_t measure_title_room(char **argv)
+{
+  char *end = argv[0];
+
+  for(int i = 0; argv[i]; i++)
+    if(argv[i] == end || argv[i] == end + 1)
+      end = argv[i] + strlen(argv[i]);
+  return (size_t)(end - argv[0]);
 }
 
 static void stop_workers(const struct options *opt, pid_t *pids, int n)
@@ -742,41 +828,82 @@ static bool reap_workers(const struct options *opt, pid_t *pids, int n, int *ali
 
 /* Like nginx's master: fork the workers, keep its own copy of the listening
    socket, wait. A dead worker is logged and not replaced. */
+/* Fork one set of workers into free slots of pids; false when a fork failed. */
+static bool start_workers(const struct options *opt, int listen_fd, int extra_fd, int64_t listen_ns,
+                          const sigset_t *wait_mask, pid_t *pids, int *alive)
+{
+  for(int i = 0, slot = 0; i < opt->workers; i++) {
+    pid_t pid;
+
+    while(slot < MAX_CHILDREN && pids[slot])
+      slot++;
+    if(slot == MAX_CHILDREN) {
+      log_line(opt, "too many workers still shutting down: no new worker started");
+      return false;
+    }
+    if((pid = fork()) < 0) {
+      fprintf(stderr, "refserver: fork failed (%d: %s)\n", errno, strerror(errno));
+      return false;
+    }
+    if(pid == 0) {
+      struct sigaction sa = { .sa_handler = on_drain };
+
+      signal(SIGCHLD, SIG_DFL);
+      signal(SIGHUP, SIG_IGN); /* the master's to handle */
+      sigaction(SIGQUIT, &sa, NULL);
+      set_title("refserver-wrk", WORKER_TITLE);
+      _exit(serve(opt, listen_fd, extra_fd, listen_ns, wait_mask));
+    }
+    pids[slot] = pid;
+    (*alive)++;
+    log_line(opt, "worker %d started", (int)pid);
+  }
+  return true;
+}
+
+/* SIGHUP, as nginx's master: a new set of workers on the same listening socket (the
+   port never stops listening), then SIGQUIT to the old ones so they drain. */
+static void reload_workers(const struct options *opt, int listen_fd, int extra_fd, int64_t listen_ns,
+                           const sigset_t *wait_mask, pid_t *pids, int *alive)
+{
+  pid_t old[MAX_CHILDREN];
+
+  memcpy(old, pids, sizeof(old));
+  log_line(opt, "SIGHUP: reloading, %d old worker(s)", *alive);
+  if(!start_workers(opt, listen_fd, extra_fd, listen_ns, wait_mask, pids, alive))
+    return; /* the old ones go on serving: better than nothing */
+  for(int i = 0; i < MAX_CHILDREN; i++)
+    if(old[i] > 0)
+      kill(old[i], SIGQUIT);
+}
+
 static int run_master(const struct options *opt, int listen_fd, int extra_fd, int64_t listen_ns,
                       const sigset_t *wait_mask)
 {
-  pid_t pids[MAX_WORKERS] = { 0 };
+  pid_t pids[MAX_CHILDREN] = { 0 };
   int alive = 0;
   bool failed = false;
 
-  for(int i = 0; i < opt->workers; i++) {
-    pid_t pid = fork();
-
-    if(pid < 0) {
-      fprintf(stderr, "refserver: fork failed (%d: %s)\n", errno, strerror(errno));
-      failed = true;
-      stop_signal = SIGTERM;
-      break;
-    }
-    if(pid == 0) {
-      signal(SIGCHLD, SIG_DFL);
-      set_worker_title();
-      _exit(serve(opt, listen_fd, extra_fd, listen_ns, wait_mask));
-    }
-    pids[i] = pid;
-    alive++;
-    log_line(opt, "worker %d started", (int)pid);
+  if(!start_workers(opt, listen_fd, extra_fd, listen_ns, wait_mask, pids, &alive)) {
+    failed = true;
+    stop_signal = SIGTERM;
   }
   while(alive > 0 && !stop_signal) {
     sigsuspend(wait_mask);
     if(child_exited) {
       child_exited = 0;
-      failed |= reap_workers(opt, pids, opt->workers, &alive);
+      failed |= reap_workers(opt, pids, MAX_CHILDREN, &alive);
     }
+    if(reload_requested) {
+      reload_requested = 0;
+      reload_workers(opt, listen_fd, extra_fd, listen_ns, wait_mask, pids, &alive);
+    }
+    if(drain_requested) /* SIGQUIT to the master: stop */
+      stop_signal = SIGQUIT;
   }
   if(alive > 0)
     log_line(opt, "stopping %d worker(s)", alive);
-  stop_workers(opt, pids, opt->workers);
+  stop_workers(opt, pids, MAX_CHILDREN);
   return failed && !stop_signal ? 1 : 0;
 }
 
@@ -791,14 +918,22 @@ static void install_signal_handlers(sigset_t *wait_mask)
   sigaction(SIGINT, &sa, NULL);
   sa.sa_handler = on_child;
   sigaction(SIGCHLD, &sa, NULL);
+  sa.sa_handler = on_reload;
+  sigaction(SIGHUP, &sa, NULL);
+  sa.sa_handler = on_drain; /* alone, as nginx's QUIT: a graceful stop */
+  sigaction(SIGQUIT, &sa, NULL);
   sigemptyset(&block);
   sigaddset(&block, SIGTERM);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGCHLD);
+  sigaddset(&block, SIGHUP);
+  sigaddset(&block, SIGQUIT);
   sigprocmask(SIG_BLOCK, &block, wait_mask);
   sigdelset(wait_mask, SIGTERM);
   sigdelset(wait_mask, SIGINT);
   sigdelset(wait_mask, SIGCHLD);
+  sigdelset(wait_mask, SIGHUP);
+  sigdelset(wait_mask, SIGQUIT);
 }
 
 int main(int argc, char **argv)
@@ -811,6 +946,7 @@ int main(int argc, char **argv)
   sigset_t wait_mask;
 
   saved_argv = argv;
+  title_room = argv[0] ? measure_title_room(argv) : 0;
   signal(SIGPIPE, SIG_IGN);
   if(parse_options(argc, argv, &opt, &help, msg, sizeof(msg))) {
     fprintf(stderr, "rebound-refserver: %s (see --help)\n", msg);

@@ -165,6 +165,11 @@ void rb_refserver_conn_close(struct rb_refserver *s, struct rb_refserver_conn *c
   queue(s, c);
 }
 
+static uint32_t out_chunk_size(const struct rb_refserver *s)
+{
+  return s->cfg.out_chunk_size ? s->cfg.out_chunk_size : RB_REFSERVER_OUT_CHUNK_SIZE;
+}
+
 /* Sending. A full output queue means a peer that does not read: it is dropped
    rather than allowed to grow without bound. */
 static void send_message(struct rb_refserver *s, struct rb_refserver_conn *c, uint32_t csid,
@@ -175,7 +180,7 @@ static void send_message(struct rb_refserver *s, struct rb_refserver_conn *c, ui
 
   if(c->closing)
     return;
-  if(rb_refserver_write_message(&c->out, RB_REFSERVER_OUT_CHUNK_SIZE, &m)) {
+  if(rb_refserver_write_message(&c->out, out_chunk_size(s), &m)) {
     rb_refserver_conn_close(s, c, "output queue full: the peer does not read");
     return;
   }
@@ -512,7 +517,10 @@ static rb_err on_connect(struct rb_refserver *s, struct rb_refserver_conn *c, st
   logf_conn(s, c, "connect app=%s", c->app);
   send_control(s, c, MSG_WINDOW_ACK, WINDOW_ACK_SIZE, -1);
   send_control(s, c, MSG_PEER_BANDWIDTH, WINDOW_ACK_SIZE, 2);
-  send_control(s, c, MSG_SET_CHUNK_SIZE, RB_REFSERVER_OUT_CHUNK_SIZE, -1);
+  /* The protocol's default needs no announcement; a client that still reads with the
+     chunk size of an earlier server then misreads everything that follows. */
+  if(out_chunk_size(s) != RB_REFSERVER_DEFAULT_CHUNK_SIZE)
+    send_control(s, c, MSG_SET_CHUNK_SIZE, out_chunk_size(s), -1);
   rb_rtmp_amf_put_string(&w, "_result");
   rb_rtmp_amf_put_number(&w, cmd->txn);
   rb_rtmp_amf_put_object_start(&w);

@@ -128,6 +128,10 @@ static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev
   fprintf(rep->out, "  at restart: %s", states);
   if(c->stale_ms > 0)
     fprintf(rep->out, "  stale %.0f ms", c->stale_ms);
+  if(c->drain_ms >= 0)
+    fprintf(rep->out, "  drain %.0f ms", c->drain_ms);
+  if(c->gave_up)
+    fprintf(rep->out, "  gave up %u", c->gave_up);
   /* a passing cycle whose players waited: say so where it happened */
   if(c->skipped_after_restart)
     fprintf(rep->out, "  players playing after %.1f ms, first frame after %.1f ms (%llu frames skipped)",
@@ -378,6 +382,15 @@ static json_t *targets_json(const struct rb_cycle_result *c)
   return targets;
 }
 
+static json_t *arrivals_json(const struct rb_cycle_result *c)
+{
+  json_t *a = json_array();
+
+  for(size_t i = 0; i < c->narrivals; i++)
+    json_array_append_new(a, json_pack("[f, i]", c->arrivals[i].ms, (int)c->arrivals[i].back));
+  return a;
+}
+
 static json_t *cycle_json(const struct rb_cycle_result *c)
 {
   json_t *failures = json_array();
@@ -404,6 +417,13 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
                                                            ms_or_null(c->reconnect_players_ms)));
   json_object_set_new(o, "first_frame_ms", ms_or_null(c->first_frame_ms));
   json_object_set_new(o, "latency_ms", json_pack("{s:f, s:f}", "p50", c->latency_p50_ms, "p99", c->latency_p99_ms));
+  if(c->fault == RB_FAULT_RELOAD)
+    json_object_set_new(o, "drain_ms", ms_or_null(c->drain_ms));
+  json_object_set_new(o, "gave_up", json_integer(c->gave_up));
+  json_object_set_new(o, "last_back_ms", ms_or_null(c->last_back_ms));
+  json_object_set_new(o, "arrivals", arrivals_json(c));
+  if(c->arrival.count)
+    json_object_set_new(o, "arrival_ms", summary_json(&c->arrival));
   json_object_set_new(o, "duration_ms", json_real(c->duration_ms));
   json_object_set_new(o, "start_at_ns", json_integer(c->start_at_ns));
   json_object_set_new(o, "fault_at_ns", json_integer(c->fault_at_ns));
@@ -436,14 +456,17 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
   o = json_pack("{s:s, s:s, s:i, s:I, s:o, s:o}", "name", s->name, "result", rb_verdict_name(s->verdict), "port",
                 (int)s->port, "seed", (json_int_t)s->seed, "first_ready_ms", json_real(s->first_ready_ms),
                 "cycles", cycles);
-  json_object_set_new(o, "summary", json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "ready_ms", summary_json(&s->ready),
-                                              "rebind_ms", summary_json(&s->rebind), "reconnect_ms",
-                                              summary_json(&s->reconnect), "reconnect_publishers_ms",
+  json_object_set_new(o, "summary", json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ready_ms",
+                                              summary_json(&s->ready), "rebind_ms", summary_json(&s->rebind),
+                                              "reconnect_ms", summary_json(&s->reconnect), "reconnect_publishers_ms",
                                               summary_json(&s->reconnect_publishers), "reconnect_players_ms",
                                               summary_json(&s->reconnect_players), "first_frame_ms",
-                                              summary_json(&s->first_frame)));
+                                              summary_json(&s->first_frame), "last_back_ms",
+                                              summary_json(&s->last_back)));
   if(s->recovery.count)
     json_object_set_new(json_object_get(o, "summary"), "recovery_ms", summary_json(&s->recovery));
+  if(s->reconnect_profile[0])
+    json_object_set_new(o, "reconnect_profile", json_string(s->reconnect_profile));
   json_object_set_new(o, "error", json_string(s->error));
   json_object_set_new(o, "warnings", warnings);
   if(s->containment[0])

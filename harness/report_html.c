@@ -162,19 +162,26 @@ static void svg_start(W w, const char *cls, int height)
 }
 
 /* Rebind and reconnect time per cycle; failed cycles marked with a red cross. */
+/* An <svg> with its two axes, the y axis' top label and 0, and the x axis' label;
+   closed with end(). */
+static void chart_frame(W w, const char *cls, const char *top, const char *xlabel, double xlabel_at)
+{
+  svg_start(w, cls, CHART_H);
+  line(w, PAD, CHART_H - PAD, CHART_W - PAD, CHART_H - PAD);
+  line(w, PAD, PAD, PAD, CHART_H - PAD);
+  svg_text(w, NULL, 4, PAD, top);
+  svg_text(w, NULL, 4, CHART_H - PAD, "0");
+  svg_text(w, NULL, xlabel_at, CHART_H - 8, xlabel);
+}
+
 static void cycle_chart(W w, const struct rb_scenario_result *s)
 {
   double max = chart_max(s);
-  char label[64];
+  char label[64], xlabel[64];
 
-  svg_start(w, "chart", CHART_H);
-  line(w, PAD, CHART_H - PAD, CHART_W - PAD, CHART_H - PAD);
-  line(w, PAD, PAD, PAD, CHART_H - PAD);
   snprintf(label, sizeof(label), "%.0f ms", max);
-  svg_text(w, NULL, 4, PAD, label);
-  svg_text(w, NULL, 4, CHART_H - PAD, "0");
-  snprintf(label, sizeof(label), "cycle 1..%zu", s->ncycles);
-  svg_text(w, NULL, CHART_W / 2 - 30, CHART_H - 8, label);
+  snprintf(xlabel, sizeof(xlabel), "cycle 1..%zu", s->ncycles);
+  chart_frame(w, "chart", label, xlabel, CHART_W / 2 - 30);
   polyline(w, s, offsetof(struct rb_cycle_result, rebind_ms), "rebind", max);
   polyline(w, s, offsetof(struct rb_cycle_result, reconnect_ms), "reconnect", max);
   for(size_t i = 0; i < s->ncycles; i++) {
@@ -190,6 +197,70 @@ static void cycle_chart(W w, const struct rb_scenario_result *s)
   }
   svg_text(w, "rebind", CHART_W - 220, 16, "rebind");
   svg_text(w, "reconnect", CHART_W - 140, 16, "reconnect");
+  end(w);
+  nl(w);
+}
+
+/* The arrival curve of every cycle: clients back (y) over time since the restart (x),
+   as steps, with how many gave up and the reconnect profile that shaped it. */
+static void arrival_chart(W w, const struct rb_scenario_result *s)
+{
+  double tmax = 1, nmax = 1;
+  unsigned gave_up = 0;
+  char label[sizeof(s->reconnect_profile) + 64];
+
+  for(size_t i = 0; i < s->ncycles; i++) {
+    const struct rb_cycle_result *c = &s->cycles[i];
+
+    if(c->narrivals && c->arrivals[c->narrivals - 1].ms > tmax)
+      tmax = c->arrivals[c->narrivals - 1].ms;
+    if(c->narrivals && c->arrivals[c->narrivals - 1].back > nmax)
+      nmax = c->arrivals[c->narrivals - 1].back;
+    if(c->gave_up > gave_up)
+      gave_up = c->gave_up;
+  }
+  tmax *= 1.1;
+  snprintf(label, sizeof(label), "Clients back after the restart (reconnect = %s)", s->reconnect_profile);
+  element(w, "h3", NULL, label);
+  nl(w);
+  {
+    char top[32], xlabel[64];
+
+    snprintf(top, sizeof(top), "%.0f", nmax);
+    snprintf(xlabel, sizeof(xlabel), "0 .. %.0f ms after the restart", tmax);
+    chart_frame(w, "chart arrivals", top, xlabel, CHART_W / 2 - 80);
+  }
+  for(size_t i = 0; i < s->ncycles; i++) {
+    const struct rb_cycle_result *c = &s->cycles[i];
+    double y = CHART_H - PAD;
+    char point[64];
+
+    if(!c->narrivals)
+      continue;
+    start(w, "polyline", "reconnect");
+    xmlTextWriterStartAttribute(w, BAD_CAST "points");
+    snprintf(point, sizeof(point), "%d,%.1f ", PAD, y);
+    xmlTextWriterWriteString(w, BAD_CAST point);
+    for(size_t k = 0; k < c->narrivals; k++) {
+      double x = PAD + c->arrivals[k].ms / tmax * (CHART_W - 2 * PAD);
+
+      /* a step: along at the old count, then up to the new one */
+      snprintf(point, sizeof(point), "%.1f,%.1f ", x, y);
+      xmlTextWriterWriteString(w, BAD_CAST point);
+      y = CHART_H - PAD - c->arrivals[k].back / nmax * (CHART_H - 2 * PAD);
+      snprintf(point, sizeof(point), "%.1f,%.1f ", x, y);
+      xmlTextWriterWriteString(w, BAD_CAST point);
+    }
+    xmlTextWriterEndAttribute(w);
+    snprintf(label, sizeof(label), "cycle %u: %u back, the last after %.1f ms", c->index,
+             c->arrivals[c->narrivals - 1].back, c->last_back_ms);
+    element(w, "title", NULL, label);
+    end(w);
+  }
+  if(gave_up) {
+    snprintf(label, sizeof(label), "%u gave up (retries exhausted)", gave_up);
+    svg_text(w, "failmark", CHART_W - 260, 16, label);
+  }
   end(w);
   nl(w);
 }
@@ -436,6 +507,7 @@ static void scenario_section(W w, const struct rb_scenario_result *s)
   if(s->ncycles) {
     summary_table(w, s);
     cycle_chart(w, s);
+    arrival_chart(w, s);
     /* the first failed cycle tells the most; otherwise the last one */
     timeline(w, &s->cycles[shown ? shown - 1 : s->ncycles - 1]);
     states_table(w, s);

@@ -115,6 +115,32 @@ static void load_network(json_t *n, struct rb_cycle_result *c)
   c->net_dropped_ms = num(n, "dropped_ms", -1);
 }
 
+/* The reconnect profile's record of a cycle: who gave up, the arrival curve (at most
+   RB_ARRIVAL_POINTS points of [ms, back]) and its summary. */
+static void load_arrivals(json_t *o, struct rb_cycle_result *c)
+{
+  json_t *a = json_object_get(o, "arrival_ms"), *v;
+  size_t i;
+
+  c->gave_up = (unsigned)whole(o, "gave_up", UINT_MAX);
+  c->last_back_ms = num(o, "last_back_ms", -1);
+  c->drain_ms = num(o, "drain_ms", -1);
+  json_array_foreach(json_object_get(o, "arrivals"), i, v)
+    if(c->narrivals < RB_ARRIVAL_POINTS && json_is_number(json_array_get(v, 0))) {
+      c->arrivals[c->narrivals].ms = json_number_value(json_array_get(v, 0));
+      c->arrivals[c->narrivals++].back = (unsigned)(json_is_integer(json_array_get(v, 1)) &&
+                                                    json_integer_value(json_array_get(v, 1)) > 0 ?
+                                                    json_integer_value(json_array_get(v, 1)) : 0);
+    }
+  if(json_is_object(a)) {
+    c->arrival.count = (size_t)whole(a, "count", SIZE_MAX);
+    c->arrival.p50 = num(a, "p50", 0);
+    c->arrival.p95 = num(a, "p95", 0);
+    c->arrival.p99 = num(a, "p99", 0);
+    c->arrival.max = num(a, "max", 0);
+  }
+}
+
 static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
 {
   json_t *clients = json_object_get(o, "clients"), *frames = json_object_get(o, "frames"), *v;
@@ -150,6 +176,7 @@ static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
   c->rebind_at_ns = (int64_t)whole(o, "rebind_at_ns", INT64_MAX);
   c->recovery_ms = num(o, "recovery_ms", -1);
   load_targets(json_object_get(o, "targets"), c);
+  load_arrivals(o, c);
   copy_str(o, "diagnosis", c->diagnosis, sizeof(c->diagnosis));
   copy_str(o, "log_tail", c->log_tail, sizeof(c->log_tail));
   json_array_foreach(json_object_get(o, "failures"), i, v)
@@ -184,6 +211,7 @@ static rb_err load_scenario(const struct loader *l, size_t k, json_t *o, struct 
   copy_str(o, "name", s->name, sizeof(s->name));
   copy_str(o, "error", s->error, sizeof(s->error));
   copy_str(o, "artifacts", s->artifacts, sizeof(s->artifacts));
+  copy_str(o, "reconnect_profile", s->reconnect_profile, sizeof(s->reconnect_profile));
   copy_str(o, "containment", s->containment, sizeof(s->containment));
   s->expect_fail = s->verdict == RB_VERDICT_XFAIL || s->verdict == RB_VERDICT_XPASS;
   s->port = (uint16_t)whole(o, "port", UINT16_MAX);

@@ -24,6 +24,7 @@ void rb_cycle_result_begin(struct rb_cycle_result *c, unsigned index)
   c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
   c->reconnect_publishers_ms = c->reconnect_players_ms = c->first_frame_ms = -1;
   c->recovery_ms = -1;
+  c->last_back_ms = c->drain_ms = -1;
 }
 
 void rb_cycle_add_failure(struct rb_cycle_result *c, const char *fmt, ...)
@@ -36,6 +37,21 @@ void rb_cycle_add_failure(struct rb_cycle_result *c, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(c->failures[c->nfailures++], RB_FAILURE_LEN, fmt, ap);
   va_end(ap);
+}
+
+void rb_cycle_set_arrivals(struct rb_cycle_result *c, const double *ms, size_t n)
+{
+  size_t points = n < RB_ARRIVAL_POINTS ? n : RB_ARRIVAL_POINTS;
+
+  c->narrivals = points;
+  c->last_back_ms = n ? ms[n - 1] : -1;
+  rb_stats_summarize(ms, n, &c->arrival);
+  for(size_t k = 1; k <= points; k++) {
+    size_t idx = (k * n + points - 1) / points - 1; /* ceil(k n / points) - 1 */
+
+    c->arrivals[k - 1].ms = ms[idx];
+    c->arrivals[k - 1].back = (unsigned)(idx + 1);
+  }
 }
 
 /* Collect one timing of every cycle that reached it. */
@@ -65,6 +81,7 @@ void rb_scenario_result_summarize(struct rb_scenario_result *r)
   summarize_field(r, offsetof(struct rb_cycle_result, reconnect_players_ms), &r->reconnect_players);
   summarize_field(r, offsetof(struct rb_cycle_result, first_frame_ms), &r->first_frame);
   summarize_field(r, offsetof(struct rb_cycle_result, recovery_ms), &r->recovery);
+  summarize_field(r, offsetof(struct rb_cycle_result, last_back_ms), &r->last_back);
 }
 
 void rb_run_result_free(struct rb_run_result *r)

@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <signal.h>
+#include <strings.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
@@ -30,6 +32,8 @@
 
 static bool check_fault(const char *value, char *why, size_t whylen);
 static bool check_ready(const char *value, char *why, size_t whylen);
+static bool check_reconnect(const char *value, char *why, size_t whylen);
+static bool check_signal(const char *value, char *why, size_t whylen);
 
 static bool check_net_fault(const char *value, char *why, size_t whylen);
 static bool check_net_clients(const char *value, char *why, size_t whylen);
@@ -40,6 +44,8 @@ static bool (*const string_checks[RB_OPT__COUNT])(const char *, char *, size_t) 
   [RB_OPT_READY] = check_ready,
   [RB_OPT_NET_FAULT] = check_net_fault,
   [RB_OPT_NET_FAULT_CLIENTS] = check_net_clients,
+  [RB_OPT_RECONNECT] = check_reconnect,
+  [RB_OPT_RELOAD_SIGNAL] = check_signal,
 };
 
 #define OFF(field) offsetof(struct rb_scenario, field)
@@ -126,6 +132,23 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
     "topology: the target publishers publish to (default: the first; holders go to the first target the fault hits)", 0, NULL, 0 },
   [RB_OPT_PLAY_FROM] = { "play_from", RB_OPT_STRING, NULL,
     "topology: the target players play from (default: publish_to)", 0, NULL, 0 },
+  [RB_OPT_RECONNECT] = { "reconnect", RB_OPT_STRING, "rebound",
+    "how publishers and players come back: rebound (2 ms doubling to 100 ms, retries when the port "
+    "listens again), obs (OBS Studio: 2 s, x1.5 + per-client jitter, cap 15 min, 25 retries), "
+    "supervisor[:D] (the encoder exits and is restarted as a brand-new client after D, default 100 ms), "
+    "fixed:D; tune with ,first=D,factor=X,jitter=X,cap=D,retries=N (e.g. obs:retries=20, fixed:5s,first=0)",
+    0, NULL, 0 },
+  [RB_OPT_KEEP_ACROSS_RECONNECT] = { "keep_across_reconnect", RB_OPT_ENUM, "nothing",
+    "state the publishers carry into their next connection (one of the words below)",
+    OFF(keep_across_reconnect), rb_keep_words, 0 },
+  [RB_OPT_RELOAD_SIGNAL] = { "reload_signal", RB_OPT_STRING, "SIGHUP",
+    "with fault = reload: the signal sent to the main process (SIGHUP, HUP, SIGUSR2, or a number)", 0, NULL, 0 },
+  [RB_OPT_RELOAD_COMMAND] = { "reload_command", RB_OPT_STRING, NULL,
+    "with fault = reload: a command to run instead of sending reload_signal "
+    "(e.g. nginx -s reload -p ${run_dir} -c ${config})", 0, NULL, 0 },
+  [RB_OPT_RELOAD_TIMEOUT] = { "reload_timeout", RB_OPT_DURATION, "10s",
+    "with fault = reload: time the old workers have to finish their connections and exit",
+    OFF(reload_timeout_ns), NULL, 0 },
 };
 
 /* What a [target NAME] section may set: how to start, reach and watch one server. */
@@ -558,6 +581,40 @@ static bool parse_size(const char *s, uint64_t max, uint64_t *out)
   return false;
 }
 
+static bool check_reconnect(const char *value, char *why, size_t whylen)
+{
+  struct rb_backoff_profile p;
+
+  return rb_backoff_parse(value, &p, why, whylen) == RB_OK;
+}
+
+/* "SIGHUP", "HUP", "hup" or a number from 1 to 64; 0 when not a signal. */
+static int parse_signal(const char *value)
+{
+  static const struct { const char *name; int sig; } names[] = {
+    { "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
+    { "TERM", SIGTERM }, { "WINCH", SIGWINCH }, { "CONT", SIGCONT },
+  };
+  const char *name = strncasecmp(value, "SIG", 3) ? value : value + 3;
+  uint64_t n;
+
+  if(parse_uint(value, 64, &n))
+    return (int)n;
+  for(size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if(!strcasecmp(name, names[i].name))
+      return names[i].sig;
+  return 0;
+}
+
+static bool check_signal(const char *value, char *why, size_t whylen)
+{
+  if(parse_signal(value) > 0)
+    return true;
+  snprintf(why, whylen, "bad reload_signal '%.40s': expected SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGINT, "
+           "SIGWINCH, SIGCONT or a number from 1 to 64", value);
+  return false;
+}
+
 /* Parse the (already expanded) value of option o into sc. */
 static bool parse_typed(struct rb_scenario *sc, const struct rb_option *o, const char *v,
                         char *why, size_t whylen)
@@ -953,6 +1010,11 @@ static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
     if(w && w->arg && !(sc->fault_exec = strdup(arg)))
       return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
   }
+  sc->reload_signal = parse_signal(sc->raw[RB_OPT_RELOAD_SIGNAL]);
+  if(rb_backoff_parse(sc->raw[RB_OPT_RECONNECT], &sc->reconnect, why, sizeof(why))) {
+    place(sc, RB_OPT_RECONNECT, where, sizeof(where));
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: %s", where, why);
+  }
   if(!sc->raw[RB_OPT_COMMAND] && sc->fault != RB_FAULT_EXEC && !sc->ntargets)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO,
                    "%s:%d: [%s%s] has no command (required unless fault = exec:CMD restarts an external server)",
@@ -960,6 +1022,11 @@ static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
                    sc->target_name ? sc->target_name : sc->name);
   if((err = resolve_net_fault(sc, msg, msglen)))
     return err;
+  if(sc->ntargets && sc->fault_target < 0 && sc->fault == RB_FAULT_RELOAD) {
+    place(sc, RB_OPT_FAULT_TARGET, where, sizeof(where));
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: fault = reload reloads one target: name it in fault_target "
+                   "(not all)", where);
+  }
   if(sc->players && !sc->publishers)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s] has players but no publishers to play",
                    sc->file, sc->line, sc->name);

@@ -862,6 +862,11 @@ rb_err rb_target_fault(struct rb_target *t, const struct rb_fault *fault, char *
     return fault_sigterm(t, fault, deadline, msg, msglen);
   case RB_FAULT_HANG:
     return fault_hang(t, fault, deadline, msg, msglen);
+  case RB_FAULT_RELOAD:
+    /* The server stays up: the engine watches what the signal does. */
+    mark_members(t, pick_main);
+    signal_marked(t, fault->reload_signal > 0 ? fault->reload_signal : SIGHUP);
+    return main_is_live(t) ? RB_OK : rb_fail(msg, msglen, RB_ERR_SPAWN, "no live main process to reload");
   case RB_FAULT_EXEC:
     return fault_exec(t, fault, deadline, msg, msglen);
   case RB_FAULT_NETWORK:
@@ -878,6 +883,21 @@ rb_err rb_target_kill_all(struct rb_target *t, int64_t timeout_ns, char *msg, si
   if(t->cg.dirfd >= 0)
     rb_cgroup_kill(t->cg.dirfd, timeout_ns, NULL, NULL, 0);
   return kill_loop(t, pick_all, true, rb_clock_deadline(timeout_ns), msg, msglen);
+}
+
+rb_err rb_target_kill_pids(struct rb_target *t, const pid_t *pids, size_t n, int64_t timeout_ns,
+                           char *msg, size_t msglen)
+{
+  if(!t || !n)
+    return RB_OK;
+  drain(t);
+  refresh(t);
+  for(size_t i = 0; i < t->nmembers; i++) {
+    t->members[i].marked = false;
+    for(size_t k = 0; k < n; k++)
+      t->members[i].marked |= t->members[i].pid == pids[k] && pids[k] > 0;
+  }
+  return kill_loop(t, NULL, false, rb_clock_deadline(timeout_ns), msg, msglen);
 }
 
 rb_err rb_target_kill_survivors(struct rb_target *t, int64_t timeout_ns, char *msg, size_t msglen)

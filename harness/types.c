@@ -12,6 +12,8 @@ const struct rb_word rb_fault_words[] = {
   { "sigkill-main", RB_FAULT_SIGKILL_MAIN, NULL, "SIGKILL the main process only, like a crashed master" },
   { "sigterm", RB_FAULT_SIGTERM, NULL, "SIGTERM the main process, then SIGKILL the tree after grace" },
   { "hang", RB_FAULT_HANG, NULL, "SIGSTOP the tree for hang_for, then SIGKILL it" },
+  { "reload", RB_FAULT_RELOAD, NULL, "send reload_signal (or run reload_command) and keep the clients on: the port "
+    "must LISTEN throughout, a new client be served and the old workers exit within reload_timeout" },
   { "network", RB_FAULT_NETWORK, NULL, "no kill: net_fault is the cycle's whole fault (the hit clients "
                                        "reconnect on a fresh path through the fault proxy)" },
   { "exec", RB_FAULT_EXEC, ":CMD", "run CMD with /bin/sh -c and wait for it (external servers: systemctl restart x)" },
@@ -46,6 +48,13 @@ const struct rb_word rb_expect_words[] = {
   { "pass", RB_EXPECT_PASS, NULL, "the scenario must pass" },
   { "fail", RB_EXPECT_FAIL, NULL, "a known server bug: a failure is XFAIL (visible, not failing the run), "
                                   "a pass is XPASS" },
+  { NULL, 0, NULL, NULL }
+};
+
+const struct rb_word rb_keep_words[] = {
+  { "nothing", RB_KEEP_NOTHING, NULL, "every connection starts from the protocol's defaults (rebound's own client)" },
+  { "chunk-size", RB_KEEP_CHUNK_SIZE, NULL, "publishers keep the previous connection's outgoing chunk size and never "
+    "announce it again (obs-studio#877): the server sees garbage, so the cycle must fail" },
   { NULL, 0, NULL, NULL }
 };
 

@@ -34,6 +34,10 @@ struct rb_client_opts {
                               and librtmp options ("live=1 conn=S:x") */
   int64_t step_timeout_ns; /* deadline for each network step (connect, handshake,
                               connect command, createStream, publish/play); 0 = 5s */
+  bool keep_chunk_size;    /* a deliberate bug, for tests and keep_across_reconnect:
+                              a reconnect keeps sending with the previous connection's
+                              chunk size and never announces it (obs-studio#877). A
+                              step that then fails returns RB_ERR_PROTOCOL saying so. */
 };
 
 /* Per-step durations of the last successful steps, in milliseconds (0 if not run). */
@@ -73,7 +77,10 @@ rb_err rb_client_parse_command(const uint8_t *body, size_t len, bool amf3,
 rb_err rb_client_create(struct rb_client **out, const struct rb_client_opts *opts,
                         char *msg, size_t msglen);
 
-/* TCP connect + handshake + NetConnection.connect to the app. */
+/* TCP connect + handshake + NetConnection.connect to the app. Every connection
+   starts from the protocol's defaults, whatever the previous one negotiated:
+   chunk size 128 both ways until Set Chunk Size, no window acknowledgement size
+   until the server sends one, no stream id until createStream. */
 rb_err rb_client_connect(struct rb_client *c, char *msg, size_t msglen);
 
 /* createStream alone (what `rebound probe` measures); rb_client_publish and

@@ -43,6 +43,27 @@ struct rb_first_start_evidence {
   const char *log_tail;                         /* its last log lines */
 };
 
+#define RB_RELOAD_MAX_OLD 16
+
+/* What a reload (fault = reload) left behind. */
+struct rb_reload_evidence {
+  uint16_t port;
+  double reload_timeout_ms;
+  const char *command_error;                 /* reload_command failed (NULL: it did not) */
+  bool main_exited;                          /* the main process ended on the reload */
+  int main_status;
+  double not_listening_ms;                   /* longest stretch without a LISTEN socket (0: none) */
+  const char *new_client_error;              /* a new client could not publish (NULL: it could) */
+  size_t nstuck;                             /* old workers still running at reload_timeout */
+  pid_t stuck_pids[RB_RELOAD_MAX_OLD];
+  char stuck_cmdlines[RB_RELOAD_MAX_OLD][160];
+  double stuck_age_ms;                       /* how long they have been shutting down */
+  const char *log_tail;
+};
+
+/* The sentence for a failed reload, or "" when the evidence shows none. */
+void rb_diagnose_reload(const struct rb_reload_evidence *ev, char *buf, size_t buflen);
+
 /* True when text reports EADDRINUSE ("Address already in use", "EADDRINUSE",
    "errno 98", "(98: ", "BindException"). */
 bool rb_diagnosis_mentions_eaddrinuse(const char *text);

@@ -2,8 +2,8 @@
  * fleet: the clients of one scenario, as threads.
  *
  * librtmp is blocking, so each publisher and player is a thread with a small stack
- * that connects, publishes or plays, and on any failure reconnects with a short
- * backoff until it is stopped. Threads only record what happened (timestamps from
+ * that connects, publishes or plays, and on any failure reconnects on the schedule
+ * of its reconnect profile (backoff.h) until it is stopped or gives up. Threads only record what happened (timestamps from
  * CLOCK_MONOTONIC, counters, the last error) in state guarded by one mutex; the
  * engine reads it to decide. Holders are not threads: the engine connects them,
  * they stay silent across the fault, and are closed without sending anything.
@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rebound/backoff.h"
 #include "rebound/error.h"
 
 struct rb_fleet_opts {
@@ -29,6 +30,9 @@ struct rb_fleet_opts {
   uint16_t port;
   const char *play_url;        /* where players play (another target in a topology); NULL = url */
   const char *holder_url;      /* where holders connect (the target the fault hits); NULL = url */
+  struct rb_backoff_profile reconnect; /* all zero = rebound's own */
+  uint64_t seed;               /* every member's schedule and spread derive from it */
+  bool keep_chunk_size;        /* publishers carry a stale chunk size (client.h) */
 };
 
 struct rb_fleet_counts {
@@ -50,10 +54,12 @@ struct rb_fleet_counts {
   uint64_t lost_in_outage, skipped_after_restart;
   double latency_p50_ms, latency_p99_ms;
   double stale_ms_max;         /* longest refused-republish window seen since the last reset */
+  unsigned gave_up;            /* members whose retries ran out (they stay down) */
   char first_problem[320];     /* why the first client that is not up is not up */
   char refused_stream[128];    /* the first publisher whose last attempt was refused ("" none) */
   char refused_code[96];       /* the status the server refused it with */
   bool rejected;               /* some client's last failure was a server refusal */
+  bool protocol;               /* ... or a protocol error */
 };
 
 struct rb_fleet;
@@ -67,10 +73,22 @@ rb_err rb_fleet_start(struct rb_fleet *f, char *msg, size_t msglen);
 void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *out);
 
 /* Wait until every publisher and player is up in a session begun at or after since,
-   or deadline, or *stop becomes non-zero. RB_OK with *all_up_at = the moment the last
-   one came up; RB_ERR_TIMEOUT with msg naming the first client that is not up. */
+   or deadline, or *stop becomes non-zero, or every member that is not up has given
+   up. RB_OK with *all_up_at = the moment the last one came up; RB_ERR_TIMEOUT with
+   msg naming the first client that is not up (RB_ERR_REJECTED when it was refused,
+   RB_ERR_PROTOCOL when its last failure was a protocol error). */
 rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, volatile int *stop,
                         int64_t *all_up_at, char *msg, size_t msglen);
+
+/* When the members came up since `since`: their up times in ms after since,
+   ascending, at most max of them (the earliest); returns how many were stored. */
+size_t rb_fleet_arrivals(struct rb_fleet *f, int64_t since, double *ms, size_t max);
+
+/* How many members count as up though the server has already closed their
+   connection (a FIN or reset waits on the socket) and they have not noticed yet.
+   After old workers exited on a reload the engine waits for this to reach 0, so
+   that "up" means really connected. */
+size_t rb_fleet_count_hung_up(struct rb_fleet *f);
 
 /* Pause or resume sending media (fault_at = idle). */
 void rb_fleet_set_paused(struct rb_fleet *f, bool paused);
@@ -91,8 +109,9 @@ rb_err rb_fleet_open_handshakes(struct rb_fleet *f, unsigned n, int64_t deadline
 /* Close them without sending anything more. */
 void rb_fleet_close_handshakes(struct rb_fleet *f);
 
-/* The server listens again: clients that are backing off after a failed attempt
-   retry now instead of at the end of their backoff. Their retries are spread over
+/* The server listens again: clients of the rebound profile that are backing off
+   after a failed attempt retry now instead of at the end of their backoff (a real
+   encoder's profile cannot know, and waits). Their retries are spread over
    about 20 us per client, so that a large fleet does not reconnect in lockstep. */
 void rb_fleet_kick(struct rb_fleet *f);
 

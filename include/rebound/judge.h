@@ -24,6 +24,7 @@ struct rb_reconnect_evidence {
   rb_err wait_err;               /* RB_OK: every client came back; RB_ERR_INTERRUPTED: stopped */
   const char *why;               /* the wait's message when wait_err is another error */
   double window_ms;              /* reconnect_timeout */
+  const char *profile;           /* the reconnect profile as written, when not rebound's own (NULL) */
   double reconnect_ms;           /* restart -> every publisher and player up (wait_err == RB_OK) */
   struct rb_fleet_counts counts; /* the fleet's counters, "up" judged since the restart */
 };
@@ -31,7 +32,8 @@ struct rb_reconnect_evidence {
 /* Fill c's reconnect fields from ev -- overall, per client kind (publishers'
    Publish.Start, players' Play.Start and first frame) and the frames of the resumed
    streams -- and add its failures (and a diagnosis when the cycle has none yet):
-   clients that did not come back, frames lost after a player's first frame.
+   clients that did not come back (refused, a protocol failure, retries of their
+   reconnect profile exhausted), frames lost after a player's first frame.
 
    The rule on frames: those sent while the server was down (to the killed server) are
    the only allowed loss. Frames sent to the restarted server that a player never got

@@ -34,6 +34,7 @@
 #define RB_REFSERVER_DEFAULT_BUDGET ((size_t)512 << 20) /* all connections together */
 #define RB_REFSERVER_HANDSHAKE_SIZE 1536
 #define RB_REFSERVER_OUT_CHUNK_SIZE 4096          /* what the server announces and writes */
+#define RB_REFSERVER_DEFAULT_CHUNK_SIZE 128       /* the protocol's: never announced */
 
 /* Memory shared by all connections: message assembly and output buffers draw on
    it, so a thousand hostile peers cannot together exhaust the machine. */
@@ -113,6 +114,8 @@ struct rb_refserver_config {
   int64_t stale_ns;                /* 0: an abrupt unpublish frees the name at once */
   int64_t stale_all_until;         /* monotonic ns; every publish before it is refused */
   size_t memory_budget;            /* 0: RB_REFSERVER_DEFAULT_BUDGET */
+  uint32_t out_chunk_size;         /* 0: RB_REFSERVER_OUT_CHUNK_SIZE; 128 (the protocol's
+                                      default) is written without a Set Chunk Size */
   FILE *log;                       /* one line per event; NULL: quiet */
   int64_t (*now)(void);            /* NULL: rb_clock_now; tests pass a fake clock */
 };

@@ -20,6 +20,13 @@
 #define RB_FAILURE_LEN 320
 #define RB_DIAGNOSIS_LEN 512
 #define RB_LOG_TAIL_LEN 2048
+#define RB_ARRIVAL_POINTS 64   /* points kept of a cycle's arrival curve */
+
+/* One point of the arrival curve: `back` clients were up again `ms` after the restart. */
+struct rb_arrival {
+  double ms;
+  unsigned back;
+};
 
 #define RB_MAX_TARGETS 4
 #define RB_TARGET_NAME_LEN 64
@@ -62,6 +69,7 @@ struct rb_cycle_result {
   double reconnect_players_ms;    /* restart -> every player playing again (Play.Start) */
   double first_frame_ms;          /* restart -> every player has its first frame again */
   double stale_ms;                /* longest window a republish was refused, 0 if none */
+  double drain_ms;                /* fault = reload: reload -> the last old worker gone (-1: not all, or no reload) */
   unsigned publishers_ok, players_ok, holders;
   uint64_t frames_sent, frames_received, lost_after_reconnect, gaps, duplicates;
   uint64_t lost_in_outage;        /* frames sent to the killed server that no player got (allowed) */
@@ -72,6 +80,11 @@ struct rb_cycle_result {
   unsigned net_hit;               /* connections the cycle's network fault hit */
   bool net_server_dropped;        /* the server closed a dead (blackholed) connection by itself */
   double net_dropped_ms;          /* fault -> that close; -1 if it never did */
+  unsigned gave_up;               /* clients whose reconnect retries ran out (they stay down) */
+  double last_back_ms;            /* restart -> the last client that came back (-1: none came back) */
+  struct rb_summary arrival;      /* every client's arrival (ms after the restart): p50/p99/max */
+  size_t narrivals;               /* points of the arrival curve (publishers and players back over time) */
+  struct rb_arrival arrivals[RB_ARRIVAL_POINTS];
   char diagnosis[RB_DIAGNOSIS_LEN];
   size_t nfailures;
   char failures[RB_MAX_FAILURES][RB_FAILURE_LEN];
@@ -99,6 +112,8 @@ struct rb_scenario_result {
   struct rb_summary recovery;      /* topology: recovery_ms of the cycles that have one */
   bool exercised_classic;         /* some cycle saw FIN_WAIT2/TIME_WAIT at restart */
   unsigned states_before_start[RB_TCP_STATE_MAX]; /* the port's sockets just before the first spawn */
+  char reconnect_profile[160];    /* the clients' reconnect profile, in full ("obs:first=2s,...") */
+  struct rb_summary last_back;    /* restart -> last client back, over the cycles */
   char artifacts[512];
   char warnings[RB_MAX_WARNINGS][RB_FAILURE_LEN];
   size_t nwarnings;
@@ -151,7 +166,12 @@ bool rb_scenario_add_warning(struct rb_scenario_result *r, const char *fmt, ...)
 void rb_cycle_add_failure(struct rb_cycle_result *c, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
 
-/* Compute the scenario's ready/rebind/reconnect summaries from its cycles. */
+/* Keep the arrival curve of c from the ascending arrival times ms[0..n) (ms after the
+   restart): every arrival when they fit, else RB_ARRIVAL_POINTS evenly spaced in
+   count, always ending with the last one. Sets last_back_ms too. */
+void rb_cycle_set_arrivals(struct rb_cycle_result *c, const double *ms, size_t n);
+
+/* Compute the scenario's ready/rebind/reconnect/last_back summaries from its cycles. */
 void rb_scenario_result_summarize(struct rb_scenario_result *r);
 
 void rb_run_result_free(struct rb_run_result *r);

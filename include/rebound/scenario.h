@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rebound/backoff.h"
 #include "rebound/error.h"
 #include "rebound/netfault.h"
 #include "rebound/types.h"
@@ -77,6 +78,11 @@ enum rb_opt_id {
   RB_OPT_FAULT_TARGET,
   RB_OPT_PUBLISH_TO,
   RB_OPT_PLAY_FROM,
+  RB_OPT_RECONNECT,
+  RB_OPT_KEEP_ACROSS_RECONNECT,
+  RB_OPT_RELOAD_SIGNAL,
+  RB_OPT_RELOAD_COMMAND,
+  RB_OPT_RELOAD_TIMEOUT,
   RB_OPT__COUNT
 };
 
@@ -150,6 +156,10 @@ struct rb_scenario {
   int fault_target;       /* index into targets; -1 = all of them at once */
   unsigned publish_to;    /* index into targets */
   unsigned play_from;     /* index into targets */
+  struct rb_backoff_profile reconnect; /* how clients come back (reconnect = ...) */
+  enum rb_keep_state keep_across_reconnect;
+  int reload_signal;      /* fault = reload: the signal sent to the main process */
+  int64_t reload_timeout_ns;
 };
 
 #define RB_MAX_SCENARIO_TARGETS 4

@@ -31,6 +31,7 @@ struct rb_fault {
   int64_t grace_ns;         /* RB_FAULT_SIGTERM */
   int64_t hang_for_ns;      /* RB_FAULT_HANG */
   const char *exec_command; /* RB_FAULT_EXEC */
+  int reload_signal;        /* RB_FAULT_RELOAD */
   int64_t timeout_ns;       /* bound on the whole fault, including waiting for exit */
 };
 
@@ -90,6 +91,11 @@ rb_err rb_target_fault(struct rb_target *t, const struct rb_fault *fault,
 /* SIGKILL every process of every generation and reap them, bounded by timeout_ns.
    Safe to call repeatedly. */
 rb_err rb_target_kill_all(struct rb_target *t, int64_t timeout_ns, char *msg, size_t msglen);
+
+/* SIGKILL the given processes, those of them that are still live members of the
+   tree (a pid that left the tree is not touched), and wait for them to go. */
+rb_err rb_target_kill_pids(struct rb_target *t, const pid_t *pids, size_t n, int64_t timeout_ns,
+                           char *msg, size_t msglen);
 
 /* SIGKILL every process of generations before the current one. */
 rb_err rb_target_kill_survivors(struct rb_target *t, int64_t timeout_ns, char *msg, size_t msglen);

@@ -36,6 +36,7 @@ enum rb_fault_kind {
   RB_FAULT_SIGKILL_MAIN, /* SIGKILL only the main process, like a crashed master */
   RB_FAULT_SIGTERM,      /* SIGTERM the main process, SIGKILL the tree after grace */
   RB_FAULT_HANG,         /* SIGSTOP the tree for hang_for, then SIGKILL it */
+  RB_FAULT_RELOAD,       /* send reload_signal (or run reload_command); the server stays up */
   RB_FAULT_NETWORK,      /* no signal: net_fault on the clients' connections is the fault */
   RB_FAULT_EXEC          /* run exec_command with /bin/sh -c and wait for it */
 };
@@ -67,6 +68,11 @@ extern const struct rb_word rb_net_clients_words[];
 
 enum rb_expect { RB_EXPECT_PASS, RB_EXPECT_FAIL };
 extern const struct rb_word rb_expect_words[];
+
+/* State a (deliberately buggy) publisher carries into its next connection
+   (scenario key `keep_across_reconnect`). */
+enum rb_keep_state { RB_KEEP_NOTHING, RB_KEEP_CHUNK_SIZE };
+extern const struct rb_word rb_keep_words[];
 
 /* The outcome of a scenario or a run. */
 enum rb_verdict {

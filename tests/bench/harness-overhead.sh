@@ -27,7 +27,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}"/rebound-bench-XXXXXX)
 # rebound's keeper kills the server's tree if rebound itself is killed by timeout
 trap 'rm -rf "$work"' EXIT
 
-median() { sort -g | awk '{v[NR]=$1} END{if(NR==0){print "nan"; exit} print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+source "$here/lib.sh" # median
 # pct P: the P-th percentile (nearest rank) of numbers on stdin
 pct() { sort -g | awk -v p="$1" '{v[NR]=$1} END{if(NR==0){print "nan"; exit} i=int(p/100*NR+0.999999); if(i<1)i=1; if(i>NR)i=NR; print v[i]}'; }
 

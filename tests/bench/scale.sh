@@ -26,42 +26,14 @@ command -v jq >/dev/null || { echo "scale: jq is required" >&2; exit 3; }
 
 max=0
 for n in $counts; do [ "$n" -gt "$max" ] && max=$n; done
-want=$((2 * max * 2 + 256))
-ulimit -n "$want" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+source "$here/lib.sh"
+raise_fd_limit $((2 * max * 2 + 256))
 [ "$(ulimit -n)" -ge $((2 * max + 64)) ] || { echo "scale: fd limit $(ulimit -n) too low for $max clients" >&2; exit 3; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}"/rebound-scale-XXXXXX)
 rpid=
 # rebound stops nginx itself; if it has to be killed, its keeper kills nginx's tree
 trap '[ -n "$rpid" ] && kill -KILL "$rpid" 2>/dev/null; rm -rf "$work"' EXIT
-hz=$(getconf CLK_TCK)
-
-# Run rebound in the background, sampling its peak RSS (kB) and CPU (s) until it exits
-# or the deadline (s) passes; sets CODE, RSS_KB, CPU_S.
-run_sampled() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  "$REBOUND" "$@" &
-  rpid=$!
-  RSS_KB=0
-  CPU_S=0
-  while kill -0 "$rpid" 2>/dev/null; do
-    local hwm ticks
-    hwm=$(awk '/^VmHWM:/{print $2}' "/proc/$rpid/status" 2>/dev/null || true)
-    # fields 14 and 15 of stat, counted after the ")" that ends the command name
-    ticks=$(sed 's/.*) //' "/proc/$rpid/stat" 2>/dev/null | awk '{print $12 + $13}' || true)
-    [ -n "$hwm" ] && RSS_KB=$hwm
-    [ -n "$ticks" ] && CPU_S=$(awk -v t="$ticks" -v hz="$hz" 'BEGIN{printf "%.2f", t / hz}')
-    if [ "$(date +%s)" -ge "$deadline" ]; then kill -KILL "$rpid" 2>/dev/null || true; fi
-    sleep 0.1
-  done
-  set +e
-  wait "$rpid"
-  CODE=$?
-  set -e
-  rpid=
-}
-median() { sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
-
 printf '%6s %8s %9s %9s %9s %10s %9s %8s %12s %14s\n' clients result rec_p50 rec_p99 rec_max cycle_ms rss_MB cpu_s KB/client cpu_ms/cl/cyc
 base_rss=
 base_n=

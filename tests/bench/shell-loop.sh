@@ -47,7 +47,7 @@ start_nginx() {
 # Poll ss until the port is LISTENed, at most 10 s.
 wait_listen() {
   for _ in $(seq 1000); do
-    ss -Hltn "sport = :$port" | grep -q . && return 0
+    ss -Hltn "sport = :$port" | grep . >/dev/null && return 0
     sleep 0.01
   done
   echo "shell-loop: nginx did not listen on $port within 10 s" >&2
@@ -62,7 +62,7 @@ publish_until_connected() {
       -c:v libx264 -preset ultrafast -tune zerolatency -t 30 -f flv "$url" >>"$dir/ffmpeg.log" 2>&1 &
     ffmpeg_pid=$!
     while kill -0 "$ffmpeg_pid" 2>/dev/null; do
-      if ss -Htnp state established "( dport = :$port )" | grep -q "pid=$ffmpeg_pid,"; then
+      if ss -Htnp state established "( dport = :$port )" | grep "pid=$ffmpeg_pid," >/dev/null; then
         return 0
       fi
       sleep 0.005

@@ -21,7 +21,7 @@ REBOUND=${REBOUND:-$build/rebound}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}"/rebound-vs-shell-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-median() { sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+source "$here/lib.sh" # median
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 for r in $(seq 1 "$rounds"); do

@@ -52,5 +52,15 @@ set -e
 expect_in "$T/netfault" "median added latency over 2 runs of 4 connections x 5 rounds of 256 bytes: p50"
 ! grep -q nan "$T/netfault" || { cat "$T/netfault" >&2; fail "netfault-latency.sh printed nan"; }
 
+# reconnect profiles: 3 publishers, rebound's profile and a 300 ms supervisor
+set +e
+timeout -k 10 180 bash "$BENCH/profiles.sh" "$(dirname "$REBOUND")" 3 "rebound supervisor:300ms" 100ms >"$T/profiles" 2>&1
+code=$?
+set -e
+[ $code -eq 0 ] || { cat "$T/profiles" >&2; fail "profiles.sh exited $code"; }
+grep -Eq '^rebound +3/3 +pass ' "$T/profiles" || { cat "$T/profiles" >&2; fail "profiles.sh: no passing rebound row"; }
+grep -Eq '^supervisor:300ms +3/3 +pass ' "$T/profiles" || { cat "$T/profiles" >&2; fail "profiles.sh: no supervisor row"; }
+expect_in "$T/profiles" "supervisor:300ms curve (ms when 10%"
+
 assert_no_leftovers
 pass "every benchmark runs in a tiny configuration"

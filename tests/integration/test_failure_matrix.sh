@@ -43,4 +43,43 @@ row hang 90
 expect_code 0 "--hang-after with fault = hang"
 json '[.scenarios[0].cycles[] | .fault == "hang" and .result == "pass"] | all'
 
+row stale-chunk 60
+expect_code 1 "keep_across_reconnect = chunk-size"
+json '.scenarios[0].cycles[0].diagnosis | test("^a protocol failure after the reconnect: .*kept chunk size 4096 from its previous connection and never announced it .*saw garbage")'
+# the server's side of it: it dropped the connection for a malformed chunk stream
+json '.scenarios[0].cycles[0].log_tail | test("closed: .*chunk")'
+# the first session (chunk size announced) was fine: the failure is the reconnect's
+json '.scenarios[0].cycles[0].rebind_ms != null and .scenarios[0].cycles[0].reconnect_ms == null'
+
+row reload 60
+expect_code 0 "fault = reload with a draining refserver"
+# the port never stopped listening, the old worker left within reload_timeout
+json '[.scenarios[0].cycles[] | .fault == "reload" and .result == "pass" and .rebind_ms == 0 and .drain_ms != null and .drain_ms < 3000] | all'
+expect_in "$T/art-reload/reload/server-0.log" "SIGQUIT: shutting down"
+jsonschema -i "$T/r.json" "$SRC/tests/fixtures/results-schema-1.json" 2>/dev/null || fail "reload results do not match schema 1"
+
+row never-drain 60
+expect_code 1 "--never-drain"
+json '.scenarios[0].cycles[0].diagnosis | test("^old worker pid [0-9]+ \\(rebound-refserver: worker process is shutting down\\) has been shutting down for [0-9.]+ s, past reload_timeout 1000 ms.*: it never drains")'
+json '.scenarios[0].cycles[0].drain_ms == null'
+
+row obs 60
+expect_code 0 "reconnect = obs"
+json '.scenarios[0].reconnect_profile | startswith("obs:first=2s,factor=1.5,jitter=0.05,cap=15m,retries=25")'
+# nobody is back before its first retry, 2 s after its disconnect, which came after the
+# fault began: arrival + (restart - fault) >= 2000 ms, however fast or slow the machine
+json '.scenarios[0].cycles[0] | .last_back_ms == .reconnect_ms and .gave_up == 0 and
+      .arrivals[0][0] + (.restart_at_ns - .fault_at_ns) / 1e6 >= 2000'
+json '.scenarios[0].cycles[0].arrivals | length == 3 and .[2][1] == 3'
+jsonschema -i "$T/r.json" "$SRC/tests/fixtures/results-schema-1.json" 2>/dev/null || fail "obs results do not match schema 1"
+
+row supervisor 60
+expect_code 0 "reconnect = supervisor:300ms"
+json '[.scenarios[0].cycles[] | .result == "pass" and .arrivals[0][0] + (.restart_at_ns - .fault_at_ns) / 1e6 >= 300] | all'
+
+row gave-up 60
+expect_code 1 "retries exhausted before the server is back"
+json '.scenarios[0].cycles[0] | .gave_up == 3 and .last_back_ms == null and .reconnect_ms == null'
+json '.scenarios[0].cycles[0].diagnosis | test("^clients gave up before the restarted server took them back.*3 gave up \\(retries exhausted\\).*gave up after 2 retries \\(reconnect = obs\\)")'
+
 pass "every row of the failure matrix"

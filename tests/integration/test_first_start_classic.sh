@@ -35,7 +35,7 @@ expect_code 1 "--no-reuseaddr right after a healthy run on the same port"
 expect_in "$T/out" "sockets on the port were in TIME_WAIT before the first start (left by an earlier server): the server does not set SO_REUSEADDR"
 expect_in "$T/out" "sockets on the port before the first start: TIME_WAIT="
 # the console's first line for the scenario names what was on the port
-head -n1 "$T/out" | grep -q "TIME_WAIT=" || { cat "$T/out" >&2; fail "the first line does not mention the TIME_WAIT sockets"; }
+head -n1 "$T/out" | grep "TIME_WAIT=" >/dev/null || { cat "$T/out" >&2; fail "the first line does not mention the TIME_WAIT sockets"; }
 jsonschema -i "$T/r.json" "$schema" || fail "results do not match schema 1"
 json '.result == "fail" and .scenarios[0].result == "fail"'
 json '.scenarios[0].port_states_before_start.TIME_WAIT > 0'

@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 
 # established A B: a line of `ss -tn state established` between 127.0.0.1:A and :B
 established() {
-  ss -tnH state established "( sport = :$1 and dport = :$2 )" | grep -q .
+  ss -tnH state established "( sport = :$1 and dport = :$2 )" | grep . >/dev/null
 }
 
 # ---- socket table ------------------------------------------------------------

@@ -17,7 +17,7 @@ expect_in "$T/out" "systemctl-kill"
 
 # Run the server through a link inside $T so that lib.sh's cleanup finds it.
 ln -s "$REFSERVER" "$T/refserver"
-listening() { ss -Htln "sport = :$1" | grep -q LISTEN; }
+listening() { ss -Htln "sport = :$1" | grep LISTEN >/dev/null; }
 # A free port: the refserver binds port 0 once and reports what it got.
 "$T/refserver" --quiet --port 0 >"$T/first.out" 2>&1 &
 echo $! >"$T/ref.pid"
@@ -39,7 +39,7 @@ SH
 cat >"$T/kill.sh" <<SH
 kill -KILL \$(cat "$T/ref.pid")
 for i in \$(seq 100); do
-  ss -Htln 'sport = :$port' | grep -q LISTEN || exit 0
+  ss -Htln 'sport = :$port' | grep LISTEN >/dev/null || exit 0
   sleep 0.05
 done
 exit 1

@@ -82,7 +82,7 @@ start_nms() {
   node --tls-max-v1.2 "$nms/bin/app.js" -c "$T/manual/nms.json" >"$T/manual/nms.log" 2>&1 &
   NMS_PID=$!
   for _ in $(seq 200); do   # up to 20 s: Node.js starts slowly on a loaded machine
-    ss -Htln "sport = :$port" | grep -q LISTEN && return 0
+    ss -Htln "sport = :$port" | grep LISTEN >/dev/null && return 0
     kill -0 $NMS_PID 2>/dev/null || return 1
     sleep 0.1
   done

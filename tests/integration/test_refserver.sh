@@ -102,7 +102,7 @@ publish_bg() {
 listeners() { ss -Htln "sport = :$1" | grep -c LISTEN || true; }
 
 # --- arguments ---------------------------------------------------------------
-"$REFSERVER" --help | grep -q -- '--stale-stream' || fail "--help does not describe the switches"
+"$REFSERVER" --help | grep -- '--stale-stream' >/dev/null || fail "--help does not describe the switches"
 for bad in "--port abc" "--port 70000" "--bogus" "--workers 0" "--stale-stream x" \
            "--crash-after 0" "--host not-an-ip" "--start-delay"; do
   rc=0
@@ -233,13 +233,13 @@ wait_until 5 at_least 2 count_workers workers || fail "two workers were not star
 mapfile -t workers < <(worker_pids workers)
 pids+=("${workers[@]}")
 for w in "${workers[@]}"; do
-  tr '\0' ' ' <"/proc/$w/cmdline" | grep -q "rebound-refserver: worker process" \
+  tr '\0' ' ' <"/proc/$w/cmdline" | grep "rebound-refserver: worker process" >/dev/null \
     || fail "worker $w cmdline: $(tr '\0' ' ' <"/proc/$w/cmdline")"
 done
 kill -KILL "$master"; wait "$master" 2>/dev/null || true
 owners=$(ss -Htlnp "sport = :$SERVER_PORT")
 [ -n "$owners" ] || fail "nobody LISTENs after the master was killed"
-grep -q "pid=${workers[0]}," <<<"$owners" || grep -q "pid=${workers[1]}," <<<"$owners" \
+grep -q "pid=${workers[0]}," <<<"$owners" || grep "pid=${workers[1]}," >/dev/null <<<"$owners" \
   || fail "LISTEN owner is not a worker: $owners"
 grep -q "pid=$master," <<<"$owners" && fail "the dead master still listed: $owners"
 "$CLIENTS" 127.0.0.1 "$SERVER_PORT" 4 5000 >/dev/null || fail "orphaned workers do not serve"

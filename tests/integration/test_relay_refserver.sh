@@ -34,6 +34,17 @@ json '.scenarios[2].cycles | all(.targets | all(.restarted and .ports[0].rebind_
 jsonschema -i "$T/r.json" "$SRC/tests/fixtures/results-schema-1.json" || fail "results do not match schema 1"
 assert_no_leftovers "$T/art"
 
+# the origin reloads: nothing restarts, its old worker drains, the players on the edge get
+# new frames again through the new worker
+run_rebound 120 run "$ini" --only origin-reloads --json "$T/r.json" --artifacts "$T/art-rl"
+expect_code 0 "a reload of the origin"
+json '.scenarios[0].cycles | length == 2 and all(.fault == "reload" and .result == "pass" and .rebind_ms == 0
+      and .drain_ms != null and .recovery_ms > 0 and (.targets | all(.restarted | not))
+      and .targets[1].recovery_ms == .recovery_ms and .clients.players_ok == 2)'
+expect_in "$T/art-rl/origin-reloads/origin/server-0.log" "SIGQUIT: shutting down"
+jsonschema -i "$T/r.json" "$SRC/tests/fixtures/results-schema-1.json" 2>/dev/null || fail "reload results do not match schema 1"
+assert_no_leftovers "$T/art-rl"
+
 # the edge that never pulls again: XFAIL as shipped, exit 1 once expect = pass
 run_rebound 60 run "$ini" --only edge-never-repulls --json "$T/r2.json" --artifacts "$T/art2"
 expect_code 0 "XFAIL"

@@ -14,12 +14,15 @@ xmllint --noout "$T/r.xml" || fail "JUnit is not well-formed"
 [ "$(xmllint --xpath 'count(/testsuites/testsuite)' "$T/r.xml")" = 2 ] || fail "one testsuite per scenario"
 [ "$(xmllint --xpath 'count(//testsuite[@name="plain"]/testcase)' "$T/r.xml")" = 2 ] || fail "a testcase per cycle"
 [ "$(xmllint --xpath 'count(//testsuite[@name="plain"]//failure)' "$T/r.xml")" = 0 ] || fail "plain has no failure"
-xmllint --xpath 'string(//testsuite[@name="no-reuseaddr"]//failure/@message)' "$T/r.xml" | grep -q "SO_REUSEADDR" \
+xmllint --xpath 'string(//testsuite[@name="no-reuseaddr"]//failure/@message)' "$T/r.xml" | grep "SO_REUSEADDR" >/dev/null \
   || fail "the failure carries the diagnosis"
-xmllint --xpath 'string(//testsuite[@name="no-reuseaddr"]//system-out)' "$T/r.xml" | grep -q "Address already in use" \
+xmllint --xpath 'string(//testsuite[@name="no-reuseaddr"]//system-out)' "$T/r.xml" | grep "Address already in use" >/dev/null \
   || fail "the server's log tail is in system-out"
 xmllint --noout "$T/r.html" || fail "HTML is not well-formed"
 grep -q "<svg" "$T/r.html" || fail "HTML has no chart"
+grep -q "Clients back after the restart (reconnect = rebound:first=2ms" "$T/r.html" || fail "HTML has no arrival chart"
+jq -e '.scenarios[0].cycles[0] | (.arrivals | length) >= 1 and .arrivals[-1][1] == .clients.publishers_ok and .last_back_ms >= 0' \
+  "$T/r.json" >/dev/null || fail "JSON lacks the arrival curve"
 grep -q "does not set SO_REUSEADDR" "$T/r.html" || fail "HTML lacks the diagnosis"
 grep -q 'href=\|src=' "$T/r.html" && fail "HTML refers to external assets"
 jq -e -s 'length > 0' "$T/ev.jsonl" >/dev/null || fail "events are not JSON Lines"

@@ -20,6 +20,7 @@
 #include "rebound/clock.h"
 
 #define FAKE REBOUND_BINARY_DIR "/tests/fake_rtmp_server"
+#define REFSERVER REBOUND_BINARY_DIR "/rebound-refserver"
 
 static char tmpdir[] = "/tmp/rb-test-client-XXXXXX";
 
@@ -29,10 +30,11 @@ struct fake {
   char url[64];
 };
 
-/* Start the fake server with args and read the port it prints (bounded). */
-static bool fake_start(struct fake *f, const char *const *args)
+/* Start a server program with args and read the port it prints (bounded): the fake
+   prints the bare number, rebound-refserver "listening on HOST:PORT ...". */
+static bool server_start(struct fake *f, const char *program, const char *const *args)
 {
-  const char *argv[12] = { FAKE };
+  const char *argv[12] = { program };
   int pipefd[2];
   char buf[32] = "";
   size_t n = 0, i;
@@ -46,7 +48,7 @@ static bool fake_start(struct fake *f, const char *const *args)
   f->pid = fork();
   if(f->pid == 0) {
     dup2(pipefd[1], 1);
-    execv(FAKE, (char *const *)argv);
+    execv(program, (char *const *)argv);
     _exit(127);
   }
   close(pipefd[1]);
@@ -63,9 +65,15 @@ static bool fake_start(struct fake *f, const char *const *args)
     buf[n] = '\0';
   }
   close(pipefd[0]);
-  f->port = (unsigned)atoi(buf);
+  if(sscanf(buf, "listening on %*[^:]:%u", &f->port) != 1) /* IPv4 in these tests */
+    f->port = (unsigned)atoi(buf);
   snprintf(f->url, sizeof(f->url), "rtmp://127.0.0.1:%u/live", f->port);
   return f->pid > 0 && f->port > 0;
+}
+
+static bool fake_start(struct fake *f, const char *const *args)
+{
+  return server_start(f, FAKE, args);
 }
 
 static void fake_stop(struct fake *f)
@@ -79,7 +87,7 @@ static void fake_stop(struct fake *f)
 
 static struct rb_client *client_for(const struct fake *f, int64_t step_ns)
 {
-  struct rb_client_opts o = { f->url, step_ns };
+  struct rb_client_opts o = { .url = f->url, .step_timeout_ns = step_ns };
   struct rb_client *c = NULL;
   char msg[256];
 
@@ -232,7 +240,7 @@ static void test_refused(void)
 
 static void test_bad_urls(void)
 {
-  struct rb_client_opts o = { "http://example/", 0 };
+  struct rb_client_opts o = { .url = "http://example/" };
   struct rb_client *c = NULL;
   char msg[256];
 
@@ -382,7 +390,7 @@ static void test_abort_and_wait_closed(void)
 static void *connect_thread(void *arg)
 {
   const struct fake *f = arg;
-  struct rb_client_opts o = { f->url, 2 * RB_NS_PER_S };
+  struct rb_client_opts o = { .url = f->url, .step_timeout_ns = 2 * RB_NS_PER_S };
   struct rb_client *c = NULL;
   char msg[256];
   rb_err err = rb_client_create(&c, &o, msg, sizeof(msg));
@@ -414,6 +422,62 @@ static void test_threads(void)
   fake_stop(&f);
 }
 
+/* A reconnect starts from the protocol's defaults. Server A announces chunk size
+   65536; after it dies, server B on the same port writes 128-byte chunks without
+   ever announcing them (its connect reply is ~190 bytes: two chunks). A client that
+   kept reading with A's chunk size would take B's chunk header for payload. */
+static void reconnect_to_default_chunk_size(bool keep, rb_err want, const char *needle)
+{
+  struct fake a, b;
+  struct rb_client *c;
+  struct rb_client_opts o = { .step_timeout_ns = 3 * RB_NS_PER_S, .keep_chunk_size = keep };
+  static uint8_t big[20000]; /* more than one chunk at any of the sizes in play */
+  struct rb_media_frame frame = { RB_MEDIA_VIDEO, 40, big, sizeof(big) };
+  char msg[512] = "", port[16];
+  const char *args_a[] = { "--quiet", "--port", "0", "--chunk-size", "65536", NULL };
+  const char *args_b[] = { "--quiet", "--port", port, "--chunk-size", "128", NULL };
+  rb_err err;
+
+  big[0] = 0x17; /* AVC keyframe, NALU */
+  big[1] = 1;
+  CU_ASSERT_TRUE_FATAL(server_start(&a, REFSERVER, args_a));
+  o.url = a.url;
+  CU_ASSERT_EQUAL_FATAL(rb_client_create(&c, &o, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(rb_client_connect(c, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(rb_client_publish(c, "s", msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(rb_client_write(c, &frame, msg, sizeof(msg)), RB_OK);
+  fake_stop(&a);
+  rb_client_close(c, false);
+  snprintf(port, sizeof(port), "%u", a.port);
+  CU_ASSERT_TRUE_FATAL(server_start(&b, REFSERVER, args_b));
+  err = rb_client_connect(c, msg, sizeof(msg));
+  if(!err)
+    err = rb_client_publish(c, "s", msg, sizeof(msg));
+  for(int i = 0; i < 3 && !err; i++)
+    err = rb_client_write(c, &frame, msg, sizeof(msg));
+  CU_ASSERT_EQUAL(err, want);
+  if(getenv("REBOUND_TEST_VERBOSE"))
+    fprintf(stderr, "reconnect with keep=%d: %s\n", keep, msg);
+  if(needle && !strstr(msg, needle)) {
+    fprintf(stderr, "got '%s', want '%s'\n", msg, needle);
+    CU_FAIL("message");
+  }
+  rb_client_destroy(c);
+  fake_stop(&b);
+}
+
+static void test_reconnect_resets_chunk_size(void)
+{
+  reconnect_to_default_chunk_size(false, RB_OK, NULL);
+}
+
+/* The deliberate bug (obs-studio#877): the old outgoing chunk size is kept and not
+   announced, so server B reads garbage and the client says so. */
+static void test_stale_chunk_size_is_a_protocol_failure(void)
+{
+  reconnect_to_default_chunk_size(true, RB_ERR_PROTOCOL, "kept chunk size 4096 from its previous connection");
+}
+
 static const struct rb_test_case cases[] = {
   RB_TEST(test_publish_and_write),
   RB_TEST(test_rejections),
@@ -425,6 +489,8 @@ static const struct rb_test_case cases[] = {
   RB_TEST(test_close_polite_and_silent),
   RB_TEST(test_abort_and_wait_closed),
   RB_TEST(test_threads),
+  RB_TEST(test_reconnect_resets_chunk_size),
+  RB_TEST(test_stale_chunk_size_is_a_protocol_failure),
   RB_TEST_END
 };
 

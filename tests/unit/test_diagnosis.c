@@ -97,6 +97,43 @@ static void test_eaddrinuse_without_old_sockets(void)
   expect(&ev, "LISTENed by pid 77 (other), which is not part of the target");
 }
 
+static void test_reload(void)
+{
+  struct rb_reload_evidence ev = { .port = 1935, .reload_timeout_ms = 5000, .log_tail = "a\nnginx: [emerg] bad\n" };
+  char buf[512];
+
+  rb_diagnose_reload(&ev, buf, sizeof(buf));
+  CU_ASSERT_STRING_EQUAL(buf, ""); /* a good reload has no sentence */
+  /* a worker that never drains is named, with its age */
+  ev.nstuck = 2;
+  ev.stuck_pids[0] = 4833;
+  snprintf(ev.stuck_cmdlines[0], sizeof(ev.stuck_cmdlines[0]), "nginx: worker process is shutting down");
+  ev.stuck_age_ms = 5012;
+  rb_diagnose_reload(&ev, buf, sizeof(buf));
+  CU_ASSERT_STRING_EQUAL(buf, "old worker pid 4833 (nginx: worker process is shutting down) has been shutting down "
+                              "for 5.0 s, past reload_timeout 5000 ms, and 1 more old worker: it never drains, "
+                              "keeping the connections it had (live RTMP sessions keep an nginx-rtmp worker forever; "
+                              "bound it, e.g. with worker_shutdown_timeout)");
+  /* a gap in LISTEN outranks it: new clients were refused */
+  ev.not_listening_ms = 12.5;
+  rb_diagnose_reload(&ev, buf, sizeof(buf));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "port 1935 stopped listening for 12.5 ms during the reload"));
+  /* a server that died on the signal outranks everything but a failed command */
+  ev.main_exited = true;
+  ev.main_status = 1 << 8;
+  rb_diagnose_reload(&ev, buf, sizeof(buf));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "exited with status 1 on the reload signal instead of reloading"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "nginx: [emerg] bad"));
+  ev.command_error = "nginx -s reload: exited with status 1";
+  rb_diagnose_reload(&ev, buf, sizeof(buf));
+  CU_ASSERT_STRING_EQUAL(buf, "the reload command failed: nginx -s reload: exited with status 1");
+  /* a new client that could not publish */
+  memset(&ev, 0, sizeof(ev));
+  ev.new_client_error = "connection refused";
+  rb_diagnose_reload(&ev, buf, sizeof(buf));
+  CU_ASSERT_STRING_EQUAL(buf, "a new client could not publish while the old workers drained: connection refused");
+}
+
 static void test_mentions(void)
 {
   CU_ASSERT_TRUE(rb_diagnosis_mentions_eaddrinuse("listen: EADDRINUSE"));
@@ -153,7 +190,7 @@ int main(void)
     RB_TEST(test_exit_status_and_last_line), RB_TEST(test_not_listening),
     RB_TEST(test_eaddrinuse_without_old_sockets), RB_TEST(test_mentions),
     RB_TEST(test_stale_refused_until_the_end), RB_TEST(test_stale_refused_then_accepted),
-    RB_TEST(test_stale_nothing_to_say), RB_TEST_END
+    RB_TEST(test_stale_nothing_to_say), RB_TEST(test_reload), RB_TEST_END
   };
 
   return rb_test_main("diagnosis", cases);

@@ -88,6 +88,30 @@ static void test_reconnect_rejected_keeps_diagnosis(void)
   CU_ASSERT_FALSE(c.pass);
 }
 
+/* Reconnect profiles: the failure names the profile; clients that gave up and a
+   protocol failure (state kept across the reconnect) get their own diagnosis. */
+static void test_reconnect_profile_gave_up_and_protocol(void)
+{
+  struct rb_cycle_result c = fresh_cycle(1);
+  struct rb_reconnect_evidence ev = all_back(0);
+
+  ev.wait_err = RB_ERR_TIMEOUT;
+  ev.profile = "obs:retries=2";
+  ev.why = "0/1 publishers and 0/0 players up; 1 gave up (retries exhausted); publisher 0: gave up";
+  ev.counts.gave_up = 1;
+  rb_judge_reconnect(&ev, &c);
+  CU_ASSERT(has_failure(&c, "clients did not reconnect within 10000 ms (reconnect = obs:retries=2): 0/1 publishers"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(c.diagnosis, "clients gave up before the restarted server took them back"));
+  CU_ASSERT_EQUAL(c.gave_up, 1);
+  c = fresh_cycle(1);
+  ev = all_back(0);
+  ev.wait_err = RB_ERR_PROTOCOL;
+  ev.why = "publisher 0: protocol failure: this client kept chunk size 4096";
+  rb_judge_reconnect(&ev, &c);
+  CU_ASSERT(strncmp(c.diagnosis, "a protocol failure after the reconnect: ", 40) == 0);
+  CU_ASSERT_EQUAL(c.gave_up, 0);
+}
+
 static void test_reconnect_interrupted_is_no_failure(void)
 {
   struct rb_cycle_result c = fresh_cycle(1);
@@ -412,6 +436,7 @@ int main(void)
     RB_TEST(test_reconnect_pass),
     RB_TEST(test_reconnect_timeout),
     RB_TEST(test_reconnect_rejected_keeps_diagnosis),
+    RB_TEST(test_reconnect_profile_gave_up_and_protocol),
     RB_TEST(test_reconnect_interrupted_is_no_failure),
     RB_TEST(test_reconnect_lost_frames),
     RB_TEST(test_reconnect_by_kind),

@@ -649,6 +649,24 @@ static void test_session_reject_publish(void)
   rb_refserver_free(s);
 }
 
+/* --chunk-size: announced after connect, except the protocol's default 128, which the
+   server writes without a word (its ~190-byte connect reply then spans two chunks). */
+static void test_session_chunk_size(void)
+{
+  static const uint32_t sizes[] = { 0, 65536, 128 }, want[] = { RB_REFSERVER_OUT_CHUNK_SIZE, 65536, 128 };
+
+  for(size_t i = 0; i < 3; i++) {
+    struct rb_refserver_config cfg = { .out_chunk_size = sizes[i] };
+    struct rb_refserver *s = rb_refserver_new(&cfg);
+    struct peer p;
+
+    peer_open(s, &p); /* asserts that the connect _result was read */
+    CU_ASSERT_EQUAL(p.rd.chunk_size, want[i]);
+    peer_close(s, &p);
+    rb_refserver_free(s);
+  }
+}
+
 static bool publish_ok(struct rb_refserver *s, bool graceful_end)
 {
   struct peer p;
@@ -841,6 +859,7 @@ int main(void)
     RB_TEST(test_amf_hostile_input),
     RB_TEST(test_session_publish_play_relay),
     RB_TEST(test_session_reject_publish),
+    RB_TEST(test_session_chunk_size),
     RB_TEST(test_session_stale_stream),
     RB_TEST(test_session_slow_player_dropped),
     RB_TEST(test_session_protocol_errors_close),

@@ -231,6 +231,9 @@ static void test_error_table(void)
     { "[s]\ncommand = x\ncycles = 0\n", "t.ini:1:", "at least 1" },
     { "[s]\ncommand = x\nplayers = 2\npublishers = 0\n", "t.ini:1:", "players but no publishers" },
     { "[global]\ngrace = ${cycle}\n[s]\ncommand = x\n", "t.ini:2:", "not available" },
+    { "[s]\ncommand = x\nreconnect = ffmpeg\n", "t.ini:3:", "bad reconnect 'ffmpeg'" },
+    { "[s]\ncommand = x\nreconnect = obs:factor=0\n", "t.ini:3:", "reconnect parameter factor" },
+    { "[s]\ncommand = x\nkeep_across_reconnect = everything\n", "t.ini:3:", "expected one of nothing" },
   };
 
   for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -347,6 +350,28 @@ static void test_files(void)
   CU_ASSERT_STRING_EQUAL(set.items[0].scenario_dir, "/tmp");
   rb_scenario_set_free(&set);
   unlink(path);
+}
+
+static void test_reconnect_profiles(void)
+{
+  struct rb_scenario_set set;
+  char msg[512] = "";
+  const char *text = "[global]\nreconnect = obs:retries=20\n[a]\ncommand = x\n[b]\ncommand = x\n"
+                     "reconnect = fixed:5s,first=0\nkeep_across_reconnect = chunk-size\n[c]\ncommand = x\n"
+                     "reconnect = rebound\n";
+
+  CU_ASSERT_EQUAL_FATAL(load(text, NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL_FATAL(set.count, 3);
+  CU_ASSERT_EQUAL(set.items[0].reconnect.kind, RB_BACKOFF_OBS);
+  CU_ASSERT_EQUAL(set.items[0].reconnect.retries, 20);
+  CU_ASSERT_EQUAL(set.items[0].reconnect.first_ns, 2 * RB_NS_PER_S);
+  CU_ASSERT_EQUAL(set.items[0].keep_across_reconnect, RB_KEEP_NOTHING);
+  CU_ASSERT_EQUAL(set.items[1].reconnect.kind, RB_BACKOFF_FIXED);
+  CU_ASSERT_EQUAL(set.items[1].reconnect.first_ns, 0);
+  CU_ASSERT_EQUAL(set.items[1].reconnect.interval_ns, 5 * RB_NS_PER_S);
+  CU_ASSERT_EQUAL(set.items[1].keep_across_reconnect, RB_KEEP_CHUNK_SIZE);
+  CU_ASSERT_EQUAL(set.items[2].reconnect.kind, RB_BACKOFF_REBOUND);
+  rb_scenario_set_free(&set);
 }
 
 static void test_keys_lists_every_option(void)
@@ -475,6 +500,8 @@ static void test_topology_errors(void)
     { "[target ]\ncommand = x\n[s]\n", "a target needs a name" },
     { "[target a.b]\ncommand = x\n[s]\n", "bad target name" },
     { "[target a]\ncommand = x\n", "no scenarios" },
+    { "[target a]\ncommand = x\n[target b]\ncommand = y\n[s]\nfault = reload\nfault_target = all\n",
+      "t.ini:7: fault = reload reloads one target: name it in fault_target" },
   };
   struct rb_scenario_set set;
   char msg[512];
@@ -486,6 +513,14 @@ static void test_topology_errors(void)
       fprintf(stderr, "case %zu: '%s' does not contain '%s'\n", i, msg, cases[i].want);
       CU_FAIL("topology error message");
     }
+  }
+  /* a reload goes to one named target */
+  CU_ASSERT_EQUAL(load("[target a]\ncommand = x\n[target b]\ncommand = y\n[s]\nfault = reload\nfault_target = b\n",
+                       NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  if(set.count) {
+    CU_ASSERT_EQUAL(set.items[0].fault, RB_FAULT_RELOAD);
+    CU_ASSERT_EQUAL(set.items[0].fault_target, 1);
+    rb_scenario_set_free(&set);
   }
   /* --only names scenarios, not targets */
   {
@@ -499,6 +534,7 @@ int main(void)
 {
   static const struct rb_test_case cases[] = {
     RB_TEST(test_inheritance_and_defaults),
+    RB_TEST(test_reconnect_profiles),
     RB_TEST(test_overrides_and_only),
     RB_TEST(test_fault_exec_and_typed_reference),
     RB_TEST(test_expansion),

@@ -72,7 +72,7 @@ static void test_format(void)
   unsigned counts[RB_TCP_STATE_MAX] = { 0 };
 
   rb_words_format(rb_fault_words, " or ", buf, sizeof(buf));
-  CU_ASSERT_STRING_EQUAL(buf, "sigkill, sigkill-main, sigterm, hang, network or exec:CMD");
+  CU_ASSERT_STRING_EQUAL(buf, "sigkill, sigkill-main, sigterm, hang, reload, network or exec:CMD");
   rb_words_format(rb_expect_words, ", ", buf, sizeof(buf));
   CU_ASSERT_STRING_EQUAL(buf, "pass, fail");
   rb_words_format(rb_fault_words, " or ", small, sizeof(small));
