@@ -72,6 +72,7 @@ struct run {
   char run_dir[PATH_MAX];
   struct rb_scenario_vars vars;
   char **streams;
+  char **flv_urls, **hls_urls;  /* one per HTTP player: flv_url / hls_url for its stream */
   uint64_t rng;
   int64_t started_at;
   size_t ntg;
@@ -245,6 +246,31 @@ static rb_err preflight(struct tgt *r, uint16_t port, char *msg, size_t msglen)
                    snap.owners[0].cmdline);
   return rb_fail(msg, msglen, RB_ERR_PORT_BUSY, "port %u is already LISTENed by a process rebound did not "
                  "start (not visible to this user): stop it or choose another port", port);
+}
+
+/* flv_url / hls_url for each HTTP player; player i plays publisher i's stream (mod publishers).
+   In a topology they play from play_from: its view gives ${host} and ${http_port}. */
+static rb_err expand_player_urls(struct run *r, enum rb_opt_id key, unsigned n, char ***out, char *msg,
+                                 size_t msglen)
+{
+  struct tgt *t = r->play;
+  rb_err err = RB_OK;
+
+  if(!(*out = calloc(n ? n : 1, sizeof(**out))))
+    return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+  for(unsigned i = 0; i < n && !err; i++) {
+    t->vars.client = (int)(i % r->sc->publishers);
+    err = rb_scenario_expand_key(t->sc, key, &t->vars, &(*out)[i], msg, msglen);
+  }
+  t->vars.client = -1;
+  return err;
+}
+
+static void free_player_urls(char **urls, unsigned n)
+{
+  for(unsigned i = 0; urls && i < n; i++)
+    free(urls[i]);
+  free(urls);
 }
 
 /* ---- network faults ------------------------------------------------------- */
@@ -427,6 +453,10 @@ static rb_err prepare(struct run *r, char *msg, size_t msglen)
     if((err = prepare_target(r, &r->tg[i], msg, msglen)))
       return err;
   memcpy(r->res->states_before_start, r->first_killed->states_before, sizeof(r->res->states_before_start));
+  /* HTTP players play from play_from: its host and http_port in their URLs */
+  if((err = expand_player_urls(r, RB_OPT_FLV_URL, sc->flv_players, &r->flv_urls, msg, msglen)) ||
+     (err = expand_player_urls(r, RB_OPT_HLS_URL, sc->hls_players, &r->hls_urls, msg, msglen)))
+    return err;
   return start_proxy(r, msg, msglen);
 }
 
@@ -1519,6 +1549,8 @@ static rb_err start_clients(struct run *r, char *msg, size_t msglen)
     .holder_url = hold == r->pub && r->client_url ? r->client_url : hold->url,
     .reconnect = r->sc->reconnect, .seed = r->sc->seed,
     .keep_chunk_size = r->sc->keep_across_reconnect == RB_KEEP_CHUNK_SIZE,
+    .flv_players = r->sc->flv_players, .hls_players = r->sc->hls_players,
+    .flv_urls = r->flv_urls, .hls_urls = r->hls_urls,
   };
   char *media = NULL;
   rb_err err;
@@ -1725,5 +1757,7 @@ out:
     free(r.tg[i].host);
     free(r.tg[i].ready_http);
   }
+  free_player_urls(r.flv_urls, sc->flv_players);
+  free_player_urls(r.hls_urls, sc->hls_players);
   return err;
 }

@@ -46,19 +46,24 @@
 #include "rebound/net.h"
 #include "rebound/random.h"
 #include "rebound/stats.h"
+#include "rebound/viewer.h"
 
 #define THREAD_STACK (128 * 1024)
+#define VIEWER_STACK (1024 * 1024)
 #define SPREAD_NS (400 * 1000)          /* per member: 1000 members (re)connect over 400 ms */
 #define PACE_NS (40 * RB_NS_PER_MS)      /* frames due within this are sent in one wake-up */
 #define FRAME_SLICE_NS (50 * RB_NS_PER_MS) /* a publisher between frames rechecks stop this often */
 #define HOLDER_THREADS 32
 #define JOIN_TIMEOUT (10 * RB_NS_PER_S)
+#define HLS_RING 32                      /* segments remembered for "up since" */
 
 struct member {
   struct rb_fleet *fleet;
   unsigned index;
   bool is_player;
+  enum rb_player_kind kind;      /* players */
   const char *stream;
+  const char *url;               /* HTTP-FLV and HLS players */
   pthread_t thread;
   bool started;
   uint64_t rng;                  /* spread; seeded from the scenario seed and the index */
@@ -82,6 +87,13 @@ struct member {
   bool flow_armed;               /* players: rb_fleet_arm_flow was called */
   uint64_t flow_mark;            /* ... a frame numbered at least this was sent after it */
   int64_t flow_at;               /* ... and arrived then (0: not yet) */
+  int sock;                      /* HTTP players: the transfer's socket, for abort (-1: none) */
+  /* HLS players */
+  struct rb_hls_tracker hls;
+  struct { int64_t sent_ns, got_at; } ring[HLS_RING]; /* segments taken: first media sent, when taken */
+  size_t ring_next, ring_len;
+  uint64_t segments, segments_without_sei, decode_errors, resets, restarts;
+  char reset_why[320];
 };
 
 struct rb_fleet {
@@ -360,6 +372,114 @@ out:
   return err;
 }
 
+/* ---- HTTP-FLV and HLS players ------------------------------------------- */
+
+struct viewer_ctx {
+  struct member *m;
+  bool seen;                     /* this session delivered media */
+};
+
+static bool viewer_stopping(void *arg)
+{
+  return is_stopping(((struct viewer_ctx *)arg)->m->fleet);
+}
+
+static void viewer_socket(void *arg, int fd)
+{
+  struct member *m = ((struct viewer_ctx *)arg)->m;
+
+  pthread_mutex_lock(&m->fleet->lock);
+  m->sock = fd;
+  pthread_mutex_unlock(&m->fleet->lock);
+}
+
+static void viewer_sei(void *arg, uint64_t seq, int64_t send_ns)
+{
+  struct viewer_ctx *v = arg;
+  struct member *m = v->m;
+
+  pthread_mutex_lock(&m->fleet->lock);
+  rb_media_verifier_record(m->verifier, seq, send_ns, rb_clock_now());
+  m->frames_received = m->verifier->received;
+  pthread_mutex_unlock(&m->fleet->lock);
+  /* HTTP-FLV is up when media flows again; HLS when a segment is taken (below). */
+  if(!v->seen && m->kind == RB_PLAYER_FLV)
+    mark_up(m);
+  v->seen = true;
+}
+
+static void viewer_segment(void *arg, int64_t first_send_ns, const struct rb_mpegts_result *r)
+{
+  struct member *m = ((struct viewer_ctx *)arg)->m;
+
+  pthread_mutex_lock(&m->fleet->lock);
+  m->segments++;
+  m->decode_errors += r->decode_errors;
+  if(!r->seis)
+    m->segments_without_sei++;
+  else {
+    m->ring[m->ring_next].sent_ns = first_send_ns;
+    m->ring[m->ring_next].got_at = rb_clock_now();
+    m->ring_next = (m->ring_next + 1) % HLS_RING;
+    if(m->ring_len < HLS_RING)
+      m->ring_len++;
+  }
+  pthread_mutex_unlock(&m->fleet->lock);
+  if(r->seis)
+    mark_up(m);
+}
+
+static void viewer_change(void *arg, enum rb_hls_change change, const char *why)
+{
+  struct member *m = ((struct viewer_ctx *)arg)->m;
+
+  pthread_mutex_lock(&m->fleet->lock);
+  if(change == RB_HLS_RESET) {
+    m->resets++;
+    if(!m->reset_why[0])
+      snprintf(m->reset_why, sizeof(m->reset_why), "%s", why);
+  } else
+    m->restarts++;
+  rb_media_verifier_mark_reconnect(m->verifier);
+  pthread_mutex_unlock(&m->fleet->lock);
+}
+
+/* A new media run (EXT-X-DISCONTINUITY, or the playlist went back): the jump in
+   numbers there is the outage, as across an RTMP reconnect; losses after it are losses. */
+static void viewer_discontinuity(void *arg)
+{
+  struct member *m = ((struct viewer_ctx *)arg)->m;
+
+  pthread_mutex_lock(&m->fleet->lock);
+  rb_media_verifier_mark_reconnect(m->verifier);
+  pthread_mutex_unlock(&m->fleet->lock);
+}
+
+static bool viewer_wait(void *arg, int64_t deadline)
+{
+  return pause_until(((struct viewer_ctx *)arg)->m->fleet, deadline);
+}
+
+static rb_err viewer_session(struct member *m, bool reconnect, char *msg, size_t msglen)
+{
+  struct viewer_ctx ctx = { .m = m };
+  struct rb_viewer_sink sink = {
+    .arg = &ctx, .stopping = viewer_stopping, .on_socket = viewer_socket, .on_sei = viewer_sei,
+    .on_segment = viewer_segment, .on_discontinuity = viewer_discontinuity, .on_change = viewer_change,
+    .wait_until = viewer_wait,
+  };
+  int64_t step = m->fleet->opts.step_timeout_ns;
+
+  if(reconnect) {
+    pthread_mutex_lock(&m->fleet->lock);
+    rb_media_verifier_mark_reconnect(m->verifier);
+    pthread_mutex_unlock(&m->fleet->lock);
+  }
+  /* The tracker is only touched by this thread; the counters it feeds are locked. */
+  return m->kind == RB_PLAYER_FLV ? rb_viewer_flv_session(m->url, step, &sink, msg, msglen)
+                                  : rb_viewer_hls_session(m->url, step, &m->hls, &sink, msg, msglen);
+}
+
 /* ---- threads -------------------------------------------------------------- */
 
 static unsigned kick_seq(struct rb_fleet *f)
@@ -440,7 +560,7 @@ static void *member_main(void *arg)
   char msg[256];
   rb_err err;
 
-  if((err = rb_client_create(&c, &o, msg, sizeof(msg))) ||
+  if((!m->url && (err = rb_client_create(&c, &o, msg, sizeof(msg)))) ||
      (!m->is_player && (err = rb_media_source_open(&src, f->opts.media_path, msg, sizeof(msg))))) {
     mark_down(m, err, msg);
     goto out;
@@ -457,8 +577,11 @@ static void *member_main(void *arg)
     bool got_up;
 
     msg[0] = '\0';
-    err = m->is_player ? play_session(m, sessions > 0, msg, sizeof(msg))
-                       : publish_session(m, src, &seq, msg, sizeof(msg));
+    if(m->url)
+      err = viewer_session(m, sessions > 0, msg, sizeof(msg));
+    else
+      err = m->is_player ? play_session(m, sessions > 0, msg, sizeof(msg))
+                         : publish_session(m, src, &seq, msg, sizeof(msg));
     sessions++;
     if(err == RB_ERR_INTERRUPTED && is_stopping(f))
       break;
@@ -521,7 +644,7 @@ rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, 
     goto out;
   }
   f->opts.media_path = f->media_path;
-  f->nmembers = opts->publishers + opts->players;
+  f->nmembers = opts->publishers + opts->players + opts->flv_players + opts->hls_players;
   f->members = calloc(f->nmembers ? f->nmembers : 1, sizeof(*f->members));
   f->holders = calloc(opts->holders ? opts->holders : 1, sizeof(*f->holders));
   f->holder_pool = calloc(opts->holders ? opts->holders : 1, sizeof(*f->holder_pool));
@@ -540,6 +663,17 @@ rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, 
     rb_backoff_init(&m->backoff, &f->opts.reconnect, rb_random_next(&m->rng));
     m->is_player = i >= opts->publishers;
     m->index = (unsigned)(m->is_player ? i - opts->publishers : i);
+    m->sock = -1;
+    m->kind = RB_PLAYER_RTMP;
+    if(m->is_player && m->index >= opts->players + opts->flv_players) {
+      m->kind = RB_PLAYER_HLS;
+      m->index -= opts->players + opts->flv_players;
+      m->url = opts->hls_urls[m->index];
+    } else if(m->is_player && m->index >= opts->players) {
+      m->kind = RB_PLAYER_FLV;
+      m->index -= opts->players;
+      m->url = opts->flv_urls[m->index];
+    }
     m->stream = opts->streams[m->is_player ? m->index % opts->publishers : m->index];
     if(m->is_player && !(m->verifier = malloc(sizeof(*m->verifier)))) {
       err = rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
@@ -566,8 +700,10 @@ rb_err rb_fleet_start(struct rb_fleet *f, char *msg, size_t msglen)
   rb_err err = RB_OK;
 
   pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, THREAD_STACK);
   for(size_t i = 0; i < f->nmembers; i++) {
+    /* An HLS player runs FFmpeg's demuxer and H.264 decoder on its own stack. */
+    pthread_attr_setstacksize(&attr, f->members[i].kind == RB_PLAYER_HLS && f->members[i].is_player
+                                       ? VIEWER_STACK : THREAD_STACK);
     if(pthread_create(&f->members[i].thread, &attr, member_main, &f->members[i])) {
       err = rb_fail(msg, msglen, RB_ERR_SYSTEM, "cannot start client thread %zu of %zu", i + 1, f->nmembers);
       break;
@@ -580,26 +716,29 @@ rb_err rb_fleet_start(struct rb_fleet *f, char *msg, size_t msglen)
 
 static void describe_member(const struct member *m, char *buf, size_t buflen)
 {
-  snprintf(buf, buflen, "%s %u (%s): %s", m->is_player ? "player" : "publisher", m->index, m->stream,
-           m->last_error[0] ? m->last_error : "not up yet");
+  static const char *const kinds[] = { "player", "HTTP-FLV player", "HLS player" };
+
+  snprintf(buf, buflen, "%s %u (%s): %s", m->is_player ? kinds[m->kind] : "publisher", m->index,
+           m->url ? m->url : m->stream,
+           m->last_error[0] ? m->last_error : m->kind == RB_PLAYER_HLS ? "no new segment yet" : "not up yet");
 }
 
-/* Merge every player's latency ring into p50/p99. Called with the lock held. */
-static void latency_locked(struct rb_fleet *f, struct rb_fleet_counts *out)
+/* Merge the latency rings of every player of one kind into p50/p99. Called with the lock held. */
+static void latency_locked(struct rb_fleet *f, enum rb_player_kind kind, struct rb_fleet_kind_counts *out)
 {
   size_t total = 0, n = 0;
   double *all;
   struct rb_summary s;
 
   for(size_t i = 0; i < f->nmembers; i++)
-    if(f->members[i].verifier)
+    if(f->members[i].verifier && f->members[i].kind == kind)
       total += f->members[i].verifier->nlatencies;
   if(!total || !(all = malloc(total * sizeof(*all))))
     return;
   for(size_t i = 0; i < f->nmembers; i++) {
     const struct rb_media_verifier *v = f->members[i].verifier;
 
-    if(!v)
+    if(!v || f->members[i].kind != kind)
       continue;
     memcpy(all + n, v->latencies_ms, v->nlatencies * sizeof(*all));
     n += v->nlatencies;
@@ -615,6 +754,45 @@ static void latency_locked(struct rb_fleet *f, struct rb_fleet_counts *out)
 static bool staying(const struct rb_fleet *f, const struct member *m)
 {
   return m->is_player ? f->players_stay : f->publishers_stay;
+}
+
+/* When m came up at or after since (0: not up). An HLS player is up since the first
+   segment it took whose media was sent at or after since. Lock held. */
+static int64_t up_since_locked(const struct rb_fleet *f, const struct member *m, int64_t since)
+{
+  int64_t first = 0;
+
+  if(staying(f, m))
+    return m->up ? m->up_at : 0;
+  if(m->kind != RB_PLAYER_HLS || !m->is_player)
+    return m->up && m->up_at >= since ? m->up_at : 0;
+  for(size_t k = 0; k < m->ring_len; k++) {
+    size_t j = (m->ring_next + HLS_RING - m->ring_len + k) % HLS_RING;
+
+    if(m->ring[j].sent_ns >= since && m->ring[j].got_at >= since && (!first || m->ring[j].got_at < first))
+      first = m->ring[j].got_at;
+  }
+  return first;
+}
+
+static void count_kind_locked(const struct member *m, struct rb_fleet_kind_counts *k, int64_t up_at)
+{
+  if(up_at) {
+    k->up++;
+    if(up_at > k->last_up_at)
+      k->last_up_at = up_at;
+  }
+  k->frames_received += m->frames_received;
+  k->gaps += m->verifier->gaps;
+  k->duplicates += m->verifier->duplicates;
+  k->lost_after_reconnect += m->verifier->lost_after_reconnect;
+  k->segments += m->segments;
+  k->segments_without_sei += m->segments_without_sei;
+  k->decode_errors += m->decode_errors;
+  k->resets += m->resets;
+  k->restarts += m->restarts;
+  if(!k->reset_why[0] && m->reset_why[0])
+    snprintf(k->reset_why, sizeof(k->reset_why), "%s", m->reset_why);
 }
 
 /* Split the gap where player m's stream resumed (lock held): numbers before its
@@ -637,19 +815,22 @@ static void resume_gap_locked(const struct rb_fleet *f, const struct member *m, 
   out->skipped_after_restart += missing - outage;
 }
 
-/* Up times per kind (lock held). */
-static void count_member_locked(const struct member *m, struct rb_fleet_counts *out)
+/* Up times per kind (lock held); up_at from up_since_locked. HTTP players are
+   counted in their kind's counts (count_kind_locked), not as RTMP players. */
+static void count_member_locked(const struct member *m, int64_t up_at, struct rb_fleet_counts *out)
 {
   int64_t *kind_at = m->is_player ? &out->players_up_at : &out->publishers_up_at;
 
+  if(up_at > out->last_up_at)
+    out->last_up_at = up_at;
+  if(m->is_player && m->kind != RB_PLAYER_RTMP)
+    return;
   if(m->is_player)
     out->players_up++;
   else
     out->publishers_up++;
-  if(m->up_at > out->last_up_at)
-    out->last_up_at = m->up_at;
-  if(m->up_at > *kind_at)
-    *kind_at = m->up_at;
+  if(up_at > *kind_at)
+    *kind_at = up_at;
 }
 
 void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *out)
@@ -657,18 +838,24 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
   memset(out, 0, sizeof(*out));
   out->publishers = f->opts.publishers;
   out->players = f->opts.players;
+  out->kinds[RB_PLAYER_RTMP].planned = f->opts.players;
+  out->kinds[RB_PLAYER_FLV].planned = f->opts.flv_players;
+  out->kinds[RB_PLAYER_HLS].planned = f->opts.hls_players;
   pthread_mutex_lock(&f->lock);
   for(size_t i = 0; i < f->nmembers; i++) {
     const struct member *m = &f->members[i];
-    bool up = m->up && (m->up_at >= since || staying(f, m));
+    int64_t up_at = up_since_locked(f, m, since);
+    bool up = up_at != 0;
 
+    if(m->is_player)
+      count_kind_locked(m, &out->kinds[m->kind], up_at);
     if(m->is_player && m->play_at && m->play_at >= since) {
       out->players_playing++;
       if(m->play_at > out->players_playing_at)
         out->players_playing_at = m->play_at;
     }
     if(up)
-      count_member_locked(m, out);
+      count_member_locked(m, up_at, out);
     else if(!out->first_problem[0]) {
       describe_member(m, out->first_problem, sizeof(out->first_problem));
       out->rejected = m->last_rejected;
@@ -680,8 +867,8 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
     }
     out->gave_up += m->gave_up;
     out->frames_sent += m->frames_sent;
-    out->frames_received += m->frames_received;
-    if(m->verifier) {
+    if(m->verifier && m->kind == RB_PLAYER_RTMP) {
+      out->frames_received += m->frames_received;
       out->gaps += m->verifier->gaps;
       out->duplicates += m->verifier->duplicates;
       out->lost_after_reconnect += m->verifier->lost_after_reconnect;
@@ -692,7 +879,10 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
   }
   for(size_t i = 0; i < f->nholders; i++)
     out->holders += f->holders[i] != NULL;
-  latency_locked(f, out);
+  for(int k = 0; k < RB_PLAYER_KINDS; k++)
+    latency_locked(f, (enum rb_player_kind)k, &out->kinds[k]);
+  out->latency_p50_ms = out->kinds[RB_PLAYER_RTMP].latency_p50_ms;
+  out->latency_p99_ms = out->kinds[RB_PLAYER_RTMP].latency_p99_ms;
   pthread_mutex_unlock(&f->lock);
 }
 
@@ -707,11 +897,12 @@ static size_t count_up_locked(const struct rb_fleet *f, int64_t since, int64_t *
   *gave_up = 0;
   for(size_t i = 0; i < f->nmembers; i++) {
     const struct member *m = &f->members[i];
+    int64_t up_at = up_since_locked(f, m, since);
 
-    if(m->up && (m->up_at >= since || staying(f, m))) {
+    if(up_at) {
       n++;
-      if(m->up_at > *last_up_at)
-        *last_up_at = m->up_at;
+      if(up_at > *last_up_at)
+        *last_up_at = up_at;
     }
     else
       *gave_up += m->gave_up;
@@ -789,14 +980,17 @@ rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, vol
     return rb_fail(msg, msglen, err, "interrupted");
   if(err) {
     rb_fleet_counts(f, since, &c);
-    char gave[64] = "";
+    char gave[64] = "", http[96] = "";
 
     if(c.gave_up)
       snprintf(gave, sizeof(gave), "; %u gave up (retries exhausted)", c.gave_up);
+    if(f->opts.flv_players || f->opts.hls_players)
+      snprintf(http, sizeof(http), ", %u/%u HTTP-FLV and %u/%u HLS players", c.kinds[RB_PLAYER_FLV].up,
+               f->opts.flv_players, c.kinds[RB_PLAYER_HLS].up, f->opts.hls_players);
     return rb_fail(msg, msglen, c.rejected ? RB_ERR_REJECTED : c.protocol ? RB_ERR_PROTOCOL : RB_ERR_TIMEOUT,
                    "%u/%u publishers and %u/%u "
-                   "players up%s; %s", c.publishers_up, f->opts.publishers, c.players_up, f->opts.players,
-                   gave, c.first_problem);
+                   "players%s up%s; %s", c.publishers_up, f->opts.publishers, c.players_up, f->opts.players,
+                   http, gave, c.first_problem);
   }
   return RB_OK;
 }
@@ -815,8 +1009,8 @@ void rb_fleet_arm_flow(struct rb_fleet *f)
   for(size_t i = 0; i < f->nmembers; i++) {
     struct member *m = &f->members[i];
 
-    if(!m->is_player || !f->opts.publishers)
-      continue;
+    if(!m->is_player || m->kind != RB_PLAYER_RTMP || !f->opts.publishers)
+      continue; /* HTTP players: not through a topology's untouched target (scenario.c) */
     /* a frame numbered from the publisher's next one on was sent after this moment:
        frames still buffered somewhere on the way do not count as the stream flowing again */
     m->flow_mark = f->members[m->index % f->opts.publishers].next_seq;
@@ -844,7 +1038,7 @@ rb_err rb_fleet_wait_flow(struct rb_fleet *f, int64_t deadline, volatile int *st
     for(size_t i = 0; i < f->nmembers; i++) {
       const struct member *m = &f->members[i];
 
-      if(!m->is_player)
+      if(!m->is_player || m->kind != RB_PLAYER_RTMP)
         continue;
       if(m->flow_at) {
         flowing++;
@@ -919,6 +1113,8 @@ void rb_fleet_reset_cycle(struct rb_fleet *f)
       m->verifier->have_last = have;
       m->frames_received = 0;
     }
+    m->segments = m->segments_without_sei = m->decode_errors = m->resets = m->restarts = 0;
+    m->reset_why[0] = '\0';
   }
   pthread_mutex_unlock(&f->lock);
 }
@@ -1124,9 +1320,12 @@ void rb_fleet_stop(struct rb_fleet *f)
   pthread_mutex_lock(&f->lock);
   f->stopping = true;
   pthread_cond_broadcast(&f->changed);
-  for(size_t i = 0; i < f->nmembers; i++)
+  for(size_t i = 0; i < f->nmembers; i++) {
     if(f->members[i].client)
       rb_client_abort(f->members[i].client);
+    if(f->members[i].sock >= 0)
+      shutdown(f->members[i].sock, SHUT_RDWR); /* a blocked HTTP transfer ends at once */
+  }
   pthread_mutex_unlock(&f->lock);
   /* timedjoin takes CLOCK_REALTIME: one bound for all joins, so wedged threads
      cannot hang us, however many there are. */

@@ -15,10 +15,67 @@ static double kind_ms(int64_t restart_at, unsigned want, unsigned got, int64_t a
   return want && got >= want && at ? rb_clock_ms(restart_at, at) : -1;
 }
 
+/* One kind of HTTP player's figures for the cycle. */
+static void record_player_figures(struct rb_player_figures *p, const struct rb_fleet_kind_counts *k, int64_t restart_at)
+{
+  p->planned = k->planned;
+  p->ok = k->up;
+  p->recovery_ms = kind_ms(restart_at, k->planned, k->up, k->last_up_at);
+  p->frames_received = k->frames_received;
+  p->gaps = k->gaps;
+  p->duplicates = k->duplicates;
+  p->lost_after_reconnect = k->lost_after_reconnect;
+  p->latency_p50_ms = k->latency_p50_ms;
+  p->latency_p99_ms = k->latency_p99_ms;
+  p->segments = k->segments;
+  p->segments_without_sei = k->segments_without_sei;
+  p->decode_errors = k->decode_errors;
+  p->sequence_resets = k->resets;
+  p->restarts_signalled = k->restarts;
+}
+
+/* What the HTTP players saw, before the generic reconnect sentence: a reset is the
+   cause even when every player came back, and a viewer side that stayed dark while
+   the ingest recovered is named as such. */
+static void judge_http_players(const struct rb_reconnect_evidence *ev, struct rb_cycle_result *c)
+{
+  const struct rb_fleet_kind_counts *flv = &ev->counts.kinds[RB_PLAYER_FLV], *hls = &ev->counts.kinds[RB_PLAYER_HLS];
+  bool ingest_up = ev->counts.publishers_up == ev->counts.publishers && ev->counts.players_up == ev->counts.players;
+
+  record_player_figures(&c->flv, flv, ev->restart_at);
+  record_player_figures(&c->hls, hls, ev->restart_at);
+  if(hls->resets) {
+    rb_cycle_add_failure(c, "%s", hls->reset_why);
+    if(!c->diagnosis[0])
+      snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", hls->reset_why);
+  }
+  if(hls->segments_without_sei)
+    rb_cycle_add_failure(c, "%llu HLS segments carried none of the publisher's SEI sequence numbers",
+                         (unsigned long long)hls->segments_without_sei);
+  if(hls->decode_errors)
+    rb_cycle_add_failure(c, "HLS segments did not decode: the H.264 decoder refused %llu packets",
+                         (unsigned long long)hls->decode_errors);
+  if(flv->lost_after_reconnect || hls->lost_after_reconnect)
+    rb_cycle_add_failure(c, "HTTP players lost %llu frames after reconnecting (HTTP-FLV %llu, HLS %llu)",
+                         (unsigned long long)(flv->lost_after_reconnect + hls->lost_after_reconnect),
+                         (unsigned long long)flv->lost_after_reconnect, (unsigned long long)hls->lost_after_reconnect);
+  if(!ev->wait_err || ev->wait_err == RB_ERR_INTERRUPTED || !ingest_up || c->diagnosis[0])
+    return;
+  if(flv->up < flv->planned)
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "the restarted server took the publisher back but its HTTP-FLV "
+             "output delivered no media to %u of %u players within %.0f ms: %s", flv->planned - flv->up,
+             flv->planned, ev->window_ms, ev->counts.first_problem);
+  else if(hls->up < hls->planned)
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "the restarted server took the publisher back but served no new "
+             "HLS segment to %u of %u players within %.0f ms: %s", hls->planned - hls->up, hls->planned,
+             ev->window_ms, ev->counts.first_problem);
+}
+
 void rb_judge_reconnect(const struct rb_reconnect_evidence *ev, struct rb_cycle_result *c)
 {
   const struct rb_fleet_counts *n = &ev->counts;
 
+  judge_http_players(ev, c);
   if(!ev->wait_err)
     c->reconnect_ms = ev->reconnect_ms;
   else if(ev->wait_err != RB_ERR_INTERRUPTED) {

@@ -13,13 +13,13 @@
  */
 #include "rebound/media.h"
 
+#include "rebound/flv.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FLV_HEADER_MIN 9
-#define FLV_TAG_HEADER 11
 #define FLV_MAX_FILE (512u * 1024 * 1024)
 #define CODEC_AVC 7
 #define SOUND_AAC 10
@@ -63,11 +63,6 @@ struct rb_media_source {
 static uint32_t be24(const uint8_t *p)
 {
   return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static uint64_t read_be(const uint8_t *p, unsigned n)
@@ -213,6 +208,32 @@ bool rb_media_parse_sei(const uint8_t *data, size_t len, uint64_t *seq, int64_t 
   return false;
 }
 
+bool rb_media_parse_sei_annexb(const uint8_t *data, size_t len, uint64_t *seq, int64_t *send_ns)
+{
+  size_t i = 0;
+
+  /* NAL units follow start codes 00 00 01 (or 00 00 00 01); each ends where the
+     next start code begins. */
+  while(data && len >= 3 && i + 3 <= len) {
+    size_t start, end;
+
+    if(data[i] != 0 || data[i + 1] != 0 || data[i + 2] != 1) {
+      i++;
+      continue;
+    }
+    start = i + 3;
+    end = start;
+    while(end + 3 <= len && !(data[end] == 0 && data[end + 1] == 0 && data[end + 2] <= 1))
+      end++;
+    if(end + 3 > len)
+      end = len;
+    if(end > start && (data[start] & 0x1f) == 6 && parse_sei_nal(data + start + 1, end - start - 1, seq, send_ns))
+      return true;
+    i = end;
+  }
+  return false;
+}
+
 /* ---- FLV parsing -------------------------------------------------------- */
 
 /* Where the SEI goes: before the first VCL NAL unit (types 1..5), i.e. after
@@ -341,33 +362,19 @@ static rb_err scan_tags(struct rb_media_source *s, struct flv_scan *sc, char *ms
 {
   rb_err err = RB_OK;
 
-  while(sc->len - sc->off >= FLV_TAG_HEADER && !err) {
-    const uint8_t *h = sc->buf + sc->off;
+  while(sc->off < sc->len && !err) {
+    struct rb_flv_tag ft;
     struct media_tag t = { 0 };
-    size_t size = be24(h + 1);
+    size_t used;
+    char why[160];
 
-    if(size > sc->len - sc->off - FLV_TAG_HEADER)
-      return rb_fail(msg, msglen, RB_ERR_PROTOCOL,
-                     "tag %zu at offset %zu: size %zu runs past the end of the file", sc->index,
-                     sc->off, size);
-    t.type = h[0] & 0x1f;
-    t.ts = be24(h + 4) | (uint32_t)h[7] << 24;
-    t.data = h + FLV_TAG_HEADER;
-    t.len = size;
-    sc->off += FLV_TAG_HEADER + size;
-    if(sc->len - sc->off >= 4) {
-      if(be32(sc->buf + sc->off) != FLV_TAG_HEADER + size)
-        return rb_fail(msg, msglen, RB_ERR_PROTOCOL,
-                       "tag %zu at offset %zu: previous-tag-size %u does not match %zu",
-                       sc->index, sc->off - FLV_TAG_HEADER - size, be32(sc->buf + sc->off),
-                       FLV_TAG_HEADER + size);
-      sc->off += 4;
-    } else if(sc->len != sc->off) {
-      return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "truncated previous-tag-size at offset %zu",
-                     sc->off);
-    } /* else a missing last trailer is harmless */
-    if(h[0] & 0x20)
-      return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "tag %zu is encrypted", sc->index);
+    if((err = rb_flv_parse_tag(sc->buf + sc->off, sc->len - sc->off, true, &ft, &used, why, sizeof(why))))
+      return rb_fail(msg, msglen, err, "tag %zu at offset %zu: %s", sc->index, sc->off, why);
+    sc->off += used;
+    t.type = ft.type;
+    t.ts = ft.timestamp_ms;
+    t.data = ft.data;
+    t.len = ft.len;
     if(t.type == RB_MEDIA_AUDIO || t.type == RB_MEDIA_VIDEO || t.type == RB_MEDIA_DATA)
       err = take_tag(s, sc, &t, msg, msglen);
     sc->index++;
@@ -404,25 +411,20 @@ static rb_err parse_flv(struct rb_media_source *s, const uint8_t *buf, size_t le
                         size_t msglen)
 {
   struct flv_scan sc = { .buf = buf, .len = len };
-  uint32_t header_len;
   size_t max_video = 0;
   rb_err err;
 
-  if(len < FLV_HEADER_MIN + 4 || memcmp(buf, "FLV", 3) || buf[3] != 1)
-    return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "not an FLV file (bad signature)");
-  header_len = be32(buf + 5);
-  if(header_len < FLV_HEADER_MIN || header_len > len - 4)
-    return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "bad FLV header size %u", header_len);
-  sc.off = header_len + 4; /* PreviousTagSize0 */
-  s->tags = calloc(len / FLV_TAG_HEADER + 1, sizeof(*s->tags));
+  if((err = rb_flv_parse_header(buf, len, &sc.off, msg, msglen)))
+    return err;
+  if(!sc.off)
+    return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "not an FLV file (truncated header)");
+  s->tags = calloc(len / RB_FLV_TAG_HEADER + 1, sizeof(*s->tags));
   if(!s->tags)
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
   s->nal_length_size = 4;
   err = scan_tags(s, &sc, msg, msglen);
   if(err)
     return err;
-  if(sc.len - sc.off != 0)
-    return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "truncated tag header at offset %zu", sc.off);
   if(s->ntags == 0)
     return rb_fail(msg, msglen, RB_ERR_PROTOCOL, "no audio or video frames");
   for(size_t i = 0; i < s->ntags; i++)
@@ -594,12 +596,18 @@ void rb_media_verifier_init(struct rb_media_verifier *v)
 
 void rb_media_verifier_feed(struct rb_media_verifier *v, const struct rb_media_frame *f, int64_t now_ns)
 {
-  uint64_t seq, missing;
+  uint64_t seq;
   int64_t send_ns;
+
+  if(f->type == RB_MEDIA_VIDEO && rb_media_parse_sei(f->data, f->len, &seq, &send_ns))
+    rb_media_verifier_record(v, seq, send_ns, now_ns);
+}
+
+void rb_media_verifier_record(struct rb_media_verifier *v, uint64_t seq, int64_t send_ns, int64_t now_ns)
+{
+  uint64_t missing;
   bool counts_as_lost;
 
-  if(f->type != RB_MEDIA_VIDEO || !rb_media_parse_sei(f->data, f->len, &seq, &send_ns))
-    return;
   v->received++;
   /* In double: send_ns comes off the wire, and a hostile or corrupt value must
      not overflow the subtraction (found by tests/fuzz/fuzz_media_sei). */

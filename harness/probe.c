@@ -25,6 +25,7 @@
 
 #include "rebound/client.h"
 #include "rebound/clock.h"
+#include "rebound/http.h"
 #include "rebound/net.h"
 #include "rebound/sockdiag.h"
 
@@ -51,14 +52,6 @@ rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char
 
 /* ---- HTTP ------------------------------------------------------------------- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-/* curl_global_init is not thread-safe: run it once, whoever comes first. */
-static void curl_init(void)
-{
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
   (void)ptr;
@@ -68,19 +61,7 @@ static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *arg)
 
 static rb_err curl_result(CURLcode code, const char *url, const char *detail, char *msg, size_t msglen)
 {
-  rb_err err;
-
-  switch(code) {
-  case CURLE_COULDNT_CONNECT: err = RB_ERR_REFUSED; break;
-  case CURLE_OPERATION_TIMEDOUT: err = RB_ERR_TIMEOUT; break;
-  case CURLE_COULDNT_RESOLVE_HOST: err = RB_ERR_NOT_FOUND; break;
-  case CURLE_GOT_NOTHING:
-  case CURLE_RECV_ERROR:
-  case CURLE_SEND_ERROR: err = RB_ERR_CLOSED; break;
-  case CURLE_OUT_OF_MEMORY: err = RB_ERR_NOMEM; break;
-  default: err = RB_ERR_PROTOCOL; break;
-  }
-  return rb_fail(msg, msglen, err, "GET %s: %s", url, detail[0] ? detail : curl_easy_strerror(code));
+  return rb_fail(msg, msglen, rb_http_error(code), "GET %s: %s", url, detail[0] ? detail : curl_easy_strerror(code));
 }
 
 rb_err rb_probe_http_once(const char *url, int64_t deadline, char *msg, size_t msglen)
@@ -95,7 +76,7 @@ rb_err rb_probe_http_once(const char *url, int64_t deadline, char *msg, size_t m
     return rb_fail(msg, msglen, RB_ERR_USAGE, "no HTTP URL to probe");
   if(timeout_ms <= 0)
     return rb_fail(msg, msglen, RB_ERR_TIMEOUT, "GET %s: no time left", url);
-  pthread_once(&curl_once, curl_init);
+  rb_http_global_init();
   curl = curl_easy_init();
   if(!curl)
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "curl_easy_init failed");

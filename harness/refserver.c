@@ -61,6 +61,9 @@ struct options {
   int64_t drain_timeout_ns;
   bool never_drain;
   bool quiet;
+  int http_flv_port;         /* -1: no HTTP-FLV output */
+  bool http_flv_stall;
+  int http_fd;               /* set once listening: the HTTP-FLV listener, -1 if none */
 };
 
 struct loop_conn {
@@ -76,6 +79,7 @@ struct loop {
   int listen_fd;
   int extra_fd;              /* --extra-port listener, -1 if none */
   struct loop_conn extra_tag; /* epoll data of extra_fd, told apart by its address */
+  int http_fd;               /* HTTP-FLV listener, -1 if none */
   int spare_fd;              /* released to accept-and-close when out of descriptors */
   struct rb_refserver *srv;
   struct loop_conn *conns;
@@ -150,6 +154,8 @@ static void usage(FILE *f)
 "                         the origin is lost it pulls again every 100 ms while the\n"
 "                         local stream stays published, so players here keep playing\n"
 "  --quiet                no per-connection log lines on stderr\n"
+"  --http-flv-port N      also serve every stream as HTTP-FLV: GET /APP/NAME.flv on\n"
+"                         port N (0 picks one); announced as 'http-flv listening on ...'\n"
 "  --help                 this text\n"
 "\n"
 "Fault switches:\n"
@@ -175,6 +181,8 @@ static void usage(FILE *f)
 "                         believes the publisher from before the restart is there), and\n"
 "                         a publisher that disconnects abruptly (no deleteStream or\n"
 "                         FCUnpublish) keeps its name busy for D more\n"
+"  --http-flv-stall       HTTP-FLV requests get 200 and the FLV header, then nothing\n"
+"                         (a server whose HTTP-FLV output is dead while RTMP works)\n"
 "  --start-delay D        wait D before listening\n"
 "  --crash-after N        abort() as soon as the Nth connection has been accepted\n"
 "  --hang-after N         once the Nth connection has been accepted, stop reading and\n"
@@ -216,7 +224,7 @@ static bool parse_long(const char *text, long lo, long hi, long *out)
 enum {
   OPT_QUIET = 256, OPT_NO_REUSEADDR, OPT_REJECT_PUBLISH, OPT_HOST, OPT_PORT, OPT_WORKERS,
   OPT_STALE_STREAM, OPT_START_DELAY, OPT_CRASH_AFTER, OPT_HANG_AFTER, OPT_EXTRA_PORT, OPT_EXTRA_NO_REUSEADDR,
-  OPT_PULL, OPT_NO_REPULL, OPT_CHUNK_SIZE, OPT_DRAIN_TIMEOUT, OPT_NEVER_DRAIN
+  OPT_PULL, OPT_NO_REPULL, OPT_CHUNK_SIZE, OPT_DRAIN_TIMEOUT, OPT_NEVER_DRAIN, OPT_HTTP_FLV_PORT, OPT_HTTP_FLV_STALL
 };
 
 static const struct option long_options[] = {
@@ -238,6 +246,8 @@ static const struct option long_options[] = {
   { "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
   { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
   { "never-drain", no_argument, NULL, OPT_NEVER_DRAIN },
+  { "http-flv-port", required_argument, NULL, OPT_HTTP_FLV_PORT },
+  { "http-flv-stall", no_argument, NULL, OPT_HTTP_FLV_STALL },
   { NULL, 0, NULL, 0 },
 };
 
@@ -258,9 +268,10 @@ static rb_err take_value(int c, const char *name, const char *val, struct option
   switch(c) {
   case OPT_HOST: opt->host = val; break;
   case OPT_PORT:
+  case OPT_HTTP_FLV_PORT:
     if(!parse_long(val, 0, 65535, &v))
-      return rb_fail(msg, msglen, RB_ERR_USAGE, "--port %s: not a port (0..65535)", val);
-    opt->port = (int)v;
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "%s %s: not a port (0..65535)", name, val);
+    *(c == OPT_PORT ? &opt->port : &opt->http_flv_port) = (int)v;
     break;
   case OPT_WORKERS:
     if(!parse_long(val, 1, MAX_WORKERS, &v))
@@ -304,7 +315,7 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
   rb_err err;
 
   *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true, .extra_reuseaddr = true,
-                           .repull = true, .drain_timeout_ns = RB_NS_PER_S };
+                           .repull = true, .drain_timeout_ns = RB_NS_PER_S, .http_flv_port = -1, .http_fd = -1 };
   *help = false;
   optind = 1;
   opterr = 0; /* one line in this program's format instead of getopt's */
@@ -326,6 +337,8 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
       opt->extra_reuseaddr = false;
     else if(c == OPT_NO_REPULL)
       opt->repull = false;
+    else if(c == OPT_HTTP_FLV_STALL)
+      opt->http_flv_stall = true;
     else if(c == OPT_REJECT_PUBLISH)
       opt->reject_publish_code = reject_code(argc, argv);
     else {
@@ -553,7 +566,7 @@ static void format_peer(const union sockaddr_any *sa, char *buf, size_t len)
   }
 }
 
-static void add_conn(struct loop *l, int fd, const union sockaddr_any *sa)
+static void add_conn(struct loop *l, int fd, const union sockaddr_any *sa, bool http)
 {
   struct loop_conn *lc = calloc(1, sizeof(*lc));
   struct epoll_event ev = { .events = EPOLLIN };
@@ -562,7 +575,7 @@ static void add_conn(struct loop *l, int fd, const union sockaddr_any *sa)
 
   format_peer(sa, peer, sizeof(peer));
   if(lc)
-    lc->rc = rb_refserver_conn_new(l->srv, peer, lc);
+    lc->rc = http ? rb_refserver_conn_new_http(l->srv, peer, lc) : rb_refserver_conn_new(l->srv, peer, lc);
   ev.data.ptr = lc;
   if(!lc || !lc->rc || epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
     log_line(l->opt, "dropping %s: out of memory", peer);
@@ -615,7 +628,7 @@ static void accept_ready(struct loop *l, int listen_fd)
       close(fd);
       continue;
     }
-    add_conn(l, fd, &sa);
+    add_conn(l, fd, &sa, listen_fd == l->http_fd);
   }
 }
 
@@ -654,13 +667,17 @@ static int run_loop(struct loop *l)
 {
   struct epoll_event evs[256];
   struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
+  struct epoll_event hev = { .events = EPOLLIN, .data.ptr = &l->http_fd }; /* marks the HTTP-FLV listener */
   int rc = 0;
 
   l->epfd = epoll_create1(EPOLL_CLOEXEC);
   /* several workers on one socket: wake one of them per connection */
-  if(l->opt->workers)
+  if(l->opt->workers) {
     lev.events |= EPOLLEXCLUSIVE;
+    hev.events |= EPOLLEXCLUSIVE;
+  }
   if(l->epfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &lev) < 0 ||
+     (l->http_fd >= 0 && epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->http_fd, &hev) < 0) ||
      (l->extra_fd >= 0 && (lev.data.ptr = &l->extra_tag, epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->extra_fd, &lev) < 0))) {
     fprintf(stderr, "refserver: epoll setup failed (%d: %s)\n", errno, strerror(errno));
     return 1;
@@ -696,8 +713,8 @@ static int run_loop(struct loop *l)
     for(int i = 0; i < n; i++) {
       struct loop_conn *lc = evs[i].data.ptr;
 
-      if(!lc || lc == &l->extra_tag) {
-        accept_ready(l, lc ? l->extra_fd : l->listen_fd);
+      if(!lc || lc == &l->extra_tag || evs[i].data.ptr == &l->http_fd) {
+        accept_ready(l, !lc ? l->listen_fd : lc == &l->extra_tag ? l->extra_fd : l->http_fd);
         continue;
       }
       if(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -731,13 +748,15 @@ static int serve(const struct options *opt, int listen_fd, int extra_fd, int64_t
                  const sigset_t *wait_mask)
 {
   struct rb_refserver_config cfg = {
+    .http_flv_stall = opt->http_flv_stall,
     .reject_publish_code = opt->reject_publish_code,
     .stale_ns = opt->stale_ns,
     .stale_all_until = opt->stale_ns ? listen_ns + opt->stale_ns : 0,
     .out_chunk_size = (uint32_t)opt->chunk_size,
     .log = opt->quiet ? NULL : stderr,
   };
-  struct loop l = { .opt = opt, .epfd = -1, .listen_fd = listen_fd, .extra_fd = extra_fd, .wait_mask = *wait_mask };
+  struct loop l = { .opt = opt, .epfd = -1, .listen_fd = listen_fd, .extra_fd = extra_fd, .http_fd = opt->http_fd,
+                    .wait_mask = *wait_mask };
   int rc;
 
   l.max_conns = raise_fd_limit();
@@ -941,8 +960,8 @@ int main(int argc, char **argv)
   struct options opt;
   bool help;
   char msg[256], where[96];
-  int listen_fd = -1, extra_fd = -1, port = 0, extra_port = 0, rc;
-  int64_t listen_ns = 0;
+  int listen_fd = -1, extra_fd = -1, http_fd = -1, port = 0, extra_port = 0, http_port = 0, rc;
+  int64_t listen_ns = 0, http_ns = 0;
   sigset_t wait_mask;
 
   saved_argv = argv;
@@ -961,10 +980,20 @@ int main(int argc, char **argv)
     rb_clock_sleep(opt.start_delay_ns);
   install_signal_handlers(&wait_mask);
   rc = open_listener(opt.host, opt.port, opt.reuseaddr, &listen_fd, &port, &listen_ns);
-  if(rc)
+  if(!rc && opt.http_flv_port >= 0)
+    rc = open_listener(opt.host, opt.http_flv_port, opt.reuseaddr, &http_fd, &http_port, &http_ns);
+  if(rc) {
+    if(listen_fd >= 0)
+      close(listen_fd);
     return rc;
+  }
   format_endpoint(opt.host, port, where, sizeof(where));
   printf("listening on %s monotonic_ns=%lld\n", where, (long long)listen_ns);
+  if(http_fd >= 0) {
+    format_endpoint(opt.host, http_port, where, sizeof(where));
+    printf("http-flv listening on %s monotonic_ns=%lld\n", where, (long long)http_ns);
+  }
+  opt.http_fd = http_fd;
   if(opt.extra_port) {
     int64_t extra_ns;
 
@@ -982,6 +1011,10 @@ int main(int argc, char **argv)
     if(rb_refserver_pull_start(opt.pulls[i], where, opt.repull, opt.quiet, msg, sizeof(msg))) {
       fprintf(stderr, "rebound-refserver: %s\n", msg);
       close(listen_fd);
+      if(http_fd >= 0)
+        close(http_fd);
+      if(extra_fd >= 0)
+        close(extra_fd);
       return 2;
     }
   if(opt.workers)
@@ -991,5 +1024,7 @@ int main(int argc, char **argv)
   close(listen_fd);
   if(extra_fd >= 0)
     close(extra_fd);
+  if(http_fd >= 0)
+    close(http_fd);
   return rc;
 }

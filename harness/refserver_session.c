@@ -10,6 +10,7 @@
  * output or must be closed are handed to the event loop via rb_refserver_next_pending.
  */
 #include "rebound/clock.h"
+#include "rebound/flv.h"
 #include "rebound/refserver.h"
 
 #include <stdarg.h>
@@ -34,7 +35,7 @@ enum {
 
 enum { EVENT_STREAM_BEGIN = 0, EVENT_STREAM_EOF = 1 };
 
-enum phase { PHASE_C0C1, PHASE_C2, PHASE_RTMP };
+enum phase { PHASE_C0C1, PHASE_C2, PHASE_RTMP, PHASE_HTTP_REQUEST, PHASE_HTTP_FLV };
 enum role { ROLE_NONE, ROLE_PUBLISHER, ROLE_PLAYER };
 
 struct cached {
@@ -59,7 +60,7 @@ struct rb_refserver_conn {
   char peer[64];
   void *user;
   enum phase phase;
-  uint8_t c0c1[1 + RB_REFSERVER_HANDSHAKE_SIZE];
+  uint8_t c0c1[1 + RB_REFSERVER_HANDSHAKE_SIZE]; /* also an HTTP-FLV peer's request */
   uint32_t handshake_have;
   struct rb_refserver_reader reader;
   struct rb_refserver_buf out;
@@ -165,6 +166,27 @@ void rb_refserver_conn_close(struct rb_refserver *s, struct rb_refserver_conn *c
   queue(s, c);
 }
 
+/* An HTTP-FLV player gets media as FLV tags; RTMP control and status messages have
+   no FLV form and are not sent. */
+static void send_flv_tag(struct rb_refserver *s, struct rb_refserver_conn *c, uint8_t type, uint32_t timestamp,
+                         const uint8_t *data, uint32_t len)
+{
+  uint8_t header[RB_FLV_TAG_HEADER], trailer[RB_FLV_TRAILER];
+
+  if(type != MSG_AUDIO && type != MSG_VIDEO && type != MSG_DATA)
+    return;
+  rb_flv_write_tag_header(header, type, timestamp, len);
+  rb_flv_write_trailer(trailer, len);
+  /* all or nothing: a tag cut in the middle would desynchronise the player */
+  if(RB_REFSERVER_MAX_OUTPUT - rb_refserver_buf_pending(&c->out) < sizeof(header) + len + sizeof(trailer) ||
+     rb_refserver_buf_append(&c->out, header, sizeof(header)) || rb_refserver_buf_append(&c->out, data, len) ||
+     rb_refserver_buf_append(&c->out, trailer, sizeof(trailer))) {
+    rb_refserver_conn_close(s, c, "output queue full: the peer does not read");
+    return;
+  }
+  queue(s, c);
+}
+
 static uint32_t out_chunk_size(const struct rb_refserver *s)
 {
   return s->cfg.out_chunk_size ? s->cfg.out_chunk_size : RB_REFSERVER_OUT_CHUNK_SIZE;
@@ -180,6 +202,10 @@ static void send_message(struct rb_refserver *s, struct rb_refserver_conn *c, ui
 
   if(c->closing)
     return;
+  if(c->phase == PHASE_HTTP_FLV) {
+    send_flv_tag(s, c, type, timestamp, data, len);
+    return;
+  }
   if(rb_refserver_write_message(&c->out, out_chunk_size(s), &m)) {
     rb_refserver_conn_close(s, c, "output queue full: the peer does not read");
     return;
@@ -785,6 +811,75 @@ static size_t handshake_input(struct rb_refserver *s, struct rb_refserver_conn *
   return n;
 }
 
+/* HTTP-FLV: "GET /APP/NAME.flv HTTP/1.x"; the answer is an endless FLV stream of
+   that stream, or, with --http-flv-stall, its header and then nothing. */
+static void http_answer(struct rb_refserver *s, struct rb_refserver_conn *c, const char *head)
+{
+  if(rb_refserver_buf_append(&c->out, head, strlen(head)))
+    rb_refserver_conn_close(s, c, "output queue full");
+  queue(s, c);
+}
+
+static void http_flv_start(struct rb_refserver *s, struct rb_refserver_conn *c, const char *key)
+{
+  uint8_t header[RB_FLV_HEADER_MIN + RB_FLV_TRAILER];
+  struct stream *st = s->cfg.http_flv_stall ? NULL : stream_get(s, key);
+
+  if(!s->cfg.http_flv_stall && (!st || !stream_add_player(st, c))) {
+    if(st)
+      stream_release_if_unused(s, st);
+    http_answer(s, c, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+    return;
+  }
+  http_answer(s, c, "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache\r\n"
+                    "Connection: close\r\n\r\n");
+  rb_flv_write_header(header);
+  if(rb_refserver_buf_append(&c->out, header, sizeof(header)))
+    rb_refserver_conn_close(s, c, "output queue full");
+  c->phase = PHASE_HTTP_FLV;
+  if(s->cfg.http_flv_stall) {
+    logf_conn(s, c, "http-flv %s: --http-flv-stall, sending nothing", key);
+    return;
+  }
+  c->role = ROLE_PLAYER;
+  c->stream = st;
+  c->wait_keyframe = true;
+  logf_conn(s, c, "http-flv play %s%s", key, st->publisher ? "" : " (waiting for a publisher)");
+  if(st->publisher)
+    send_cached_headers(s, st, c);
+}
+
+/* Parse the request line once the header is complete; bytes after it are ignored. */
+static size_t http_input(struct rb_refserver *s, struct rb_refserver_conn *c, const uint8_t *buf, size_t len)
+{
+  size_t room = sizeof(c->c0c1) - 1 - c->handshake_have, n = len < room ? len : room;
+  char *req = (char *)c->c0c1, key[MAX_KEY], *path, *end;
+
+  if(c->phase == PHASE_HTTP_FLV)
+    return len;
+  memcpy(req + c->handshake_have, buf, n);
+  c->handshake_have += (uint32_t)n;
+  req[c->handshake_have] = '\0';
+  if(!strstr(req, "\r\n\r\n")) {
+    if(c->handshake_have == sizeof(c->c0c1) - 1)
+      rb_refserver_conn_close(s, c, "HTTP request header too long");
+    return n;
+  }
+  path = req + 4;
+  end = strchr(path, ' ');
+  if(strncmp(req, "GET /", 5) || !end || end - path < 6 || strncmp(end - 4, ".flv", 4) ||
+     (size_t)(end - 4 - path - 1) >= sizeof(key)) {
+    logf_conn(s, c, "http: bad request");
+    http_answer(s, c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    c->phase = PHASE_HTTP_FLV; /* nothing more to say */
+    return len;
+  }
+  memcpy(key, path + 1, (size_t)(end - 4 - path - 1));
+  key[end - 4 - path - 1] = '\0';
+  http_flv_start(s, c, key);
+  return len;
+}
+
 static void maybe_ack(struct rb_refserver *s, struct rb_refserver_conn *c)
 {
   uint64_t in = c->reader.bytes_in;
@@ -803,7 +898,9 @@ rb_err rb_refserver_conn_input(struct rb_refserver *s, struct rb_refserver_conn 
   size_t pos = 0;
 
   while(pos < len && !err && !c->closing) {
-    if(c->phase != PHASE_RTMP) {
+    if(c->phase >= PHASE_HTTP_REQUEST) {
+      pos += http_input(s, c, buf + pos, len - pos);
+    } else if(c->phase != PHASE_RTMP) {
       pos += handshake_input(s, c, buf + pos, len - pos, why, sizeof(why), &err);
     } else {
       struct rb_refserver_message m;
@@ -839,6 +936,15 @@ struct rb_refserver *rb_refserver_new(const struct rb_refserver_config *cfg)
   if(s->rng == 0)
     s->rng = 0x9e3779b9u;
   return s;
+}
+
+struct rb_refserver_conn *rb_refserver_conn_new_http(struct rb_refserver *s, const char *peer, void *user)
+{
+  struct rb_refserver_conn *c = rb_refserver_conn_new(s, peer, user);
+
+  if(c)
+    c->phase = PHASE_HTTP_REQUEST;
+  return c;
 }
 
 struct rb_refserver_conn *rb_refserver_conn_new(struct rb_refserver *s, const char *peer, void *user)

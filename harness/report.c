@@ -110,6 +110,21 @@ static void print_targets(FILE *out, const struct rb_cycle_result *c)
   }
 }
 
+/* "    HLS players 2/2  recovery 1486.4 ms  frames 75  lost 0  segments 6  resets 0" */
+static void print_players(FILE *out, const char *kind, const struct rb_player_figures *p, bool hls)
+{
+  if(!p->planned)
+    return;
+  fprintf(out, "    %s players %u/%u", kind, p->ok, p->planned);
+  print_ms(out, "recovery", p->recovery_ms);
+  fprintf(out, "  frames %llu  gaps %llu  lost %llu", (unsigned long long)p->frames_received,
+          (unsigned long long)p->gaps, (unsigned long long)p->lost_after_reconnect);
+  if(hls)
+    fprintf(out, "  segments %llu  discontinuities %llu  resets %llu", (unsigned long long)p->segments,
+            (unsigned long long)p->restarts_signalled, (unsigned long long)p->sequence_resets);
+  fputc('\n', out);
+}
+
 static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev)
 {
   const struct rb_cycle_result *c = ev->result;
@@ -138,6 +153,8 @@ static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev
             c->reconnect_players_ms, c->first_frame_ms, (unsigned long long)c->skipped_after_restart);
   fputc('\n', rep->out);
   print_targets(rep->out, c);
+  print_players(rep->out, "HTTP-FLV", &c->flv, false);
+  print_players(rep->out, "HLS", &c->hls, true);
   if(!c->pass && c->diagnosis[0])
     fprintf(rep->out, "    diagnosis: %s\n", c->diagnosis);
   for(size_t i = 0; !c->pass && i < c->nfailures; i++)
@@ -319,6 +336,10 @@ void rb_report_summary(const struct rb_reporter *rep, const struct rb_run_result
       /* players on a target the fault did not hit: through the topology */
       if(s->recovery.count)
         print_summary_row(out, "recovery", &s->recovery);
+      if(s->flv_recovery.count)
+        print_summary_row(out, "flv recov", &s->flv_recovery);
+      if(s->hls_recovery.count)
+        print_summary_row(out, "hls recov", &s->hls_recovery);
     }
     for(size_t k = 0; k < s->ncycles; k++)
       if(!s->cycles[k].pass)
@@ -382,6 +403,25 @@ static json_t *targets_json(const struct rb_cycle_result *c)
   return targets;
 }
 
+/* One kind of HTTP player (optional "players" object: only the kinds a scenario has). */
+static json_t *player_figures_json(const struct rb_player_figures *p, bool hls)
+{
+  json_t *o = json_pack("{s:i, s:i, s:o, s:I, s:I, s:I, s:I, s:{s:f, s:f}}", "planned", (int)p->planned, "ok",
+                        (int)p->ok, "recovery_ms", ms_or_null(p->recovery_ms), "received",
+                        (json_int_t)p->frames_received, "lost_after_reconnect", (json_int_t)p->lost_after_reconnect,
+                        "gaps", (json_int_t)p->gaps, "duplicates", (json_int_t)p->duplicates, "latency_ms", "p50",
+                        p->latency_p50_ms, "p99", p->latency_p99_ms);
+
+  if(hls) {
+    json_object_set_new(o, "segments", json_integer((json_int_t)p->segments));
+    json_object_set_new(o, "segments_without_sei", json_integer((json_int_t)p->segments_without_sei));
+    json_object_set_new(o, "decode_errors", json_integer((json_int_t)p->decode_errors));
+    json_object_set_new(o, "sequence_resets", json_integer((json_int_t)p->sequence_resets));
+    json_object_set_new(o, "restarts_signalled", json_integer((json_int_t)p->restarts_signalled));
+  }
+  return o;
+}
+
 static json_t *arrivals_json(const struct rb_cycle_result *c)
 {
   json_t *a = json_array();
@@ -424,6 +464,17 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
   json_object_set_new(o, "arrivals", arrivals_json(c));
   if(c->arrival.count)
     json_object_set_new(o, "arrival_ms", summary_json(&c->arrival));
+  if(c->flv.planned || c->hls.planned) {
+    json_t *players = json_object();
+
+    if(c->flv.planned)
+      json_object_set_new(players, "flv", player_figures_json(&c->flv, false));
+    if(c->hls.planned) {
+      json_object_set_new(players, "hls", player_figures_json(&c->hls, true));
+      json_object_set_new(o, "hls_recovery_ms", ms_or_null(c->hls.recovery_ms));
+    }
+    json_object_set_new(o, "players", players);
+  }
   json_object_set_new(o, "duration_ms", json_real(c->duration_ms));
   json_object_set_new(o, "start_at_ns", json_integer(c->start_at_ns));
   json_object_set_new(o, "fault_at_ns", json_integer(c->fault_at_ns));
@@ -467,6 +518,10 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
     json_object_set_new(json_object_get(o, "summary"), "recovery_ms", summary_json(&s->recovery));
   if(s->reconnect_profile[0])
     json_object_set_new(o, "reconnect_profile", json_string(s->reconnect_profile));
+  if(s->flv_recovery.count)
+    json_object_set_new(json_object_get(o, "summary"), "flv_recovery_ms", summary_json(&s->flv_recovery));
+  if(s->hls_recovery.count)
+    json_object_set_new(json_object_get(o, "summary"), "hls_recovery_ms", summary_json(&s->hls_recovery));
   json_object_set_new(o, "error", json_string(s->error));
   json_object_set_new(o, "warnings", warnings);
   if(s->containment[0])

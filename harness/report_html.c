@@ -62,6 +62,7 @@ static void summary_table(W w, const struct rb_scenario_result *s)
   static const char *const heads[] = { "", "p50", "p95", "p99", "max", "samples" };
   const struct { const char *name; const struct rb_summary *sum; } rows[] = {
     { "ready", &s->ready }, { "rebind", &s->rebind }, { "reconnect", &s->reconnect },
+    { "HTTP-FLV recovery", &s->flv_recovery }, { "HLS recovery (first new segment)", &s->hls_recovery },
   };
 
   start(w, "table", NULL);
@@ -69,10 +70,12 @@ static void summary_table(W w, const struct rb_scenario_result *s)
   for(size_t i = 0; i < 6; i++)
     element(w, "th", NULL, heads[i]);
   end(w);
-  for(size_t i = 0; i < 3; i++) {
+  for(size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     const struct rb_summary *m = rows[i].sum;
     const double vals[] = { m->p50, m->p95, m->p99, m->max };
 
+    if(i >= 3 && !m->count)
+      continue; /* the scenario has no players of that kind */
     start(w, "tr", NULL);
     element(w, "td", NULL, rows[i].name);
     for(size_t k = 0; k < 4; k++) {

@@ -83,6 +83,17 @@ static void write_cycle(xmlTextWriterPtr w, const struct rb_scenario_result *s, 
   xmlTextWriterEndElement(w);
 }
 
+/* The HTTP players' recovery p99 as a suite property, when the scenario has them. */
+static void recovery_property(xmlTextWriterPtr w, const char *name, const struct rb_summary *sum)
+{
+  if(!sum->count)
+    return;
+  xmlTextWriterStartElement(w, BAD_CAST "property");
+  rb_report_xml_attr(w, "name", name);
+  attr_fmt(w, "value", "%.1f", sum->p99);
+  xmlTextWriterEndElement(w);
+}
+
 static void write_suite(xmlTextWriterPtr w, const struct rb_scenario_result *s)
 {
   bool error = s->verdict == RB_VERDICT_ERROR;
@@ -107,6 +118,8 @@ static void write_suite(xmlTextWriterPtr w, const struct rb_scenario_result *s)
   rb_report_xml_attr(w, "name", "result");
   rb_report_xml_attr(w, "value", rb_verdict_name(s->verdict));
   xmlTextWriterEndElement(w);
+  recovery_property(w, "flv_recovery_p99_ms", &s->flv_recovery);
+  recovery_property(w, "hls_recovery_p99_ms", &s->hls_recovery);
   xmlTextWriterEndElement(w);
   if(error) {
     xmlTextWriterStartElement(w, BAD_CAST "testcase");

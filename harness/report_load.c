@@ -104,6 +104,27 @@ static void load_targets(json_t *arr, struct rb_cycle_result *c)
   }
 }
 
+/* One kind of HTTP player (absent: none of that kind). */
+static void load_players(json_t *o, struct rb_player_figures *p)
+{
+  p->recovery_ms = num(o, "recovery_ms", -1);
+  if(!json_is_object(o))
+    return;
+  p->planned = (unsigned)whole(o, "planned", UINT_MAX);
+  p->ok = (unsigned)whole(o, "ok", UINT_MAX);
+  p->frames_received = whole(o, "received", UINT64_MAX);
+  p->lost_after_reconnect = whole(o, "lost_after_reconnect", UINT64_MAX);
+  p->gaps = whole(o, "gaps", UINT64_MAX);
+  p->duplicates = whole(o, "duplicates", UINT64_MAX);
+  p->latency_p50_ms = num(json_object_get(o, "latency_ms"), "p50", 0);
+  p->latency_p99_ms = num(json_object_get(o, "latency_ms"), "p99", 0);
+  p->segments = whole(o, "segments", UINT64_MAX);
+  p->segments_without_sei = whole(o, "segments_without_sei", UINT64_MAX);
+  p->decode_errors = whole(o, "decode_errors", UINT64_MAX);
+  p->sequence_resets = whole(o, "sequence_resets", UINT64_MAX);
+  p->restarts_signalled = whole(o, "restarts_signalled", UINT64_MAX);
+}
+
 /* net_fault: the proxy's view, present only when the scenario used it. */
 static void load_network(json_t *n, struct rb_cycle_result *c)
 {
@@ -165,6 +186,8 @@ static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
   c->reconnect_publishers_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "publishers", -1);
   c->reconnect_players_ms = num(json_object_get(o, "reconnect_ms_by_kind"), "players", -1);
   c->first_frame_ms = num(o, "first_frame_ms", -1);
+  load_players(json_object_get(json_object_get(o, "players"), "flv"), &c->flv);
+  load_players(json_object_get(json_object_get(o, "players"), "hls"), &c->hls);
   load_network(json_object_get(o, "network"), c);
   c->latency_p50_ms = num(json_object_get(o, "latency_ms"), "p50", 0);
   c->latency_p99_ms = num(json_object_get(o, "latency_ms"), "p99", 0);

@@ -95,6 +95,15 @@ static void timing(FILE *f, const struct rb_run_result *run, const char *name, c
   }
 }
 
+/* Whether some scenario has samples of the summary at offset. */
+static bool any_samples(const struct rb_run_result *run, size_t offset)
+{
+  for(size_t i = 0; i < run->nscenarios; i++)
+    if(((const struct rb_summary *)(const void *)((const char *)&run->scenarios[i] + offset))->count)
+      return true;
+  return false;
+}
+
 static void stale(FILE *f, const struct rb_run_result *run)
 {
   family(f, "rebound_scenario_stale_windows", "gauge",
@@ -138,18 +147,23 @@ static void sockets(FILE *f, const struct rb_run_result *run)
   }
 }
 
-static const struct { const char *name, *help; size_t offset; } timings[] = {
-  { "rebound_ready_seconds", "Restart to ready, per cycle.", offsetof(struct rb_scenario_result, ready) },
+static const struct { const char *name, *help; size_t offset; bool only_with_samples; } timings[] = {
+  { "rebound_ready_seconds", "Restart to ready, per cycle.", offsetof(struct rb_scenario_result, ready), false },
   { "rebound_rebind_seconds", "Restart to the port LISTENed by the new process, per cycle.",
-    offsetof(struct rb_scenario_result, rebind) },
+    offsetof(struct rb_scenario_result, rebind), false },
   { "rebound_reconnect_seconds", "Restart to every publisher and player up again, per cycle.",
-    offsetof(struct rb_scenario_result, reconnect) },
+    offsetof(struct rb_scenario_result, reconnect), false },
   { "rebound_reconnect_publishers_seconds", "Restart to every publisher publishing again, per cycle.",
-    offsetof(struct rb_scenario_result, reconnect_publishers) },
+    offsetof(struct rb_scenario_result, reconnect_publishers), false },
   { "rebound_reconnect_players_seconds", "Restart to every player playing again, per cycle.",
-    offsetof(struct rb_scenario_result, reconnect_players) },
+    offsetof(struct rb_scenario_result, reconnect_players), false },
   { "rebound_first_frame_seconds", "Restart to every player's first frame again, per cycle.",
-    offsetof(struct rb_scenario_result, first_frame) },
+    offsetof(struct rb_scenario_result, first_frame), false },
+  /* HTTP players: only when a scenario has them */
+  { "rebound_flv_recovery_seconds", "Restart to every HTTP-FLV player receiving media again, per cycle.",
+    offsetof(struct rb_scenario_result, flv_recovery), true },
+  { "rebound_hls_recovery_seconds", "Restart to every HLS player's first new segment, per cycle.",
+    offsetof(struct rb_scenario_result, hls_recovery), true },
 };
 
 rb_err rb_report_metrics_to(FILE *f, const void *arg, char *msg, size_t msglen)
@@ -165,7 +179,8 @@ rb_err rb_report_metrics_to(FILE *f, const void *arg, char *msg, size_t msglen)
     verdict_samples(f, "rebound_scenario_result", run->scenarios[i].name, run->scenarios[i].verdict);
   cycles(f, run);
   for(size_t i = 0; i < sizeof(timings) / sizeof(timings[0]); i++)
-    timing(f, run, timings[i].name, timings[i].help, timings[i].offset);
+    if(!timings[i].only_with_samples || any_samples(run, timings[i].offset))
+      timing(f, run, timings[i].name, timings[i].help, timings[i].offset);
   family(f, "rebound_scenario_first_ready_seconds", "gauge", "Start to ready of the first start.");
   for(size_t i = 0; i < run->nscenarios; i++)
     sample(f, "rebound_scenario_first_ready_seconds", run->scenarios[i].name, NULL,

@@ -59,7 +59,7 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
   [RB_OPT_PORT_KEY] = { "port", RB_OPT_PORT, "1935",
     "the RTMP port that must be rebound (auto = a free loopback port)", OFF(port), NULL, 0 },
   [RB_OPT_HTTP_PORT] = { "http_port", RB_OPT_PORT, NULL,
-    "a second port for the target's HTTP side (stats, API), for use as ${http_port}; auto allowed",
+    "a second port for the target's HTTP side (stats, API, HTTP-FLV, HLS), for use as ${http_port}; auto allowed",
     OFF(http_port), NULL, 0 },
   [RB_OPT_APP] = { "app", RB_OPT_STRING, "live", "RTMP application", 0, NULL, 0 },
   [RB_OPT_STREAM] = { "stream", RB_OPT_STRING, "rebound-${client}",
@@ -96,6 +96,17 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
     OFF(publishers), NULL, MAX_PUBLISHERS },
   [RB_OPT_PLAYERS] = { "players", RB_OPT_UINT, "0",
     "clients that play the publishers' streams and check sequence numbers", OFF(players), NULL, MAX_PUBLISHERS },
+  [RB_OPT_FLV_PLAYERS] = { "flv_players", RB_OPT_UINT, "0",
+    "clients that play the publishers' streams over HTTP-FLV (flv_url) and check sequence numbers",
+    OFF(flv_players), NULL, MAX_PUBLISHERS },
+  [RB_OPT_FLV_URL] = { "flv_url", RB_OPT_STRING, "http://${host}:${http_port}/${app}/${stream}.flv",
+    "HTTP-FLV URL of a stream; ${stream} is the stream the player plays", 0, NULL, 0 },
+  [RB_OPT_HLS_PLAYERS] = { "hls_players", RB_OPT_UINT, "0",
+    "clients that poll the HLS media playlist (hls_url), fetch and decode each new segment, check "
+    "sequence numbers and that the media sequence goes on or says EXT-X-DISCONTINUITY across a restart",
+    OFF(hls_players), NULL, MAX_PUBLISHERS },
+  [RB_OPT_HLS_URL] = { "hls_url", RB_OPT_STRING, "http://${host}:${http_port}/hls/${stream}.m3u8",
+    "HLS media playlist URL of a stream; ${stream} is the stream the player plays", 0, NULL, 0 },
   [RB_OPT_HOLDERS] = { "holders", RB_OPT_UINT, "2",
     "connections that go idle and stay open across the fault (the classic rebind bug's condition)",
     OFF(holders), NULL, MAX_PUBLISHERS },
@@ -131,7 +142,8 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
   [RB_OPT_PUBLISH_TO] = { "publish_to", RB_OPT_STRING, NULL,
     "topology: the target publishers publish to (default: the first; holders go to the first target the fault hits)", 0, NULL, 0 },
   [RB_OPT_PLAY_FROM] = { "play_from", RB_OPT_STRING, NULL,
-    "topology: the target players play from (default: publish_to)", 0, NULL, 0 },
+    "topology: the target players play from (default: publish_to); HTTP-FLV/HLS players too, "
+    "from its host and http_port, and only when the fault restarts it", 0, NULL, 0 },
   [RB_OPT_RECONNECT] = { "reconnect", RB_OPT_STRING, "rebound",
     "how publishers and players come back: rebound (2 ms doubling to 100 ms, retries when the port "
     "listens again), obs (OBS Studio: 2 s, x1.5 + per-client jitter, cap 15 min, 25 retries), "
@@ -967,6 +979,37 @@ static void place(const struct rb_scenario *sc, size_t id, char *buf, size_t buf
     snprintf(buf, buflen, "%s:%d", sc->file, sc->line);
 }
 
+/* HTTP players play from play_from in a topology (their URLs expand with its host and
+   http_port), and only from a target the fault restarts: their recovery through a
+   topology's untouched target is not measured, so that is refused, not judged wrong.
+   Checked once, on the scenario (target views inherit flv_players/hls_players). */
+static rb_err check_http_players(const struct rb_scenario *sc, char *msg, size_t msglen)
+{
+  const struct rb_scenario *from = sc->ntargets ? &sc->targets[sc->play_from] : sc;
+  const struct { unsigned n; enum rb_opt_id url; } http[] = {
+    { sc->flv_players, RB_OPT_FLV_URL }, { sc->hls_players, RB_OPT_HLS_URL } };
+  char where[300];
+
+  if(sc->target_name || (!sc->flv_players && !sc->hls_players))
+    return RB_OK;
+  if(sc->ntargets && sc->fault_target >= 0 && (unsigned)sc->fault_target != sc->play_from) {
+    place(sc, sc->flv_players ? RB_OPT_FLV_PLAYERS : RB_OPT_HLS_PLAYERS, where, sizeof(where));
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: HTTP-FLV and HLS players play from play_from = %s, which "
+                   "fault_target = %s does not restart: not supported (play from the target the fault hits)",
+                   where, from->target_name, sc->targets[sc->fault_target].target_name);
+  }
+  /* The default URLs name ${http_port}: a missing one is an error now, not at run time. */
+  if(from->raw[RB_OPT_HTTP_PORT])
+    return RB_OK;
+  for(size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++)
+    if(http[i].n && strstr(sc->raw[http[i].url], "${http_port}"))
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s] has %s players but %s names ${http_port}, "
+                     "which is not set%s%s", sc->file, sc->line, sc->name, i ? "HLS" : "HTTP-FLV",
+                     rb_options[http[i].url].name, sc->ntargets ? " on play_from target " : "",
+                     sc->ntargets ? from->target_name : "");
+  return RB_OK;
+}
+
 /* After inheritance: expand and parse every typed value, then cross-check keys. */
 static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
 {
@@ -1027,9 +1070,11 @@ static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: fault = reload reloads one target: name it in fault_target "
                    "(not all)", where);
   }
-  if(sc->players && !sc->publishers)
+  if((sc->players || sc->flv_players || sc->hls_players) && !sc->publishers)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s] has players but no publishers to play",
                    sc->file, sc->line, sc->name);
+  if((err = check_http_players(sc, msg, msglen)))
+    return err;
   if(sc->cycles == 0)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s]: cycles must be at least 1",
                    sc->file, sc->line, sc->name);

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config                         # toolchain
   librtmp-dev libcurl4-openssl-dev libinih-dev libjansson-dev libxml2-dev  # rebound's libraries
+  libavformat-dev libavcodec-dev libavutil-dev            # FFmpeg demuxes and decodes HLS segments (mpegts.c)
   libcunit1-dev                                           # unit tests
   nginx libnginx-mod-rtmp                                 # a real RTMP server for the tests
   ffmpeg                                                  # ffprobe decodes what rebound publishes

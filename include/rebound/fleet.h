@@ -18,11 +18,17 @@
 #include "rebound/backoff.h"
 #include "rebound/error.h"
 
+/* What a player speaks: `players` are RTMP, `flv_players` HTTP-FLV, `hls_players` HLS. */
+enum rb_player_kind { RB_PLAYER_RTMP, RB_PLAYER_FLV, RB_PLAYER_HLS, RB_PLAYER_KINDS };
+
 struct rb_fleet_opts {
   const char *url;             /* application URL: rtmp://host:port/app [options] */
   char *const *streams;        /* one stream name per publisher */
   unsigned publishers;
   unsigned players;            /* player i plays streams[i % publishers] */
+  unsigned flv_players, hls_players;
+  char *const *flv_urls;       /* one URL per HTTP-FLV player (flv_url expanded for its stream) */
+  char *const *hls_urls;       /* one media playlist URL per HLS player */
   unsigned holders;
   int64_t step_timeout_ns;     /* per network step */
   const char *media_path;      /* NULL = built-in clip */
@@ -35,10 +41,27 @@ struct rb_fleet_opts {
   bool keep_chunk_size;        /* publishers carry a stale chunk size (client.h) */
 };
 
+/* One kind of player. "Up" for an HLS player means it took a segment whose media was
+   sent at or after `since`: a restarted server's first new segment, not an old one
+   still listed. */
+struct rb_fleet_kind_counts {
+  unsigned planned;            /* players of this kind in the fleet */
+  unsigned up;
+  int64_t last_up_at;          /* latest up time among them (the kind's recovery) */
+  uint64_t frames_received, gaps, duplicates, lost_after_reconnect;
+  double latency_p50_ms, latency_p99_ms;
+  /* HLS */
+  uint64_t segments;           /* new segments taken */
+  uint64_t segments_without_sei, decode_errors;
+  uint64_t resets;             /* media sequence went back without a discontinuity */
+  uint64_t restarts;           /* went back, with EXT-X-DISCONTINUITY(-SEQUENCE) */
+  char reset_why[320];         /* the first reset's sentence */
+};
+
 struct rb_fleet_counts {
   unsigned publishers, players; /* how many the fleet has */
   unsigned publishers_up;      /* publishing in a session that began at or after `since` */
-  unsigned players_up;         /* receiving frames in a session that began at or after `since` */
+  unsigned players_up;         /* RTMP players receiving frames in a session that began at or after `since` */
   unsigned holders;            /* holders currently connected */
   int64_t last_up_at;          /* latest up time among the clients counted up */
   int64_t publishers_up_at;    /* latest Publish.Start among the publishers counted up (0: none) */
@@ -46,7 +69,7 @@ struct rb_fleet_counts {
   int64_t players_playing_at;  /* the latest of those Play.Starts (0: none) */
   int64_t players_up_at;       /* latest first frame among the players counted up (0: none) */
   uint64_t frames_sent;
-  uint64_t frames_received;
+  uint64_t frames_received;    /* this and the next two lines: RTMP players */
   uint64_t gaps, duplicates, lost_after_reconnect;
   /* The gap where a player's stream resumed after a reconnect, split by where its
      frames went: sent to the killed server (the only allowed loss), or sent to the
@@ -60,6 +83,7 @@ struct rb_fleet_counts {
   char refused_code[96];       /* the status the server refused it with */
   bool rejected;               /* some client's last failure was a server refusal */
   bool protocol;               /* ... or a protocol error */
+  struct rb_fleet_kind_counts kinds[RB_PLAYER_KINDS]; /* [RB_PLAYER_RTMP] repeats the fields above */
 };
 
 struct rb_fleet;

@@ -33,7 +33,10 @@ struct rb_reconnect_evidence {
    Publish.Start, players' Play.Start and first frame) and the frames of the resumed
    streams -- and add its failures (and a diagnosis when the cycle has none yet):
    clients that did not come back (refused, a protocol failure, retries of their
-   reconnect profile exhausted), frames lost after a player's first frame.
+   reconnect profile exhausted), frames lost after a player's first frame. For HTTP
+   players also an HLS media sequence that went back without a discontinuity (that
+   sentence is the diagnosis), segments without SEI or that did not decode, and, when
+   the ingest came back but HTTP viewers did not, a diagnosis naming the delivery.
 
    The rule on frames: those sent while the server was down (to the killed server) are
    the only allowed loss. Frames sent to the restarted server that a player never got

@@ -113,6 +113,7 @@ struct rb_refserver_config {
   const char *reject_publish_code; /* NULL: accept publishes */
   int64_t stale_ns;                /* 0: an abrupt unpublish frees the name at once */
   int64_t stale_all_until;         /* monotonic ns; every publish before it is refused */
+  bool http_flv_stall;             /* HTTP-FLV: answer 200 and the FLV header, then send nothing */
   size_t memory_budget;            /* 0: RB_REFSERVER_DEFAULT_BUDGET */
   uint32_t out_chunk_size;         /* 0: RB_REFSERVER_OUT_CHUNK_SIZE; 128 (the protocol's
                                       default) is written without a Set Chunk Size */
@@ -129,6 +130,8 @@ void rb_refserver_free(struct rb_refserver *s);
 
 /* A new peer; user is the caller's handle (the event loop's connection). */
 struct rb_refserver_conn *rb_refserver_conn_new(struct rb_refserver *s, const char *peer, void *user);
+/* A peer of the HTTP-FLV port: GET /APP/NAME.flv is answered with that stream as FLV. */
+struct rb_refserver_conn *rb_refserver_conn_new_http(struct rb_refserver *s, const char *peer, void *user);
 /* Feed bytes read from the peer. On error the connection is already marked closing
    with the reason; the caller only has to stop reading it. */
 rb_err rb_refserver_conn_input(struct rb_refserver *s, struct rb_refserver_conn *c,

@@ -51,6 +51,16 @@ struct rb_target_result {
   struct rb_port_result ports[RB_MAX_PORTS]; /* ports[0] = its `port` */
 };
 
+/* What one kind of HTTP player saw in a cycle (flv_players, hls_players). */
+struct rb_player_figures {
+  unsigned planned, ok;           /* players of this kind; how many were up again after the restart */
+  double recovery_ms;             /* restart -> the last of them up again (HLS: its first new segment); -1 = not reached */
+  uint64_t frames_received, gaps, duplicates, lost_after_reconnect;
+  double latency_p50_ms, latency_p99_ms;
+  uint64_t segments, segments_without_sei, decode_errors; /* HLS */
+  uint64_t sequence_resets, restarts_signalled;           /* HLS: went back without / with a discontinuity */
+};
+
 struct rb_cycle_result {
   unsigned index;                 /* 1-based */
   bool pass;
@@ -75,6 +85,7 @@ struct rb_cycle_result {
   uint64_t lost_in_outage;        /* frames sent to the killed server that no player got (allowed) */
   uint64_t skipped_after_restart; /* frames sent to the restarted server before a player's first frame */
   double latency_p50_ms, latency_p99_ms;
+  struct rb_player_figures flv, hls;
   /* net_fault (only when a scenario sets it): what the fault proxy did and saw */
   bool net;                       /* the clients went through the fault proxy */
   unsigned net_hit;               /* connections the cycle's network fault hit */
@@ -110,6 +121,7 @@ struct rb_scenario_result {
   struct rb_summary ready, rebind, reconnect;
   struct rb_summary reconnect_publishers, reconnect_players, first_frame;
   struct rb_summary recovery;      /* topology: recovery_ms of the cycles that have one */
+  struct rb_summary flv_recovery, hls_recovery; /* of the cycles' flv/hls recovery_ms */
   bool exercised_classic;         /* some cycle saw FIN_WAIT2/TIME_WAIT at restart */
   unsigned states_before_start[RB_TCP_STATE_MAX]; /* the port's sockets just before the first spawn */
   char reconnect_profile[160];    /* the clients' reconnect profile, in full ("obs:first=2s,...") */

@@ -62,6 +62,10 @@ enum rb_opt_id {
   RB_OPT_DURATION_KEY,
   RB_OPT_PUBLISHERS,
   RB_OPT_PLAYERS,
+  RB_OPT_FLV_PLAYERS,
+  RB_OPT_FLV_URL,
+  RB_OPT_HLS_PLAYERS,
+  RB_OPT_HLS_URL,
   RB_OPT_HOLDERS,
   RB_OPT_PUBLISH_FOR,
   RB_OPT_REBIND_TIMEOUT,
@@ -134,6 +138,8 @@ struct rb_scenario {
   int64_t duration_ns;
   unsigned publishers;
   unsigned players;
+  unsigned flv_players;
+  unsigned hls_players;
   unsigned holders;
   int64_t publish_for_ns;
   int64_t rebind_timeout_ns;

@@ -222,6 +222,32 @@ cycles = ${cycles}
     put("scenario", "errors.ini", b"[s]\ncommand = x ${port\ngrace = -1s\n[s]\n")
 
 
+def flv_tag(tag_type, ts, body):
+    return (struct.pack(">B", tag_type) + struct.pack(">I", len(body))[1:] + struct.pack(">I", ts)[1:] +
+            struct.pack(">B", ts >> 24) + b"\0\0\0" + body + struct.pack(">I", 11 + len(body)))
+
+
+def flv_stream_seeds():
+    # first byte also picks the split size of the reader's input
+    header = b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00"
+    slice_nal = b"\x65\x88\x84\x00"
+    put("flv_stream", "http_flv", header + flv_tag(18, 0, s("onMetaData") + null()) +
+        flv_tag(9, 40, video_tag([sei_nal(5, 99), slice_nal])) + flv_tag(8, 41, b"\xaf\x01\x21\x00"))
+    put("flv_stream", "bad_trailer", header + flv_tag(9, 0, b"\x17\x01\x00\x00\x00")[:-1] + b"\x00")
+    put("flv_stream", "huge_tag", header + b"\x09\xff\xff\xff" + b"\x00" * 7)
+
+
+def hls_playlist_seeds():
+    put("hls_playlist", "nginx.m3u8", b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-TARGETDURATION:1\n"
+        b"#EXT-X-DISCONTINUITY\n#EXTINF:1.000,\ns-7.ts\n#EXTINF:0.960,\ns-8.ts\n")
+    put("hls_playlist", "reset.m3u8", b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:4\n"
+        b"#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n\f#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        b"#EXTINF:2,\nc.ts\n")
+    put("hls_playlist", "dseq.m3u8", b"#EXTM3U\r\n#EXT-X-TARGETDURATION:6\r\n#EXT-X-DISCONTINUITY-SEQUENCE:2\r\n"
+        b"#EXTINF:5.5,t\r\nhttp://127.0.0.1:1/x.ts\r\n#EXT-X-ENDLIST\r\n")
+    put("hls_playlist", "master.m3u8", b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n")
+
+
 def rtmp_wire_seeds():
     # chunk headers of each form, then AMF0 (the target reads the same bytes both ways)
     put("rtmp_wire", "fmt0_header", b"\x03" + bytes([0, 0, 0, 0, 0, 20, 20, 0, 0, 0, 0])
@@ -254,6 +280,8 @@ def results_seeds():
 
 
 if __name__ == "__main__":
+    flv_stream_seeds()
+    hls_playlist_seeds()
     results_seeds()
     client_seeds()
     rtmp_wire_seeds()

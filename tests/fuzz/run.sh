@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-20}
 dir=${2:-build-fuzz}
-targets=(client_command media_sei refserver rtmp_wire scenario results)
+targets=(client_command media_sei refserver rtmp_wire scenario results flv_stream hls_playlist)
 
 command -v clang >/dev/null || { echo "tests/fuzz/run.sh: clang is not installed" >&2; exit 3; }
 CC=clang cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREBOUND_FUZZ=ON >/dev/null

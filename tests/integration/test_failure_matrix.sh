@@ -82,4 +82,15 @@ expect_code 1 "retries exhausted before the server is back"
 json '.scenarios[0].cycles[0] | .gave_up == 3 and .last_back_ms == null and .reconnect_ms == null'
 json '.scenarios[0].cycles[0].diagnosis | test("^clients gave up before the restarted server took them back.*3 gave up \\(retries exhausted\\).*gave up after 2 retries \\(reconnect = obs\\)")'
 
+row http-flv 60
+expect_code 0 "HTTP-FLV players of a healthy refserver"
+json '[.scenarios[0].cycles[] | .result == "pass" and .players.flv.ok == 1 and .players.flv.received > 0 and .players.flv.recovery_ms > 0] | all'
+json '.scenarios[0].summary.flv_recovery_ms.count == 3'
+
+row http-flv-stall 60
+expect_code 1 "--http-flv-stall after the restart"
+json '.scenarios[0].cycles[0].players.flv.ok == 0 and .scenarios[0].cycles[0].clients.publishers_ok == 1'
+json '.scenarios[0].cycles[0].diagnosis | test("^the restarted server took the publisher back but its HTTP-FLV output delivered no media to 1 of 1 players within [0-9]+ ms: HTTP-FLV player 0 .*no data for")'
+expect_in "$T/out" "HTTP-FLV output delivered no media"
+
 pass "every row of the failure matrix"

@@ -34,6 +34,20 @@ json '.scenarios[2].cycles | all(.targets | all(.restarted and .ports[0].rebind_
 jsonschema -i "$T/r.json" "$SRC/tests/fixtures/results-schema-1.json" || fail "results do not match schema 1"
 assert_no_leftovers "$T/art"
 
+# HTTP-FLV players play from play_from (the edge): its http_port is in their URL and
+# among the ports judged at every restart
+run_rebound 120 run "$ini" --only edge-dies-flv --json "$T/r.json" --artifacts "$T/art-flv"
+expect_code 0 "HTTP-FLV players on a restarted edge"
+json '.scenarios[0].cycles | length == 2 and all(.result == "pass" and .players.flv.planned == 1
+      and .players.flv.ok == 1 and .players.flv.recovery_ms > 0 and .targets[1].restarted
+      and (.targets[1].ports | length) == 2 and all(.targets[1].ports[]; .rebind_ms > 0))'
+flv_port=$(jq -r '.scenarios[0].cycles[0].targets[1].ports[1].port' "$T/r.json")
+grep -q "http-flv play live/rebound-0" "$T/art-flv/edge-dies-flv/edge/server-0.log" ||
+  fail "the HTTP-FLV player did not play from the edge"
+expect_in "$T/art-flv/edge-dies-flv/edge/server-0.log" "http-flv listening on 127.0.0.1:$flv_port"
+jsonschema -i "$T/r.json" "$SRC/tests/fixtures/results-schema-1.json" || fail "FLV results do not match schema 1"
+assert_no_leftovers "$T/art-flv"
+
 # the origin reloads: nothing restarts, its old worker drains, the players on the edge get
 # new frames again through the new worker
 run_rebound 120 run "$ini" --only origin-reloads --json "$T/r.json" --artifacts "$T/art-rl"

@@ -169,6 +169,78 @@ static void test_reconnect_lost_frames(void)
   CU_ASSERT(has_failure(&c, "players lost 3 frames after reconnecting"));
 }
 
+/* HTTP players: per-kind figures, recovery from the restart, and their failures. */
+static void test_reconnect_http_players(void)
+{
+  struct rb_cycle_result c = fresh_cycle(1);
+  struct rb_reconnect_evidence ev = all_back(40);
+
+  ev.counts.publishers = 2;
+  ev.counts.players = 1;
+  ev.restart_at = 1000000000;
+  ev.counts.kinds[RB_PLAYER_FLV] = (struct rb_fleet_kind_counts){ .planned = 2, .up = 2, .last_up_at = 1030000000,
+                                                                   .frames_received = 50 };
+  ev.counts.kinds[RB_PLAYER_HLS] = (struct rb_fleet_kind_counts){ .planned = 1, .up = 1, .last_up_at = 2500000000,
+                                                                   .frames_received = 75, .segments = 3,
+                                                                   .restarts = 1 };
+  rb_judge_reconnect(&ev, &c);
+  CU_ASSERT(c.pass);
+  CU_ASSERT_EQUAL(c.flv.planned, 2);
+  CU_ASSERT_EQUAL(c.flv.ok, 2);
+  CU_ASSERT_DOUBLE_EQUAL(c.flv.recovery_ms, 30, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(c.hls.recovery_ms, 1500, 1e-9);
+  CU_ASSERT_EQUAL(c.hls.segments, 3);
+  CU_ASSERT_EQUAL(c.hls.restarts_signalled, 1);
+  /* a reset fails the cycle with its sentence, even though every player came back */
+  c = fresh_cycle(2);
+  ev.counts.kinds[RB_PLAYER_HLS].resets = 1;
+  strcpy(ev.counts.kinds[RB_PLAYER_HLS].reset_why, "the HLS media sequence went back from 6 to 0 without ...");
+  rb_judge_reconnect(&ev, &c);
+  CU_ASSERT_FALSE(c.pass);
+  CU_ASSERT_STRING_EQUAL(c.diagnosis, "the HLS media sequence went back from 6 to 0 without ...");
+  CU_ASSERT(has_failure(&c, "went back from 6 to 0"));
+  /* segments that carry no SEI or do not decode, frames lost by an HTTP player */
+  c = fresh_cycle(3);
+  ev.counts.kinds[RB_PLAYER_HLS] = (struct rb_fleet_kind_counts){ .planned = 1, .up = 1, .segments_without_sei = 2,
+                                                                   .decode_errors = 5, .lost_after_reconnect = 4 };
+  rb_judge_reconnect(&ev, &c);
+  CU_ASSERT(has_failure(&c, "2 HLS segments carried none of the publisher's SEI"));
+  CU_ASSERT(has_failure(&c, "the H.264 decoder refused 5 packets"));
+  CU_ASSERT(has_failure(&c, "HTTP players lost 4 frames after reconnecting (HTTP-FLV 0, HLS 4)"));
+}
+
+/* The ingest came back but an HTTP viewer did not: the diagnosis names the delivery. */
+static void test_reconnect_http_dark(void)
+{
+  struct rb_cycle_result c = fresh_cycle(1);
+  struct rb_reconnect_evidence ev = all_back(0);
+
+  ev.counts.publishers = 2;
+  ev.counts.players = 1;
+  ev.counts.kinds[RB_PLAYER_FLV].planned = 1;
+  ev.wait_err = RB_ERR_TIMEOUT;
+  ev.why = "HTTP-FLV player 0: no data";
+  snprintf(ev.counts.first_problem, sizeof(ev.counts.first_problem), "HTTP-FLV player 0 (u): no data for 2500 ms");
+  rb_judge_reconnect(&ev, &c);
+  CU_ASSERT_FALSE(c.pass);
+  CU_ASSERT_STRING_EQUAL(c.diagnosis, "the restarted server took the publisher back but its HTTP-FLV output "
+                                      "delivered no media to 1 of 1 players within 10000 ms: HTTP-FLV player 0 (u): "
+                                      "no data for 2500 ms");
+  CU_ASSERT(c.flv.recovery_ms < 0);
+  /* no HLS segment: said so */
+  c = fresh_cycle(1);
+  ev.counts.kinds[RB_PLAYER_FLV].planned = 0;
+  ev.counts.kinds[RB_PLAYER_HLS].planned = 2;
+  ev.counts.kinds[RB_PLAYER_HLS].up = 1;
+  rb_judge_reconnect(&ev, &c);
+  CU_ASSERT_PTR_NOT_NULL(strstr(c.diagnosis, "served no new HLS segment to 1 of 2 players"));
+  /* the publisher did not come back either: the generic sentence, not the delivery's */
+  c = fresh_cycle(1);
+  ev.counts.publishers_up = 1;
+  rb_judge_reconnect(&ev, &c);
+  CU_ASSERT_PTR_NOT_NULL(strstr(c.diagnosis, "the restarted server listens but the clients could not"));
+}
+
 /* A scenario result with the given rebind/reconnect times (one cycle each). */
 static struct rb_scenario_result scenario_of(size_t n, const double *rebind, const double *reconnect)
 {
@@ -439,6 +511,8 @@ int main(void)
     RB_TEST(test_reconnect_profile_gave_up_and_protocol),
     RB_TEST(test_reconnect_interrupted_is_no_failure),
     RB_TEST(test_reconnect_lost_frames),
+    RB_TEST(test_reconnect_http_players),
+    RB_TEST(test_reconnect_http_dark),
     RB_TEST(test_reconnect_by_kind),
     RB_TEST(test_skipped_frames_warning),
     RB_TEST(test_thresholds),

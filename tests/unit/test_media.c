@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 
 #include "rb_test.h"
+#include "rb_test_flv.h"
+#include "rebound/flv.h"
 #include "rebound/media.h"
 
 static char tmpdir[] = "/tmp/rb-test-media-XXXXXX";
@@ -143,21 +145,6 @@ static void test_next_loops_with_sei(void)
   rb_media_source_close(s);
 }
 
-static void write_tag(FILE *f, uint8_t type, uint32_t ts, const uint8_t *data, size_t len)
-{
-  uint8_t h[11], trailer[4];
-
-  h[0] = type;
-  put_be(h + 1, len, 3);
-  put_be(h + 4, ts & 0xffffff, 3);
-  h[7] = (uint8_t)(ts >> 24);
-  memset(h + 8, 0, 3);
-  fwrite(h, 1, 11, f);
-  fwrite(data, 1, len, f);
-  put_be(trailer, 11 + len, 4);
-  fwrite(trailer, 1, 4, f);
-}
-
 /* What a publisher sends, as an FLV file: ffmpeg must decode every frame. */
 static void test_stream_decodes(void)
 {
@@ -176,12 +163,12 @@ static void test_stream_decodes(void)
   CU_ASSERT_EQUAL_FATAL(rb_media_source_open(&s, NULL, msg, sizeof(msg)), RB_OK);
   n = rb_media_headers(s, h, 3);
   for(size_t i = 1; i < n; i++) /* the sequence headers; @setDataFrame is RTMP-only */
-    write_tag(f, h[i].type, h[i].timestamp_ms, h[i].data, h[i].len);
+    rb_test_write_flv_tag(f, h[i].type, h[i].timestamp_ms, h[i].data, h[i].len);
   for(uint64_t i = 0, seq = 0; i < 300; i++) {
     CU_ASSERT_EQUAL_FATAL(rb_media_next(s, seq, (int64_t)i * 7, &fr, &is_video, msg, sizeof(msg)), RB_OK);
     seq += is_video;
     videos += is_video;
-    write_tag(f, fr.type, fr.timestamp_ms, fr.data, fr.len);
+    rb_test_write_flv_tag(f, fr.type, fr.timestamp_ms, fr.data, fr.len);
   }
   fclose(f);
   rb_media_source_close(s);

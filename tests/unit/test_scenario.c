@@ -230,6 +230,13 @@ static void test_error_table(void)
     { "[s]\ncommand = x\ncycles = ${app}\n", "t.ini:3:", "bad value 'live' for cycles" },
     { "[s]\ncommand = x\ncycles = 0\n", "t.ini:1:", "at least 1" },
     { "[s]\ncommand = x\nplayers = 2\npublishers = 0\n", "t.ini:1:", "players but no publishers" },
+    { "[s]\ncommand = x\nhls_players = 1\npublishers = 0\n", "t.ini:1:", "players but no publishers" },
+    { "[s]\ncommand = x\nflv_players = 1\n", "t.ini:1:",
+      "has HTTP-FLV players but flv_url names ${http_port}, which is not set" },
+    { "[s]\ncommand = x\nhls_players = 1\n", "t.ini:1:",
+      "has HLS players but hls_url names ${http_port}, which is not set" },
+    { "[s]\ncommand = x\nflv_players = 1\nflv_url = http://${host}:${nope}/x.flv\n", "t.ini:4:",
+      "unknown variable ${nope}" },
     { "[global]\ngrace = ${cycle}\n[s]\ncommand = x\n", "t.ini:2:", "not available" },
     { "[s]\ncommand = x\nreconnect = ffmpeg\n", "t.ini:3:", "bad reconnect 'ffmpeg'" },
     { "[s]\ncommand = x\nreconnect = obs:factor=0\n", "t.ini:3:", "reconnect parameter factor" },
@@ -502,6 +509,13 @@ static void test_topology_errors(void)
     { "[target a]\ncommand = x\n", "no scenarios" },
     { "[target a]\ncommand = x\n[target b]\ncommand = y\n[s]\nfault = reload\nfault_target = all\n",
       "t.ini:7: fault = reload reloads one target: name it in fault_target" },
+    /* HTTP players play from play_from, and only from the target the fault restarts */
+    { "[target o]\ncommand = x\n[target e]\ncommand = y\nhttp_port = 8080\n[s]\nplay_from = e\n"
+      "fault_target = o\nflv_players = 1\n",
+      "t.ini:9: HTTP-FLV and HLS players play from play_from = e, which fault_target = o does not restart" },
+    { "[target o]\ncommand = x\nhttp_port = 8080\n[target e]\ncommand = y\n[s]\nplay_from = e\nfault_target = e\n"
+      "hls_players = 1\n",
+      "has HLS players but hls_url names ${http_port}, which is not set on play_from target e" },
   };
   struct rb_scenario_set set;
   char msg[512];
@@ -513,6 +527,14 @@ static void test_topology_errors(void)
       fprintf(stderr, "case %zu: '%s' does not contain '%s'\n", i, msg, cases[i].want);
       CU_FAIL("topology error message");
     }
+  }
+  /* only play_from needs an http_port for HTTP players */
+  CU_ASSERT_EQUAL(load("[target o]\ncommand = x\n[target e]\ncommand = y\nhttp_port = 8080\n[s]\nplay_from = e\n"
+                       "fault_target = e\nflv_players = 1\n", NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  if(set.count) {
+    CU_ASSERT_EQUAL(set.items[0].flv_players, 1);
+    CU_ASSERT_EQUAL(set.items[0].play_from, 1);
+    rb_scenario_set_free(&set);
   }
   /* a reload goes to one named target */
   CU_ASSERT_EQUAL(load("[target a]\ncommand = x\n[target b]\ncommand = y\n[s]\nfault = reload\nfault_target = b\n",
