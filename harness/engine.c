@@ -26,6 +26,7 @@
 #include "rebound/http.h"
 #include "rebound/judge.h"
 #include "rebound/netfault.h"
+#include "rebound/ports.h"
 #include "rebound/probe.h"
 #include "rebound/random.h"
 #include "rebound/sockdiag.h"
@@ -38,29 +39,54 @@
 #define CLEANUP_NS (5 * RB_NS_PER_S)
 #define STEP_TIMEOUT_NS (5 * RB_NS_PER_S)
 #define LOG_TAIL_LINES 15
+#define LOG_SEARCH_LINES 400
+#define LOG_SEARCH_LEN (64 * 1024)
 
-struct run {
-  struct rb_scenario *sc;
-  const struct rb_engine_opts *opts;
-  struct rb_scenario_result *res;
+struct run;
+
+/* One server of the scenario: the scenario itself, or one [target NAME] of a topology. */
+struct tgt {
+  struct run *run;
+  struct rb_scenario *sc; /* its keys: the target's view, or the scenario without a topology */
+  const char *name;       /* "target" without a topology */
   struct rb_target *target;
-  struct rb_fleet *fleet;
-  char run_dir[PATH_MAX];
+  struct rb_ports ports;  /* every port it is judged on (port first) */
+  char run_dir[PATH_MAX]; /* its ${run_dir}: logs, socket tables, rendered config */
   char config_path[PATH_MAX];
   struct rb_scenario_vars vars;
   char *url;
   char *host;
-  char **streams;
-  char **flv_urls, **hls_urls;  /* one per HTTP player: flv_url / hls_url for its stream */
   enum rb_ready_kind ready_kind;
   char *ready_http;
+  bool external;          /* no command: a server rebound neither starts nor owns */
+  bool killed;            /* the fault hits it */
+  unsigned generation;    /* the cycle of its last start (its newest server-N.log) */
+  unsigned states_before[RB_TCP_STATE_MAX]; /* its port just before the first spawn */
+};
+
+struct run {
+  struct rb_scenario *sc; /* the scenario's own keys (clients, cycles, fault, ...) */
+  const struct rb_engine_opts *opts;
+  struct rb_scenario_result *res;
+  struct rb_fleet *fleet;
+  char run_dir[PATH_MAX];
+  struct rb_scenario_vars vars;
+  char **streams;
+  char **flv_urls, **hls_urls;  /* one per HTTP player: flv_url / hls_url for its stream */
   uint64_t rng;
   int64_t started_at;
-  bool external;          /* no command: a server rebound neither starts nor owns */
-  struct rb_netfault *proxy; /* net_fault: the clients' way to the server */
-  char *client_url;       /* url through the proxy (NULL: the clients use url) */
-  unsigned log_cycle;     /* the cycle whose start writes the server log now (0 = first start) */
+  size_t ntg;
+  struct tgt tg[RB_MAX_TARGETS];
+  struct tgt *pub, *play; /* where publishers publish and players play */
+  struct tgt *first_killed;
+  bool topology;
+  struct rb_netfault *proxy; /* net_fault: the clients' way to the publishers' server */
+  char *client_url;       /* its url through the proxy (NULL: the clients use its url) */
 };
+
+#if RB_MAX_SCENARIO_TARGETS > RB_MAX_TARGETS
+#error "results must have room for every target of a scenario"
+#endif
 
 void rb_engine_ignore_sigpipe(void)
 {
@@ -93,14 +119,23 @@ static void warn_line(const char *text, void *arg)
   warn(arg, text);
 }
 
-/* Wait for duration unless a stop is requested or the keeper died (the run ends
+/* Has the keeper of one of the targets died? (why: the first such.) */
+static bool any_target_lost(const struct run *r, char *why, size_t whylen)
+{
+  for(size_t i = 0; i < r->ntg; i++)
+    if(r->tg[i].target && rb_target_lost(r->tg[i].target, why, whylen))
+      return true;
+  return false;
+}
+
+/* Wait for duration unless a stop is requested or a keeper died (the run ends
    then: see run_cycles); false when cut short. */
 static bool wait_for(const struct run *r, int64_t duration)
 {
   int64_t deadline = rb_clock_deadline(duration);
 
   while(rb_clock_now() < deadline) {
-    if(stop_requested(r) || rb_target_lost(r->target, NULL, 0))
+    if(stop_requested(r) || any_target_lost(r, NULL, 0))
       return false;
     int64_t left = deadline - rb_clock_now();
     rb_clock_sleep(left < 20 * RB_NS_PER_MS ? left : 20 * RB_NS_PER_MS);
@@ -128,7 +163,7 @@ static rb_err make_dir(const char *path, char *msg, size_t msglen)
 }
 
 /* Render config_template into the run folder as ${config}. */
-static rb_err render_config(struct run *r, char *msg, size_t msglen)
+static rb_err render_config(struct tgt *r, char *msg, size_t msglen)
 {
   char *path = NULL, *text = NULL, *out = NULL, *base;
   FILE *f = NULL;
@@ -178,7 +213,7 @@ out:
   return err;
 }
 
-static rb_err pick_ports(struct run *r, char *msg, size_t msglen)
+static rb_err pick_ports(struct tgt *r, char *msg, size_t msglen)
 {
   rb_err err = RB_OK;
 
@@ -190,7 +225,7 @@ static rb_err pick_ports(struct run *r, char *msg, size_t msglen)
 }
 
 /* Refuse to start when someone else LISTENs on a port of ours: exit 3, named. */
-static rb_err preflight(struct run *r, uint16_t port, char *msg, size_t msglen)
+static rb_err preflight(struct tgt *r, uint16_t port, char *msg, size_t msglen)
 {
   struct rb_port_snapshot snap;
   rb_err err;
@@ -202,7 +237,7 @@ static rb_err preflight(struct run *r, uint16_t port, char *msg, size_t msglen)
   /* The last look before the first spawn: a dead server's connections still on the
      port decide a failed first start (see first_start_failure). */
   if(port == r->sc->port)
-    memcpy(r->res->states_before_start, snap.counts, sizeof(r->res->states_before_start));
+    memcpy(r->states_before, snap.counts, sizeof(r->states_before));
   if(!snap.counts[RB_TCP_LISTEN])
     return RB_OK;
   if(snap.nowners)
@@ -213,19 +248,21 @@ static rb_err preflight(struct run *r, uint16_t port, char *msg, size_t msglen)
                  "start (not visible to this user): stop it or choose another port", port);
 }
 
-/* flv_url / hls_url for each HTTP player; player i plays publisher i's stream (mod publishers). */
+/* flv_url / hls_url for each HTTP player; player i plays publisher i's stream (mod publishers).
+   In a topology they play from play_from: its view gives ${host} and ${http_port}. */
 static rb_err expand_player_urls(struct run *r, enum rb_opt_id key, unsigned n, char ***out, char *msg,
                                  size_t msglen)
 {
+  struct tgt *t = r->play;
   rb_err err = RB_OK;
 
   if(!(*out = calloc(n ? n : 1, sizeof(**out))))
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
   for(unsigned i = 0; i < n && !err; i++) {
-    r->vars.client = (int)(i % r->sc->publishers);
-    err = rb_scenario_expand_key(r->sc, key, &r->vars, &(*out)[i], msg, msglen);
+    t->vars.client = (int)(i % r->sc->publishers);
+    err = rb_scenario_expand_key(t->sc, key, &t->vars, &(*out)[i], msg, msglen);
   }
-  r->vars.client = -1;
+  t->vars.client = -1;
   return err;
 }
 
@@ -248,18 +285,19 @@ static bool net_fault_at_fault(enum rb_netfault_kind k)
 static rb_err start_proxy(struct run *r, char *msg, size_t msglen)
 {
   const struct rb_netfault_spec *nf = &r->sc->net_fault;
-  uint16_t real = r->sc->port;
+  struct tgt *t = r->pub; /* in a topology: in front of the server publishers publish to */
+  uint16_t real = t->sc->port;
   rb_err err;
 
-  if(nf->kind == RB_NETFAULT_NONE)
+  if(nf->kind == RB_NETFAULT_NONE || t->external)
     return RB_OK;
-  if((err = rb_netfault_start(&r->proxy, r->host, real, msg, msglen)))
+  if((err = rb_netfault_start(&r->proxy, t->host, real, msg, msglen)))
     return err;
   rb_netfault_shape(r->proxy, nf->kind == RB_NETFAULT_LATENCY ? nf->ns : 0,
                     nf->kind == RB_NETFAULT_BANDWIDTH ? nf->rate : 0);
-  r->sc->port = rb_netfault_port(r->proxy);
-  err = rb_scenario_expand_key(r->sc, RB_OPT_URL, &r->vars, &r->client_url, msg, msglen);
-  r->sc->port = real;
+  t->sc->port = rb_netfault_port(r->proxy);
+  err = rb_scenario_expand_key(t->sc, RB_OPT_URL, &t->vars, &r->client_url, msg, msglen);
+  t->sc->port = real;
   return err;
 }
 
@@ -336,59 +374,95 @@ static void diagnose_network(struct run *r, struct rb_cycle_result *c)
   rb_diagnose_stale(&ev, c->diagnosis, sizeof(c->diagnosis));
 }
 
-static rb_err prepare(struct run *r, char *msg, size_t msglen)
+/* One target's folder, URL, host and readiness; its ports were picked already. */
+static rb_err prepare_target(struct run *r, struct tgt *t, char *msg, size_t msglen)
 {
   char *ready = NULL;
   rb_err err;
 
-  if((err = pick_ports(r, msg, msglen)))
+  if(!r->topology)
+    snprintf(t->run_dir, sizeof(t->run_dir), "%s", r->run_dir);
+  else if(snprintf(t->run_dir, sizeof(t->run_dir), "%s/%s", r->run_dir, t->name) >= (int)sizeof(t->run_dir))
+    return rb_fail(msg, msglen, RB_ERR_IO, "%s/%s: path too long", r->run_dir, t->name);
+  if((err = make_dir(t->run_dir, msg, msglen)))
     return err;
-  r->res->port = r->sc->port;
+  rb_ports_init(&t->ports, t->sc->port);
+  t->vars.run_dir = t->run_dir;
+  t->vars.client = -1;
+  if((err = rb_scenario_expand_key(t->sc, RB_OPT_URL, &t->vars, &t->url, msg, msglen)) ||
+     (err = rb_scenario_expand_key(t->sc, RB_OPT_HOST, &t->vars, &t->host, msg, msglen)) ||
+     (err = rb_scenario_expand_key(t->sc, RB_OPT_READY, &t->vars, &ready, msg, msglen)))
+    return err;
+  if(!rb_ready_parse(ready, &t->ready_kind)) {
+    err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "ready: cannot use '%s'", ready);
+    free(ready);
+    return err;
+  }
+  if(t->ready_kind == RB_READY_HTTP)
+    t->ready_http = ready;
+  else
+    free(ready);
+  t->external = !t->sc->raw[RB_OPT_COMMAND];
+  if(t->external)
+    return RB_OK; /* its port is supposed to be LISTENed already: by the server itself */
+  if((err = preflight(t, t->sc->port, msg, msglen)))
+    return err;
+  return preflight(t, t->sc->http_port, msg, msglen);
+}
+
+static rb_err prepare(struct run *r, char *msg, size_t msglen)
+{
+  struct rb_scenario *sc = r->sc;
+  rb_err err;
+
+  r->topology = sc->ntargets > 0;
+  r->ntg = r->topology ? sc->ntargets : 1;
+  for(size_t i = 0; i < r->ntg; i++) {
+    struct tgt *t = &r->tg[i];
+
+    t->run = r;
+    t->sc = r->topology ? &sc->targets[i] : sc;
+    t->name = r->topology ? t->sc->target_name : "target";
+    t->killed = !r->topology || sc->fault_target < 0 || (size_t)sc->fault_target == i;
+    /* every auto port first: any target's keys may name any other's port */
+    if((err = pick_ports(t, msg, msglen)))
+      return err;
+  }
+  r->pub = &r->tg[r->topology ? sc->publish_to : 0];
+  r->play = &r->tg[r->topology ? sc->play_from : 0];
+  r->first_killed = &r->tg[r->topology && sc->fault_target > 0 ? sc->fault_target : 0];
+  r->res->port = r->first_killed->sc->port;
   if(!r->opts->artifacts_dir)
     return rb_fail(msg, msglen, RB_ERR_USAGE, "no folder for the artifacts");
-  snprintf(r->run_dir, sizeof(r->run_dir), "%s/%s", r->opts->artifacts_dir, r->sc->name);
+  snprintf(r->run_dir, sizeof(r->run_dir), "%s/%s", r->opts->artifacts_dir, sc->name);
   if((err = make_dir(r->run_dir, msg, msglen)))
     return err;
   snprintf(r->res->artifacts, sizeof(r->res->artifacts), "%.*s", (int)sizeof(r->res->artifacts) - 1, r->run_dir);
   r->vars.run_dir = r->run_dir;
   r->vars.client = -1;
-  if((err = rb_scenario_expand_key(r->sc, RB_OPT_URL, &r->vars, &r->url, msg, msglen)) ||
-     (err = rb_scenario_expand_key(r->sc, RB_OPT_HOST, &r->vars, &r->host, msg, msglen)))
-    return err;
-  if(!(r->streams = calloc(r->sc->publishers ? r->sc->publishers : 1, sizeof(*r->streams))))
+  if(!(r->streams = calloc(sc->publishers ? sc->publishers : 1, sizeof(*r->streams))))
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
-  for(unsigned i = 0; i < r->sc->publishers; i++) {
+  for(unsigned i = 0; i < sc->publishers; i++) {
     r->vars.client = (int)i;
-    if((err = rb_scenario_expand_key(r->sc, RB_OPT_STREAM, &r->vars, &r->streams[i], msg, msglen)))
+    if((err = rb_scenario_expand_key(sc, RB_OPT_STREAM, &r->vars, &r->streams[i], msg, msglen)))
       return err;
   }
   r->vars.client = -1;
-  if((err = expand_player_urls(r, RB_OPT_FLV_URL, r->sc->flv_players, &r->flv_urls, msg, msglen)) ||
-     (err = expand_player_urls(r, RB_OPT_HLS_URL, r->sc->hls_players, &r->hls_urls, msg, msglen)))
-    return err;
-  if((err = rb_scenario_expand_key(r->sc, RB_OPT_READY, &r->vars, &ready, msg, msglen)))
-    return err;
-  if(!rb_ready_parse(ready, &r->ready_kind)) {
-    err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "ready: cannot use '%s'", ready);
-    free(ready);
-    return err;
-  }
-  if(r->ready_kind == RB_READY_HTTP)
-    r->ready_http = ready;
-  else
-    free(ready);
-  r->rng = r->sc->seed ? r->sc->seed : 1;
-  r->external = !r->sc->raw[RB_OPT_COMMAND];
-  if(r->external)
-    return RB_OK; /* its port is supposed to be LISTENed already: by the server itself */
-  if((err = preflight(r, r->sc->port, msg, msglen)) || (err = preflight(r, r->sc->http_port, msg, msglen)))
+  r->rng = sc->seed ? sc->seed : 1;
+  for(size_t i = 0; i < r->ntg; i++)
+    if((err = prepare_target(r, &r->tg[i], msg, msglen)))
+      return err;
+  memcpy(r->res->states_before_start, r->first_killed->states_before, sizeof(r->res->states_before_start));
+  /* HTTP players play from play_from: its host and http_port in their URLs */
+  if((err = expand_player_urls(r, RB_OPT_FLV_URL, sc->flv_players, &r->flv_urls, msg, msglen)) ||
+     (err = expand_player_urls(r, RB_OPT_HLS_URL, sc->hls_players, &r->hls_urls, msg, msglen)))
     return err;
   return start_proxy(r, msg, msglen);
 }
 
 /* ---- target --------------------------------------------------------------- */
 
-static void log_path_for(const struct run *r, unsigned cycle, char *buf, size_t buflen)
+static void log_path_for(const struct tgt *r, unsigned cycle, char *buf, size_t buflen)
 {
   /* run_dir comes from a PATH_MAX buffer: a path that does not fit is dropped, not cut */
   if(snprintf(buf, buflen, "%s/server-%u.log", r->run_dir, cycle) >= (int)buflen)
@@ -396,19 +470,19 @@ static void log_path_for(const struct run *r, unsigned cycle, char *buf, size_t 
 }
 
 /* Start generation `cycle` (0 = first start) with command or restart_command. */
-static rb_err start_target(struct run *r, unsigned cycle, int64_t *spawned_at, char *msg, size_t msglen)
+static rb_err start_target(struct tgt *r, unsigned cycle, int64_t *spawned_at, char *msg, size_t msglen)
 {
   char log[PATH_MAX], *command = NULL;
   rb_err err;
 
   r->vars.cycle = cycle;
+  r->generation = cycle;
   if((err = render_config(r, msg, msglen)))
     return err;
   if((err = rb_scenario_expand_key(r->sc, cycle ? RB_OPT_RESTART_COMMAND : RB_OPT_COMMAND, &r->vars, &command,
                                    msg, msglen)))
     return err;
   log_path_for(r, cycle, log, sizeof(log));
-  r->log_cycle = cycle;
   *spawned_at = rb_clock_now();
   err = rb_target_start(r->target, command, log, NULL, msg, msglen);
   free(command);
@@ -419,20 +493,20 @@ static rb_err start_target(struct run *r, unsigned cycle, int64_t *spawned_at, c
    server's main process exits normally, so the main pid alone is not enough). */
 static bool target_alive(void *arg)
 {
-  struct run *r = arg;
+  struct tgt *r = arg;
   pid_t pid;
 
-  if(stop_requested(r))
+  if(stop_requested(r->run))
     return false;
   return rb_target_list(r->target, &pid, 1) > 0;
 }
 
 static bool not_stopped(void *arg)
 {
-  return !stop_requested(arg);
+  return !stop_requested(((struct tgt *)arg)->run);
 }
 
-static rb_err wait_ready(struct run *r, int64_t deadline, int64_t *ready_at, char *msg, size_t msglen)
+static rb_err wait_ready(struct tgt *r, int64_t deadline, int64_t *ready_at, char *msg, size_t msglen)
 {
   struct rb_ready ready = {
     .kind = r->ready_kind, .host = r->host, .port = r->sc->port,
@@ -444,7 +518,7 @@ static rb_err wait_ready(struct run *r, int64_t deadline, int64_t *ready_at, cha
 }
 
 /* An external server is not started, only waited for; exec faults log to server-0.log. */
-static rb_err start_external(struct run *r, int64_t *spawned_at, char *msg, size_t msglen)
+static rb_err start_external(struct tgt *r, int64_t *spawned_at, char *msg, size_t msglen)
 {
   char log[PATH_MAX];
 
@@ -453,13 +527,13 @@ static rb_err start_external(struct run *r, int64_t *spawned_at, char *msg, size
   return rb_target_set_log(r->target, log, msg, msglen);
 }
 
-/* The keeper died (someone SIGKILLed it): the target module has stopped the whole
+/* A keeper died (someone SIGKILLed it): the target module has stopped the whole
    target; record it on the cycle and end the run as rebound's own failure. */
 static bool keeper_lost(struct run *r, struct rb_cycle_result *c, char *msg, size_t msglen)
 {
   char why[RB_TARGET_WHY_LEN];
 
-  if(!rb_target_lost(r->target, why, sizeof(why)))
+  if(!any_target_lost(r, why, sizeof(why)))
     return false;
   if(c) {
     rb_cycle_add_failure(c, "%s", why);
@@ -471,7 +545,7 @@ static bool keeper_lost(struct run *r, struct rb_cycle_result *c, char *msg, siz
 
 /* A first start that failed for the server's own reason is the scenario's first
    cycle, failed, with the diagnosis (exit 1); see rb_judge_first_start. */
-static struct rb_cycle_result *first_cycle_failure(struct run *r, const char *diagnosis)
+static struct rb_cycle_result *first_cycle_failure(struct run *r, const struct tgt *t, const char *diagnosis)
 {
   struct rb_cycle_result *c = &r->res->cycles[r->res->ncycles++];
 
@@ -479,13 +553,13 @@ static struct rb_cycle_result *first_cycle_failure(struct run *r, const char *di
   c->fault = r->sc->fault;
   c->pass = false;
   snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", diagnosis);
-  log_path_for(r, 0, c->log_path, sizeof(c->log_path));
+  log_path_for(t, 0, c->log_path, sizeof(c->log_path));
   rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
   return c;
 }
 
 /* What the port and the target showed when the first start failed. */
-static void first_start_evidence(struct run *r, int64_t spawned_at, const char *tail,
+static void first_start_evidence(struct tgt *r, int64_t spawned_at, const char *tail,
                                  struct rb_first_start_evidence *ev)
 {
   struct rb_port_snapshot snap;
@@ -496,7 +570,7 @@ static void first_start_evidence(struct run *r, int64_t spawned_at, const char *
   memset(ev, 0, sizeof(*ev));
   ev->port = r->sc->port;
   ev->waited_ms = rb_clock_ms(spawned_at, rb_clock_now());
-  memcpy(ev->states_before, r->res->states_before_start, sizeof(ev->states_before));
+  memcpy(ev->states_before, r->states_before, sizeof(ev->states_before));
   rb_target_poll_exit(r->target, &ex); /* settled by the caller: see await_exit_report */
   ev->exited = !ncurrent;
   ev->status = ex.status;
@@ -520,7 +594,7 @@ static void first_start_evidence(struct run *r, int64_t spawned_at, const char *
    shows it gone, and only once its output is in the log: when it has ended, wait
    (bounded) for that report, so that the log tail holds its last words and the
    message says how it ended rather than "still running". */
-static void await_exit_report(struct run *r, struct rb_target_exit *ex)
+static void await_exit_report(struct tgt *r, struct rb_target_exit *ex)
 {
   rb_target_settle(r->target, EXIT_REPORT_WAIT_NS);
   rb_target_poll_exit(r->target, ex);
@@ -528,7 +602,8 @@ static void await_exit_report(struct run *r, struct rb_target_exit *ex)
 
 /* The first start did not become ready: the server's bug (a failed first cycle,
    RB_OK) or the environment's (RB_ERR_SPAWN / RB_ERR_PORT_BUSY with msg). */
-static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char *why, char *msg, size_t msglen)
+static rb_err first_start_failure(struct run *run, struct tgt *r, int64_t spawned_at, const char *why, char *msg,
+                                  size_t msglen)
 {
   char tail[RB_LOG_TAIL_LEN], log[PATH_MAX], status[96] = "is still running", sentence[RB_DIAGNOSIS_LEN];
   struct rb_first_start_evidence ev;
@@ -536,7 +611,7 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
   enum rb_verdict verdict = RB_VERDICT_ERROR;
 
   memset(&ev, 0, sizeof(ev));
-  if(keeper_lost(r, NULL, msg, msglen))
+  if(keeper_lost(run, NULL, msg, msglen))
     return RB_ERR_SYSTEM;
   await_exit_report(r, &ex); /* before the log is read: see there */
   log_path_for(r, 0, log, sizeof(log));
@@ -546,11 +621,12 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
     verdict = rb_judge_first_start(&ev, sentence, sizeof(sentence));
   }
   if(verdict == RB_VERDICT_FAIL) {
-    struct rb_cycle_result *c = first_cycle_failure(r, sentence);
+    struct rb_cycle_result *c = first_cycle_failure(run, r, sentence);
 
-    memcpy(c->states_at_restart, r->res->states_before_start, sizeof(c->states_at_restart));
-    rb_cycle_add_failure(c, "the first start did not become ready on port %u (%s)", r->sc->port, why);
-    emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
+    memcpy(c->states_at_restart, r->states_before, sizeof(c->states_at_restart));
+    rb_cycle_add_failure(c, "the first start%s%s did not become ready on port %u (%s)", run->topology ? " of " : "",
+                         run->topology ? r->name : "", r->sc->port, why);
+    emit(run, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
     return RB_OK;
   }
   if(ev.nforeign)
@@ -559,14 +635,15 @@ static rb_err first_start_failure(struct run *r, int64_t spawned_at, const char 
     rb_target_describe_status(ex.status, status, sizeof(status));
   else if(!target_alive(r))
     snprintf(status, sizeof(status), "has no process left");
-  return rb_fail(msg, msglen, RB_ERR_SPAWN, "the target did not become ready on port %u (%s; it %s)%s%s",
-                 r->sc->port, why, status, tail[0] ? "; last log lines:\n" : "", tail);
+  return rb_fail(msg, msglen, RB_ERR_SPAWN, "the target%s%s did not become ready on port %u (%s; it %s)%s%s",
+                 run->topology ? " " : "", run->topology ? r->name : "", r->sc->port, why, status,
+                 tail[0] ? "; last log lines:\n" : "", tail);
 }
 
 /* ---- one cycle ------------------------------------------------------------ */
 
 /* Classify LISTEN owners of the port into new generation / survivor / foreign. */
-static void collect_owners(struct run *r, const struct rb_port_snapshot *snap, struct rb_rebind_evidence *ev,
+static void collect_owners(struct tgt *r, const struct rb_port_snapshot *snap, struct rb_rebind_evidence *ev,
                            bool *new_listens, bool *survivor_listens)
 {
   pid_t current[256];
@@ -587,53 +664,70 @@ static void collect_owners(struct run *r, const struct rb_port_snapshot *snap, s
   }
 }
 
-/* Poll until the new generation LISTENs on the port. Fills ev on the way. */
-static bool wait_rebind(struct run *r, int64_t deadline, int64_t *listen_at, struct rb_rebind_evidence *ev,
-                        bool *shared_with_survivor)
+/* Has the new generation taken port back? A survivor listening beside it counts
+   as taken, with *shared set (it fails the cycle, but the port is served). */
+static bool port_taken(struct tgt *r, uint16_t port, struct rb_rebind_evidence *ev, bool *shared)
+{
+  struct rb_port_snapshot snap;
+  bool new_listens, survivor_listens;
+
+  *shared = false;
+  if(!rb_sockdiag_is_listening(port))
+    return false;
+  /* Clients backing off retry now rather than at the end of their backoff
+     (the owner check below takes a while; a wrong owner fails the cycle anyway). */
+  if(port == r->sc->port)
+    rb_fleet_kick(r->run->fleet);
+  /* The common case, cheaply: the new main process holds every LISTEN socket. */
+  if(rb_sockdiag_listen_all_held_by(port, rb_target_main_pid(r->target)))
+    return true;
+  if(rb_sockdiag_snapshot(port, true, &snap, NULL, 0) != RB_OK)
+    return false;
+  collect_owners(r, &snap, ev, &new_listens, &survivor_listens);
+  /* Owners we cannot see (another user's process) are given the benefit of the doubt. */
+  if(new_listens || (!snap.nowners && snap.counts[RB_TCP_LISTEN])) {
+    *shared = survivor_listens;
+    return true;
+  }
+  return false;
+}
+
+/* Poll until the new generation LISTENs on every port of t (all ports at once, so
+   each gets its own time). ev[i] and shared[i] are filled per port on the way. */
+static bool wait_rebind(struct tgt *r, int64_t deadline, struct rb_target_result *t, struct rb_rebind_evidence *ev,
+                        bool *shared)
 {
   int64_t delay = POLL_MIN_NS;
-  struct rb_port_snapshot snap;
   struct rb_target_exit ex;
+  size_t left = t->nports;
 
-  *shared_with_survivor = false;
   for(;;) {
-    if(rb_sockdiag_is_listening(r->sc->port)) {
+    for(size_t i = 0; i < t->nports; i++) {
       int64_t seen = rb_clock_now();
-      bool new_listens, survivor_listens;
 
-      /* Clients backing off retry now rather than at the end of their backoff
-         (the owner check below takes a while; a wrong owner fails the cycle anyway). */
-      rb_fleet_kick(r->fleet);
-      /* The common case, cheaply: the new main process holds every LISTEN socket. */
-      if(rb_sockdiag_listen_all_held_by(r->sc->port, rb_target_main_pid(r->target))) {
-        *listen_at = seen;
-        return true;
-      }
-
-      if(rb_sockdiag_snapshot(r->sc->port, true, &snap, NULL, 0) == RB_OK) {
-        collect_owners(r, &snap, ev, &new_listens, &survivor_listens);
-        /* Owners we cannot see (another user's process) are given the benefit of the doubt. */
-        if(new_listens || (!snap.nowners && snap.counts[RB_TCP_LISTEN])) {
-          *listen_at = seen;
-          *shared_with_survivor = survivor_listens;
-          return true;
-        }
-      }
+      if(t->ports[i].rebind_at_ns || !port_taken(r, t->ports[i].port, &ev[i], &shared[i]))
+        continue;
+      t->ports[i].rebind_at_ns = seen;
+      left--;
     }
+    if(!left)
+      return true;
     rb_target_poll_exit(r->target, &ex);
     if(ex.exited && !target_alive(r)) {
-      ev->new_exited = true;
-      ev->new_status = ex.status;
+      for(size_t i = 0; i < t->nports; i++) {
+        ev[i].new_exited = true;
+        ev[i].new_status = ex.status;
+      }
       return false;
     }
-    if(rb_clock_now() >= deadline || stop_requested(r))
+    if(rb_clock_now() >= deadline || stop_requested(r->run))
       return false;
     rb_clock_sleep(delay);
     delay = delay * 2 > POLL_MAX_NS ? POLL_MAX_NS : delay * 2;
   }
 }
 
-static struct rb_fault make_fault(struct run *r, char **exec_cmd)
+static struct rb_fault make_fault(struct tgt *r, char **exec_cmd)
 {
   struct rb_fault f = {
     .kind = r->sc->fault, .grace_ns = r->sc->grace_ns, .hang_for_ns = r->sc->hang_for_ns,
@@ -697,12 +791,143 @@ static void judge_reconnect(struct run *r, struct rb_cycle_result *c, int64_t t0
   rb_fleet_counts(r->fleet, since, &ev.counts);
   rb_judge_reconnect(&ev, c);
   record_arrivals(r, c, t0, since);
+  /* clients on a target the fault did not hit may never have left their session
+     (up before the restart): no reconnect time for that kind then (players there get
+     recovery_ms instead) */
+  if(c->reconnect_publishers_ms < 0)
+    c->reconnect_publishers_ms = -1;
+  if(c->reconnect_players_ms < 0)
+    c->reconnect_players_ms = -1;
+  if(c->first_frame_ms < 0)
+    c->first_frame_ms = -1;
   if(!ev.wait_err)
     emit(r, RB_EVENT_RECONNECT, c->index, c->reconnect_ms, NULL, c);
 }
 
+/* What the target was told: its expanded command and its rendered config (caller
+   frees both; either may be NULL). */
+static void target_texts(struct tgt *r, char **command, char **config)
+{
+  FILE *f;
+
+  *command = *config = NULL;
+  r->vars.cycle = 0;
+  if(rb_scenario_expand_key(r->sc, RB_OPT_COMMAND, &r->vars, command, NULL, 0))
+    *command = NULL;
+  if(r->config_path[0] && (f = fopen(r->config_path, "r"))) {
+    size_t cap = 1 << 20, len;
+
+    if((*config = malloc(cap))) {
+      len = fread(*config, 1, cap - 1, f);
+      (*config)[len] = '\0';
+    }
+    fclose(f);
+  }
+}
+
+/* Does the target's command or config say word? */
+static bool target_mentions(struct tgt *r, const char *word)
+{
+  char *command, *config;
+  bool yes;
+
+  target_texts(r, &command, &config);
+  yes = (command && strstr(command, word)) || (config && strstr(config, word));
+  free(command);
+  free(config);
+  return yes;
+}
+
+/* Of the discovered ports, those the target was told to use: named by its command
+   or its rendered config (${http_port} in nginx.conf, --extra-port N). */
+static void keep_configured_ports(struct tgt *r)
+{
+  char *command, *config, num[8];
+  const char *texts[3];
+  size_t n = 0;
+
+  target_texts(r, &command, &config);
+  if(command)
+    texts[n++] = command;
+  if(config)
+    texts[n++] = config;
+  snprintf(num, sizeof(num), "%u", (unsigned)r->sc->http_port);
+  if(r->sc->http_port)
+    texts[n++] = num;
+  rb_ports_keep_named(&r->ports, texts, n);
+  free(command);
+  free(config);
+}
+
+/* The last line of text that mentions word, else its last line. */
+static void last_line_about(const char *text, const char *word, char *buf, size_t buflen)
+{
+  const char *hit = NULL;
+
+  for(const char *p = text; (p = strcasestr(p, word)); p++)
+    hit = p;
+  if(!hit) {
+    rb_last_line(text, buf, buflen);
+    return;
+  }
+  while(hit > text && hit[-1] != '\n')
+    hit--;
+  snprintf(buf, buflen, "%.*s", (int)(strchrnul(hit, '\n') - hit), hit);
+}
+
+/* Players on a target the fault did not hit: the stream must reach them again
+   through the topology (the edge re-pulls, the origin pushes again) with new frames. */
+static void judge_recovery(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
+{
+  struct rb_target_result *play = &c->targets[r->play - r->tg];
+  char why[RB_FAILURE_LEN] = "", line[200], log[PATH_MAX];
+  int64_t all_at = 0;
+  rb_err err;
+
+  err = rb_fleet_wait_flow(r->fleet, restart_at + r->sc->reconnect_timeout_ns, r->opts->stop, &all_at, why,
+                           sizeof(why));
+  if(!err) {
+    c->recovery_ms = play->recovery_ms = rb_clock_ms(restart_at, all_at > restart_at ? all_at : restart_at);
+    c->first_frame_ms = c->recovery_ms; /* the players' first new frame came through the topology */
+    return;
+  }
+  if(err == RB_ERR_INTERRUPTED)
+    return;
+  /* the edge's log is the one that says why: its tail goes with the cycle, and the
+     sentence quotes its last line about pulling (or its last line) */
+  log_path_for(r->play, r->play->generation, log, sizeof(log));
+  rb_target_log_tail(log, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
+  snprintf(c->log_path, sizeof(c->log_path), "%s", log);
+  {
+    /* players retrying fill the last lines: look further back for the relay's own */
+    char *longer = malloc(LOG_SEARCH_LEN);
+
+    if(longer) {
+      rb_target_log_tail(log, LOG_SEARCH_LINES, longer, LOG_SEARCH_LEN);
+      last_line_about(longer, "pull", line, sizeof(line));
+      free(longer);
+    }
+    else
+      last_line_about(c->log_tail, "pull", line, sizeof(line));
+  }
+  rb_cycle_add_failure(c, "players on %s did not receive new frames within %.0f ms of the restart of %s: %s",
+                       r->play->name, (double)r->sc->reconnect_timeout_ns / RB_NS_PER_MS, r->first_killed->name, why);
+  if(c->diagnosis[0])
+    return;
+  /* which hop: the players' server pulls (nginx-rtmp `pull`, --pull), or the killed
+     one pushes to it (`push`); the words come from their command lines and configs */
+  if(target_mentions(r->play, "pull") || !target_mentions(r->first_killed, "push"))
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "edge %s did not resume pulling from origin %s within %.0f s "
+             "(%s); its log: %s", r->play->name, r->first_killed->name,
+             (double)r->sc->reconnect_timeout_ns / RB_NS_PER_S, why, line[0] ? line : "(empty)");
+  else
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "origin %s did not resume pushing to %s within %.0f s (%s); "
+             "the log of %s: %s", r->first_killed->name, r->play->name,
+             (double)r->sc->reconnect_timeout_ns / RB_NS_PER_S, why, r->play->name, line[0] ? line : "(empty)");
+}
+
 /* stat_url: the server's own stats page must show every publisher's stream. */
-static void check_stats(struct run *r, struct rb_cycle_result *c)
+static void check_stats(struct run *run, struct tgt *r, struct rb_cycle_result *c)
 {
   char *url = NULL, *body = NULL, *expect = NULL, why[RB_FAILURE_LEN];
   long status;
@@ -719,7 +944,7 @@ static void check_stats(struct run *r, struct rb_cycle_result *c)
     rb_cycle_add_failure(c, "stat_url %s answered HTTP %ld", url, status);
     goto out;
   }
-  for(unsigned i = 0; i < r->sc->publishers; i++) {
+  for(unsigned i = 0; i < run->sc->publishers; i++) {
     r->vars.client = (int)i;
     free(expect);
     expect = NULL;
@@ -736,27 +961,91 @@ out:
   free(expect);
 }
 
-static void record_rebind_failure(struct run *r, struct rb_cycle_result *c, struct rb_rebind_evidence *ev,
-                                  int64_t restart_at)
+/* Port i of the target did not come back (or is shared with a survivor). The first
+   port keeps today's sentence; another names itself, so a reader knows which one;
+   in a topology the target is named first. */
+static void record_rebind_failure(struct tgt *r, struct rb_cycle_result *c, struct rb_rebind_evidence *ev,
+                                  int64_t restart_at, const struct rb_port_result *port, bool first)
 {
-  ev->port = r->sc->port;
+  char sentence[RB_DIAGNOSIS_LEN], log[PATH_MAX], tail[RB_LOG_TAIL_LEN];
+  int n = 0;
+
+  log_path_for(r, r->generation, log, sizeof(log));
+  ev->port = port->port;
   ev->waited_ms = rb_clock_ms(restart_at, rb_clock_now());
-  memcpy(ev->states_at_restart, c->states_at_restart, sizeof(c->states_at_restart));
-  rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
-  ev->log_tail = c->log_tail;
-  rb_diagnose_rebind(ev, c->diagnosis, sizeof(c->diagnosis));
-  rb_cycle_add_failure(c, "port %u not rebound within %.0f ms: %s", r->sc->port,
-                       (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS, c->diagnosis);
+  memcpy(ev->states_at_restart, port->states_at_restart, sizeof(ev->states_at_restart));
+  rb_target_log_tail(log, LOG_TAIL_LINES, tail, sizeof(tail));
+  if(!c->log_tail[0])
+    snprintf(c->log_tail, sizeof(c->log_tail), "%s", tail);
+  ev->log_tail = tail;
+  if(r->run->topology)
+    n = snprintf(sentence, sizeof(sentence), "target %s: ", r->name);
+  if(!first)
+    n += snprintf(sentence + n, sizeof(sentence) - (size_t)n, "port %u, which the target also listened on at "
+                  "first start, did not come back: ", port->port);
+  rb_diagnose_rebind(ev, sentence + n, sizeof(sentence) - (size_t)n);
+  if(!c->diagnosis[0])
+    snprintf(c->diagnosis, sizeof(c->diagnosis), "%s", sentence);
+  rb_cycle_add_failure(c, "port %u not rebound within %.0f ms: %s", port->port,
+                       (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS, sentence);
+}
+
+/* Every target's entry in c->targets: name and ports, nothing measured yet. */
+static void cycle_targets(struct run *r, struct rb_cycle_result *c)
+{
+  c->ntargets = r->ntg;
+  c->recovery_ms = -1;
+  for(size_t k = 0; k < r->ntg; k++) {
+    struct rb_target_result *t = &c->targets[k];
+
+    snprintf(t->name, sizeof(t->name), "%s", r->tg[k].name);
+    t->restarted = r->tg[k].killed;
+    t->plays = &r->tg[k] == r->play && r->sc->players;
+    t->publishes = &r->tg[k] == r->pub && r->sc->publishers;
+    t->recovery_ms = -1;
+    t->nports = r->tg[k].ports.n;
+    for(size_t i = 0; i < t->nports; i++) {
+      t->ports[i].port = r->tg[k].ports.port[i];
+      t->ports[i].rebind_ms = -1;
+    }
+  }
+}
+
+/* Learn the ports the target's tree listens on, now that it is up. */
+static void discover_ports(struct run *run, struct tgt *r)
+{
+  pid_t pids[256];
+  size_t n = rb_target_list(r->target, pids, 256), dropped = 0;
+  char why[RB_FAILURE_LEN];
+
+  if(r->external)
+    return; /* not ours: only its `port` is known to be its own */
+  if(rb_ports_discover(&r->ports, pids, n, &dropped, why, sizeof(why))) {
+    char text[RB_FAILURE_LEN];
+
+    snprintf(text, sizeof(text), "could not list the ports of %s (only port %u is judged): %.200s", r->name,
+             r->sc->port, why);
+    warn(run, text);
+    return;
+  }
+  keep_configured_ports(r);
+  if(dropped) {
+    char text[RB_FAILURE_LEN];
+
+    snprintf(text, sizeof(text), "%s listens on more than %d ports: %zu of them are not judged", r->name,
+             RB_MAX_PORTS, dropped);
+    warn(run, text);
+  }
 }
 
 /* Artifacts: the socket table of the port at restart, one file per cycle. */
-static void save_snapshot(const struct run *r, unsigned cycle, const struct rb_port_snapshot *snap)
+static void save_snapshot(const struct tgt *r, unsigned cycle, const struct rb_port_snapshot *snap, bool append)
 {
   char path[PATH_MAX + 32], states[256];
   FILE *f;
 
   if(snprintf(path, sizeof(path), "%s/sockets-%u.txt", r->run_dir, cycle) >= (int)sizeof(path) ||
-     !(f = fopen(path, "w")))
+     !(f = fopen(path, append ? "a" : "w")))
     return;
   rb_sockdiag_format_counts(snap, states, sizeof(states));
   fprintf(f, "port %u at restart of cycle %u: %s\n", snap->port, cycle, states);
@@ -765,15 +1054,25 @@ static void save_snapshot(const struct run *r, unsigned cycle, const struct rb_p
   fclose(f);
 }
 
-/* The rebind has been judged: holders may go now, sending nothing; then every client
-   must come back, and the server's own stats must agree. */
-static void after_rebind(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
+static void release_holders(struct run *r)
 {
   rb_fleet_release_holders(r->fleet);
+  for(size_t i = 0; i < r->ntg; i++)
+    rb_ports_release(&r->tg[i].ports);
   rb_fleet_close_handshakes(r->fleet);
+}
+
+/* The rebind has been judged: holders may go now, sending nothing; then every client
+   must come back (and the stream reach players through the topology), and the
+   server's own stats must agree. */
+static void after_rebind(struct run *r, struct rb_cycle_result *c, int64_t restart_at)
+{
+  release_holders(r);
   judge_reconnect(r, c, restart_at, restart_at, restart_at + r->sc->reconnect_timeout_ns);
+  if(r->sc->players && !r->play->killed && c->reconnect_ms >= 0)
+    judge_recovery(r, c, restart_at);
   if(c->reconnect_ms >= 0)
-    check_stats(r, c);
+    check_stats(r, r->pub, c);
 }
 
 /* fault = network: the server is not touched. The hit clients reconnect on fresh
@@ -789,20 +1088,20 @@ static void run_network_cycle(struct run *r, struct rb_cycle_result *c)
     origin = rb_clock_now();
   }
   c->restart_at_ns = origin;
-  rb_fleet_release_holders(r->fleet);
-  rb_fleet_close_handshakes(r->fleet);
+  release_holders(r);
   judge_reconnect(r, c, origin, 0, origin + r->sc->reconnect_timeout_ns);
   record_network(r, c);
   if(c->reconnect_ms < 0 && !stop_requested(r))
     diagnose_network(r, c);
   else if(c->reconnect_ms >= 0)
-    check_stats(r, c);
+    check_stats(r, r->pub, c);
 }
 
 /* An external server: the exec fault has run; run restart_command if there is one,
    then judge the rebind by the ready probe. restart = the restart command's start,
    or the fault's when the fault command restarts the server itself (systemctl restart). */
-static bool run_external_restart(struct run *r, struct rb_cycle_result *c, int64_t fault_at)
+static bool run_external_restart(struct tgt *r, struct rb_cycle_result *c, struct rb_target_result *tr,
+                                 int64_t fault_at, int64_t *restart_out)
 {
   char *restart = NULL, why[RB_FAILURE_LEN];
   int64_t restart_at = fault_at, ready_at;
@@ -822,22 +1121,25 @@ static bool run_external_restart(struct run *r, struct rb_cycle_result *c, int64
       rb_cycle_add_failure(c, "restart_command failed: %s", why);
   }
   free(restart);
-  c->restart_at_ns = restart_at;
-  emit(r, RB_EVENT_RESTART, c->index, 0, NULL, c);
+  *restart_out = restart_at;
+  if(r == r->run->first_killed) {
+    c->restart_at_ns = restart_at;
+    emit(r->run, RB_EVENT_RESTART, c->index, 0, NULL, c);
+  }
   err = wait_ready(r, restart_at + r->sc->rebind_timeout_ns, &ready_at, why, sizeof(why));
   if(err) {
-    if(!stop_requested(r)) {
-      snprintf(c->diagnosis, sizeof(c->diagnosis), "the server was not ready (%s) within %.0f ms of the restart: %s",
-               r->sc->raw[RB_OPT_READY], (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS, why);
+    if(!stop_requested(r->run)) {
+      snprintf(c->diagnosis, sizeof(c->diagnosis), "%s%s%sthe server was not ready (%s) within %.0f ms of the "
+               "restart: %s", r->run->topology ? "target " : "", r->run->topology ? r->name : "",
+               r->run->topology ? ": " : "", r->sc->raw[RB_OPT_READY], (double)r->sc->rebind_timeout_ns / RB_NS_PER_MS,
+               why);
       rb_cycle_add_failure(c, "%s", c->diagnosis);
     }
     return false;
   }
-  c->rebind_ms = c->ready_ms = rb_clock_ms(restart_at, ready_at);
-  c->rebind_at_ns = ready_at;
-  rb_fleet_kick(r->fleet);
-  emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
-  after_rebind(r, c, restart_at);
+  tr->ports[0].rebind_ms = rb_clock_ms(restart_at, ready_at);
+  tr->ports[0].rebind_at_ns = ready_at;
+  rb_fleet_kick(r->run->fleet);
   return true;
 }
 
@@ -863,7 +1165,7 @@ static bool pid_in(const pid_t *pids, size_t n, pid_t pid)
 }
 
 /* One look at the port and the tree; returns how many old workers are still alive. */
-static size_t watch_once(struct run *r, struct reload_watch *w)
+static size_t watch_once(struct tgt *r, struct reload_watch *w)
 {
   pid_t now[256];
   size_t n = rb_target_list(r->target, now, 256), alive = 0;
@@ -887,7 +1189,7 @@ static size_t watch_once(struct run *r, struct reload_watch *w)
 /* "New clients are served while old ones drain": a fresh client publishes a stream
    of its own, once the reload has visibly happened (a new process) or after a
    moment for servers that reload in place. NULL when it could. */
-static const char *new_client_check(struct run *r, unsigned cycle, char *why, size_t whylen)
+static const char *new_client_check(struct tgt *r, unsigned cycle, char *why, size_t whylen)
 {
   struct rb_client_opts o = { .url = r->url, .step_timeout_ns = STEP_TIMEOUT_NS };
   struct rb_client *c = NULL;
@@ -902,26 +1204,26 @@ static const char *new_client_check(struct run *r, unsigned cycle, char *why, si
 }
 
 /* Send the reload: reload_command, or reload_signal to the main process. */
-static rb_err send_reload(struct run *r, const struct rb_fault *fault, char *why, size_t whylen)
+static rb_err send_reload(struct tgt *r, const struct rb_fault *fault, char *why, size_t whylen)
 {
   char *cmd = NULL, log[PATH_MAX];
   rb_err err;
 
-  r->vars.cycle = r->log_cycle;
+  r->vars.cycle = r->generation;
   if((err = render_config(r, why, whylen)))
     return err;
   if(!r->sc->raw[RB_OPT_RELOAD_COMMAND])
     return rb_target_fault(r->target, fault, why, whylen);
   if((err = rb_scenario_expand_key(r->sc, RB_OPT_RELOAD_COMMAND, &r->vars, &cmd, why, whylen)))
     return err;
-  log_path_for(r, r->log_cycle, log, sizeof(log));
+  log_path_for(r, r->generation, log, sizeof(log));
   err = rb_run_command(cmd, log, r->sc->reload_timeout_ns, why, whylen);
   free(cmd);
   return err;
 }
 
 /* Watch until the old workers are gone and a new client was served, or reload_timeout. */
-static void watch_reload(struct run *r, struct rb_cycle_result *c, struct reload_watch *w,
+static void watch_reload(struct tgt *r, struct rb_cycle_result *c, struct reload_watch *w,
                          struct rb_reload_evidence *ev, char *client_why, size_t whylen)
 {
   int64_t reload_at = c->fault_at_ns, deadline = reload_at + r->sc->reload_timeout_ns, delay = POLL_MIN_NS;
@@ -944,7 +1246,7 @@ static void watch_reload(struct run *r, struct rb_cycle_result *c, struct reload
       checked = true;
       continue; /* that took a while: look again before deciding */
     }
-    if((checked && !alive) || stop_requested(r))
+    if((checked && !alive) || stop_requested(r->run))
       return;
     if(rb_clock_now() >= deadline)
       break;
@@ -968,23 +1270,30 @@ static void watch_reload(struct run *r, struct rb_cycle_result *c, struct reload
 /* fault = reload: the server stays up. It must keep LISTENing throughout, serve a new
    client while the old workers drain, let every old worker exit within
    reload_timeout, and have every client of the fleet up again (still on, or back)
-   within reconnect_timeout after that. False when the server ended on the reload. */
-static bool run_reload(struct run *r, struct rb_cycle_result *c, const struct rb_fault *fault)
+   within reconnect_timeout after that. False when the server ended on the reload.
+   In a topology the reload goes to the fault_target (one target: the scenario
+   refuses fault_target = all with fault = reload); no target restarts, and players
+   on another target must receive new frames again (recovery_ms, from the moment the
+   old workers are gone). */
+static bool run_reload(struct run *run, struct tgt *r, struct rb_cycle_result *c, const struct rb_fault *fault)
 {
   struct reload_watch w = { .main = rb_target_main_pid(r->target) };
   struct rb_reload_evidence ev = { .port = r->sc->port,
                                    .reload_timeout_ms = (double)r->sc->reload_timeout_ns / RB_NS_PER_MS };
+  struct rb_target_result *tr = &c->targets[r - run->tg];
   char why[RB_FAILURE_LEN], client_why[RB_FAILURE_LEN];
   pid_t tree[256];
   size_t n = rb_target_list(r->target, tree, 256);
   int64_t settled;
 
   c->drain_ms = -1;
+  for(size_t k = 0; k < run->ntg; k++)
+    c->targets[k].restarted = false;
   for(size_t i = 0; i < n && w.nold < RB_RELOAD_MAX_OLD; i++)
     if(tree[i] != w.main)
       w.old[w.nold++] = tree[i];
   c->restart_at_ns = c->fault_at_ns;
-  log_path_for(r, r->log_cycle, c->log_path, sizeof(c->log_path));
+  log_path_for(r, r->generation, c->log_path, sizeof(c->log_path));
   if(send_reload(r, fault, why, sizeof(why)))
     ev.command_error = why;
   else
@@ -995,24 +1304,32 @@ static bool run_reload(struct run *r, struct rb_cycle_result *c, const struct rb
                                                                        : w.longest_gap;
   ev.not_listening_ms = (double)w.longest_gap / RB_NS_PER_MS;
   c->rebind_ms = c->ready_ms = ev.not_listening_ms; /* how long the port was gone: 0 for a good reload */
+  tr->ports[0].rebind_ms = c->rebind_ms;
   rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
   ev.log_tail = c->log_tail;
   rb_diagnose_reload(&ev, c->diagnosis, sizeof(c->diagnosis));
   if(c->diagnosis[0])
-    rb_cycle_add_failure(c, "reload: %s", c->diagnosis);
-  if(stop_requested(r) || ev.main_exited || ev.command_error)
+    rb_cycle_add_failure(c, "reload%s%s: %s", run->topology ? " of " : "", run->topology ? r->name : "",
+                         c->diagnosis);
+  if(stop_requested(run) || ev.main_exited || ev.command_error)
     return !ev.main_exited;
-  emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
+  emit(run, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
   /* Clients of a worker that just exited may not have noticed yet: let them, so
      that the wait below counts only clients that are really connected. */
-  rb_fleet_release_holders(r->fleet);
+  release_holders(run);
   settled = rb_clock_now();
-  while(rb_fleet_count_hung_up(r->fleet) && rb_clock_now() < settled + r->sc->reconnect_timeout_ns &&
-        !stop_requested(r))
+  /* players on another target of a topology: the old workers are gone (or judged
+     stuck), so a frame numbered from now on reaches them only through the new ones */
+  if(run->sc->players && !run->play->killed)
+    rb_fleet_arm_flow(run->fleet);
+  while(rb_fleet_count_hung_up(run->fleet) && rb_clock_now() < settled + run->sc->reconnect_timeout_ns &&
+        !stop_requested(run))
     rb_clock_sleep(POLL_MAX_NS);
-  judge_reconnect(r, c, c->fault_at_ns, 0, settled + r->sc->reconnect_timeout_ns);
+  judge_reconnect(run, c, c->fault_at_ns, 0, settled + run->sc->reconnect_timeout_ns);
+  if(run->sc->players && !run->play->killed && c->reconnect_ms >= 0)
+    judge_recovery(run, c, settled);
   if(c->reconnect_ms >= 0)
-    check_stats(r, c); /* after a reload as after a restart: the server's own page must agree */
+    check_stats(run, run->pub, c); /* after a reload as after a restart: the server's own page must agree */
   if(ev.nstuck) /* a worker that never drains must not outlive its cycle */
     rb_target_kill_pids(r->target, ev.stuck_pids, ev.nstuck, CLEANUP_NS, NULL, 0);
   return true;
@@ -1032,55 +1349,15 @@ static bool clients_up_before_fault(struct run *r, struct rb_cycle_result *c)
   return !err;
 }
 
-/* One cycle; false when the scenario cannot go on (no server to fault next). */
-static bool run_cycle(struct run *r, struct rb_cycle_result *c)
+/* Inject the fault into one killed target; its ports' socket states right after. */
+static void fault_target(struct run *run, struct tgt *r, struct rb_cycle_result *c, struct rb_target_result *tr)
 {
-  struct rb_rebind_evidence ev;
   struct rb_port_snapshot snap;
   struct rb_fault fault;
   char why[RB_FAILURE_LEN], *exec_cmd = NULL;
-  int64_t restart_at, listen_at, ready_at, fault_at;
-  bool rebound, shared = false, go_on = true;
   rb_err err;
 
-  int64_t cycle_start = rb_clock_now();
-
-  rb_cycle_result_begin(c, c->index);
-  c->start_at_ns = cycle_start;
-  memset(&ev, 0, sizeof(ev));
-  c->fault = r->sc->fault;
-  rb_fleet_reset_cycle(r->fleet);
-  /* Holders are clients like the others: a loaded server gets the reconnect window to
-     accept them all, not one step's worth (1000 holders need more than 5 s there). */
-  if(r->sc->holders && (err = rb_fleet_connect_holders(r->fleet, rb_clock_deadline(r->sc->reconnect_timeout_ns), why,
-                                                      sizeof(why))))
-    rb_cycle_add_failure(c, "holders could not connect before the fault: %s", why);
-  c->holders = r->sc->holders;
-  if(!wait_for(r, r->sc->publish_for_ns))
-    goto out;
-  if(r->sc->fault == RB_FAULT_NETWORK && !clients_up_before_fault(r, c))
-    goto out;
-  arrange_fault_moment(r, c);
-  {
-    pid_t pids[256];
-
-    (void)rb_target_list(r->target, pids, 256); /* let the target module learn every pid of the tree */
-  }
   fault = make_fault(r, &exec_cmd);
-  emit(r, RB_EVENT_FAULT, c->index, 0, rb_fault_name(fault.kind), c);
-  fault_at = c->fault_at_ns = rb_clock_now();
-  hit_network(r, c);
-  if(r->sc->fault == RB_FAULT_NETWORK) {
-    free(exec_cmd);
-    c->fault_done_at_ns = rb_clock_now();
-    run_network_cycle(r, c);
-    goto out;
-  }
-  if(fault.kind == RB_FAULT_RELOAD) {
-    free(exec_cmd);
-    go_on = run_reload(r, c, &fault);
-    goto out;
-  }
   if(r->external) {
     char log[PATH_MAX];
 
@@ -1089,55 +1366,161 @@ static bool run_cycle(struct run *r, struct rb_cycle_result *c)
   }
   else
     err = rb_target_fault(r->target, &fault, why, sizeof(why));
-  c->fault_done_at_ns = rb_clock_now();
   if(err)
-    rb_cycle_add_failure(c, "fault %s did not complete: %s", rb_fault_name(fault.kind), why);
+    rb_cycle_add_failure(c, "fault %s%s%s did not complete: %s", rb_fault_name(fault.kind), run->topology ? " of " : "",
+                         run->topology ? r->name : "", why);
   free(exec_cmd);
-  if(rb_sockdiag_snapshot(r->sc->port, false, &snap, NULL, 0) == RB_OK) {
-    memcpy(c->states_at_restart, snap.counts, sizeof(c->states_at_restart));
-    save_snapshot(r, c->index, &snap);
+  for(size_t i = 0; i < tr->nports; i++)
+    if(rb_sockdiag_snapshot(tr->ports[i].port, false, &snap, NULL, 0) == RB_OK) {
+      memcpy(tr->ports[i].states_at_restart, snap.counts, sizeof(snap.counts));
+      if(i == 0 && r == run->first_killed)
+        memcpy(c->states_at_restart, snap.counts, sizeof(c->states_at_restart));
+      save_snapshot(r, c->index, &snap, i > 0);
+    }
+}
+
+/* Start one killed target again and judge its rebind on every port; false when its
+   first port did not come back (the scenario cannot go on). */
+static bool restart_target(struct run *run, struct tgt *r, struct rb_cycle_result *c, struct rb_target_result *tr,
+                           int64_t fault_at, int64_t *restart_at)
+{
+  struct rb_rebind_evidence ev[RB_MAX_PORTS];
+  bool shared[RB_MAX_PORTS] = { false };
+  char why[RB_FAILURE_LEN];
+  int64_t ready_at;
+  rb_err err;
+
+  memset(ev, 0, sizeof(ev));
+  if(r->external)
+    return run_external_restart(r, c, tr, fault_at, restart_at);
+  if((err = start_target(r, c->index, restart_at, why, sizeof(why)))) {
+    rb_cycle_add_failure(c, "restart%s%s failed: %s", run->topology ? " of " : "", run->topology ? r->name : "", why);
+    return false;
   }
-  if(r->external) {
-    go_on = run_external_restart(r, c, fault_at);
+  if(r == run->first_killed) {
+    log_path_for(r, c->index, c->log_path, sizeof(c->log_path));
+    c->restart_at_ns = *restart_at;
+    emit(run, RB_EVENT_RESTART, c->index, 0, NULL, c);
+  }
+  wait_rebind(r, *restart_at + r->sc->rebind_timeout_ns, tr, ev, shared);
+  if(stop_requested(run))
+    return false;
+  for(size_t i = 0; i < tr->nports; i++) {
+    if(tr->ports[i].rebind_at_ns)
+      tr->ports[i].rebind_ms = rb_clock_ms(*restart_at, tr->ports[i].rebind_at_ns);
+    if(!tr->ports[i].rebind_at_ns || shared[i])
+      record_rebind_failure(r, c, &ev[i], *restart_at, &tr->ports[i], i == 0);
+  }
+  if(!tr->ports[0].rebind_at_ns)
+    return false;
+  if(r->ready_kind != RB_READY_LISTEN) {
+    err = wait_ready(r, *restart_at + r->sc->rebind_timeout_ns, &ready_at, why, sizeof(why));
+    if(err)
+      rb_cycle_add_failure(c, "not ready (%s) after the restart%s%s: %s", r->sc->raw[RB_OPT_READY],
+                           run->topology ? " of " : "", run->topology ? r->name : "", why);
+    else if(r == run->first_killed)
+      c->ready_ms = rb_clock_ms(*restart_at, ready_at);
+  }
+  return true;
+}
+
+/* One cycle; false when the scenario cannot go on (no server to fault next). */
+static bool run_cycle(struct run *r, struct rb_cycle_result *c)
+{
+  char why[RB_FAILURE_LEN], *exec_cmd = NULL;
+  int64_t restart_at = 0, fault_at;
+  bool go_on = true;
+  rb_err err;
+
+  int64_t cycle_start = rb_clock_now();
+
+  rb_cycle_result_begin(c, c->index);
+  c->start_at_ns = cycle_start;
+  c->fault = r->sc->fault;
+  cycle_targets(r, c);
+  rb_fleet_reset_cycle(r->fleet);
+  /* Holders are clients like the others: a loaded server gets the reconnect window to
+     accept them all, not one step's worth (1000 holders need more than 5 s there). */
+  if(r->sc->holders && (err = rb_fleet_connect_holders(r->fleet, rb_clock_deadline(r->sc->reconnect_timeout_ns), why,
+                                                      sizeof(why))))
+    rb_cycle_add_failure(c, "holders could not connect before the fault: %s", why);
+  c->holders = r->sc->holders;
+  /* the other ports get idle connections too, so each is left with sockets of the killed server */
+  for(size_t k = 0; k < r->ntg; k++) {
+    struct tgt *t = &r->tg[k];
+
+    if(t->killed && r->sc->holders && t->ports.n > 1 &&
+       (err = rb_ports_hold(&t->ports, t->host, r->sc->holders, rb_clock_deadline(STEP_TIMEOUT_NS), why, sizeof(why))))
+      rb_cycle_add_failure(c, "port holders could not connect before the fault: %s", why);
+  }
+  if(!wait_for(r, r->sc->publish_for_ns))
+    goto out;
+  if(r->sc->fault == RB_FAULT_NETWORK && !clients_up_before_fault(r, c))
+    goto out;
+  arrange_fault_moment(r, c);
+  for(size_t k = 0; k < r->ntg; k++) {
+    pid_t pids[256];
+
+    if(r->tg[k].killed)
+      (void)rb_target_list(r->tg[k].target, pids, 256); /* let the target module learn every pid of the tree */
+  }
+  emit(r, RB_EVENT_FAULT, c->index, 0, rb_fault_name(r->sc->fault), c);
+  fault_at = c->fault_at_ns = rb_clock_now();
+  hit_network(r, c);
+  if(r->sc->fault == RB_FAULT_NETWORK) {
+    /* the servers are not touched: none of them restarts */
+    for(size_t k = 0; k < r->ntg; k++)
+      c->targets[k].restarted = false;
+    c->fault_done_at_ns = rb_clock_now();
+    run_network_cycle(r, c);
     goto out;
   }
-  if((err = start_target(r, c->index, &restart_at, why, sizeof(why)))) {
-    rb_cycle_add_failure(c, "restart failed: %s", why);
-    go_on = false;
+  if(r->sc->fault == RB_FAULT_RELOAD) {
+    struct rb_fault fault = make_fault(r->first_killed, &exec_cmd);
+
+    free(exec_cmd);
+    go_on = run_reload(r, r->first_killed, c, &fault);
     goto out;
   }
-  log_path_for(r, c->index, c->log_path, sizeof(c->log_path));
-  c->restart_at_ns = restart_at;
-  emit(r, RB_EVENT_RESTART, c->index, 0, NULL, c);
-  rebound = wait_rebind(r, restart_at + r->sc->rebind_timeout_ns, &listen_at, &ev, &shared);
-  if(stop_requested(r))
-    goto out;
-  if(!rebound || shared) {
-    record_rebind_failure(r, c, &ev, restart_at);
-    go_on = rebound;
-    if(!rebound)
+  for(size_t k = 0; k < r->ntg; k++)
+    if(r->tg[k].killed)
+      fault_target(r, &r->tg[k], c, &c->targets[k]);
+  c->fault_done_at_ns = rb_clock_now();
+  /* the old server is gone: a frame numbered from now on can only reach a player
+     through the restarted one */
+  if(r->sc->players && !r->play->killed)
+    rb_fleet_arm_flow(r->fleet);
+  /* started again in the order of targets, each waited for, like the first start */
+  for(size_t k = 0; k < r->ntg; k++) {
+    struct tgt *t = &r->tg[k];
+    int64_t at = 0;
+
+    if(!t->killed)
+      continue;
+    go_on = restart_target(r, t, c, &c->targets[k], fault_at, &at);
+    if(t == r->first_killed)
+      restart_at = at;
+    if(!go_on || stop_requested(r))
       goto out;
   }
-  c->rebind_ms = rb_clock_ms(restart_at, listen_at);
-  c->rebind_at_ns = listen_at;
-  emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
-  c->ready_ms = c->rebind_ms;
-  if(r->ready_kind != RB_READY_LISTEN) {
-    err = wait_ready(r, restart_at + r->sc->rebind_timeout_ns, &ready_at, why, sizeof(why));
-    if(err)
-      rb_cycle_add_failure(c, "not ready (%s) after the restart: %s", r->sc->raw[RB_OPT_READY], why);
-    else
-      c->ready_ms = rb_clock_ms(restart_at, ready_at);
+  {
+    struct rb_target_result *first = &c->targets[r->first_killed - r->tg];
+
+    c->rebind_ms = first->ports[0].rebind_ms;
+    c->rebind_at_ns = first->ports[0].rebind_at_ns;
+    if(c->ready_ms < 0)
+      c->ready_ms = c->rebind_ms;
   }
+  emit(r, RB_EVENT_REBIND, c->index, c->rebind_ms, NULL, c);
   after_rebind(r, c, restart_at);
 out:
-  rb_fleet_release_holders(r->fleet);
-  rb_fleet_close_handshakes(r->fleet);
+  release_holders(r);
   rb_fleet_set_paused(r->fleet, false);
   if(r->proxy)
     rb_netfault_cleanup(r->proxy); /* dead connections go now: the next cycle starts clean */
   /* No process of an earlier generation may outlive its cycle. */
-  rb_target_kill_survivors(r->target, CLEANUP_NS, NULL, 0);
+  for(size_t k = 0; k < r->ntg; k++)
+    rb_target_kill_survivors(r->tg[k].target, CLEANUP_NS, NULL, 0);
   if(!c->pass && !c->log_tail[0] && c->log_path[0])
     rb_target_log_tail(c->log_path, LOG_TAIL_LINES, c->log_tail, sizeof(c->log_tail));
   c->duration_ms = rb_clock_ms(cycle_start, rb_clock_now());
@@ -1158,10 +1541,13 @@ static int64_t step_timeout(const struct rb_scenario *sc)
 
 static rb_err start_clients(struct run *r, char *msg, size_t msglen)
 {
+  struct tgt *hold = r->first_killed;
   struct rb_fleet_opts fo = {
-    .url = r->client_url ? r->client_url : r->url, .streams = r->streams, .publishers = r->sc->publishers, .players = r->sc->players,
-    .holders = r->sc->holders, .step_timeout_ns = step_timeout(r->sc), .host = r->host,
-    .port = r->sc->port, .reconnect = r->sc->reconnect, .seed = r->sc->seed,
+    .url = r->client_url ? r->client_url : r->pub->url, .streams = r->streams, .publishers = r->sc->publishers,
+    .players = r->sc->players, .holders = r->sc->holders, .step_timeout_ns = step_timeout(r->sc), .host = hold->host,
+    .port = hold->sc->port, .play_url = r->play == r->pub && r->client_url ? r->client_url : r->play->url,
+    .holder_url = hold == r->pub && r->client_url ? r->client_url : hold->url,
+    .reconnect = r->sc->reconnect, .seed = r->sc->seed,
     .keep_chunk_size = r->sc->keep_across_reconnect == RB_KEEP_CHUNK_SIZE,
     .flv_players = r->sc->flv_players, .hls_players = r->sc->hls_players,
     .flv_urls = r->flv_urls, .hls_urls = r->hls_urls,
@@ -1176,6 +1562,8 @@ static rb_err start_clients(struct run *r, char *msg, size_t msglen)
   free(media);
   if(err)
     return err == RB_ERR_NOMEM ? err : RB_ERR_SCENARIO;
+  /* clients of a target the fault does not hit are not expected to reconnect */
+  rb_fleet_set_staying(r->fleet, !r->pub->killed, !r->play->killed);
   return rb_fleet_start(r->fleet, msg, msglen);
 }
 
@@ -1189,7 +1577,7 @@ static void first_clients_failure(struct run *r, rb_err err, const char *why)
   snprintf(diagnosis, sizeof(diagnosis), "%s: %s", err == RB_ERR_REJECTED ?
            "the server refused the clients before any fault" :
            "the server started but the clients could not publish/play on it", why);
-  c = first_cycle_failure(r, diagnosis);
+  c = first_cycle_failure(r, r->first_killed, diagnosis);
   rb_cycle_add_failure(c, "clients could not publish/play after the first start: %s", why);
   emit(r, RB_EVENT_CYCLE_END, 1, 0, NULL, c);
 }
@@ -1258,12 +1646,47 @@ static rb_err run_cycles(struct run *r, char *msg, size_t msglen)
   return RB_OK;
 }
 
+/* Start every target in order, each waited for. RB_OK when all are ready; a failed
+   first start is returned, or recorded as a failed cycle (*recorded, RB_OK). */
+static rb_err start_all(struct run *r, bool *recorded, char *msg, size_t msglen)
+{
+  int64_t first_spawn = 0, spawned_at, ready_at = 0;
+  rb_err err;
+
+  for(size_t i = 0; i < r->ntg; i++) {
+    struct tgt *t = &r->tg[i];
+
+    if(t->external)
+      err = start_external(t, &spawned_at, msg, msglen);
+    else if((err = start_target(t, 0, &spawned_at, msg, msglen)))
+      err = err == RB_ERR_SCENARIO ? err : RB_ERR_SPAWN;
+    if(err)
+      return err;
+    if(!i)
+      first_spawn = spawned_at;
+    if((err = wait_ready(t, spawned_at + t->sc->ready_timeout_ns, &ready_at, msg, msglen))) {
+      if(err != RB_ERR_INTERRUPTED || !stop_requested(r)) {
+        char why[RB_FAILURE_LEN * 2];
+
+        /* the probe's own words: "not ready after N attempts", or why it stopped early */
+        snprintf(why, sizeof(why), "%s", err == RB_ERR_INTERRUPTED ? "its processes ended" : msg);
+        err = first_start_failure(r, t, spawned_at, why, msg, msglen);
+        *recorded = !err; /* a failed first cycle: stop here, without an error */
+      }
+      return err;
+    }
+  }
+  r->res->first_ready_ms = rb_clock_ms(first_spawn, ready_at);
+  return RB_OK;
+}
+
 rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opts *opts,
                               struct rb_scenario_result *res)
 {
   struct run r = { .sc = sc, .opts = opts, .res = res };
   char msg[RB_FAILURE_LEN * 2] = "";
-  int64_t spawned_at, ready_at, all_up_at;
+  int64_t all_up_at;
+  bool recorded = false;
   rb_err err;
 
   memset(res, 0, sizeof(*res));
@@ -1280,34 +1703,21 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     goto out;
   /* What a rebound killed together with its keeper left running goes first. */
   rb_target_cleanup_leftovers(warn_line, &r, NULL, NULL, 0);
-  if((err = rb_target_create(&r.target, msg, sizeof(msg))))
-    goto out;
-  rb_target_set_log_limit(r.target, sc->log_limit);
+  for(size_t i = 0; i < r.ntg; i++) {
+    if((err = rb_target_create(&r.tg[i].target, msg, sizeof(msg))))
+      goto out;
+    rb_target_set_log_limit(r.tg[i].target, sc->log_limit);
+  }
   {
     const char *note;
 
-    snprintf(res->containment, sizeof(res->containment), "%s", rb_target_containment(r.target, &note));
+    snprintf(res->containment, sizeof(res->containment), "%s", rb_target_containment(r.first_killed->target, &note));
     snprintf(res->containment_note, sizeof(res->containment_note), "%s", note);
   }
-  emit(&r, RB_EVENT_SCENARIO_START, 0, sc->port, r.run_dir, NULL);
+  emit(&r, RB_EVENT_SCENARIO_START, 0, res->port, r.run_dir, NULL);
   r.started_at = rb_clock_now();
-  if(r.external)
-    err = start_external(&r, &spawned_at, msg, sizeof(msg));
-  else if((err = start_target(&r, 0, &spawned_at, msg, sizeof(msg))))
-    err = err == RB_ERR_SCENARIO ? err : RB_ERR_SPAWN;
-  if(err)
+  if((err = start_all(&r, &recorded, msg, sizeof(msg))) || recorded)
     goto out;
-  if((err = wait_ready(&r, spawned_at + sc->ready_timeout_ns, &ready_at, msg, sizeof(msg)))) {
-    if(err != RB_ERR_INTERRUPTED || !stop_requested(&r)) {
-      char why[sizeof(msg)];
-
-      /* the probe's own words: "not ready after N attempts", or why it stopped early */
-      snprintf(why, sizeof(why), "%s", err == RB_ERR_INTERRUPTED ? "its processes ended" : msg);
-      err = first_start_failure(&r, spawned_at, why, msg, sizeof(msg));
-    }
-    goto out;
-  }
-  res->first_ready_ms = rb_clock_ms(spawned_at, ready_at);
   emit(&r, RB_EVENT_READY, 0, res->first_ready_ms, NULL, NULL);
   if((err = start_clients(&r, msg, sizeof(msg))))
     goto out;
@@ -1320,12 +1730,16 @@ rb_err rb_engine_run_scenario(struct rb_scenario *sc, const struct rb_engine_opt
     msg[0] = '\0';
     err = RB_OK;
   }
-  else if(!err)
+  else if(!err) {
+    for(size_t i = 0; i < r.ntg; i++)
+      discover_ports(&r, &r.tg[i]);
     err = run_cycles(&r, msg, sizeof(msg));
+  }
 out:
   rb_fleet_destroy(r.fleet);
   rb_netfault_stop(r.proxy);
-  rb_target_destroy(r.target);
+  for(size_t i = 0; i < r.ntg; i++)
+    rb_target_destroy(r.tg[i].target);
   if(err == RB_ERR_INTERRUPTED)
     res->verdict = RB_VERDICT_INTERRUPTED;
   else if(err) {
@@ -1334,14 +1748,16 @@ out:
   }
   finish(&r);
   emit(&r, RB_EVENT_SCENARIO_END, 0, 0, NULL, NULL);
-  free(r.url);
   free(r.client_url);
-  free(r.host);
   for(unsigned i = 0; r.streams && i < sc->publishers; i++)
     free(r.streams[i]);
   free(r.streams);
+  for(size_t i = 0; i < r.ntg; i++) {
+    free(r.tg[i].url);
+    free(r.tg[i].host);
+    free(r.tg[i].ready_http);
+  }
   free_player_urls(r.flv_urls, sc->flv_players);
   free_player_urls(r.hls_urls, sc->hls_players);
-  free(r.ready_http);
   return err;
 }

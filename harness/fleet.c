@@ -83,6 +83,10 @@ struct member {
   char last_error[256];
   uint64_t frames_sent, frames_received;
   struct rb_media_verifier *verifier; /* players */
+  uint64_t next_seq;             /* publishers: the sequence number of the next video frame */
+  bool flow_armed;               /* players: rb_fleet_arm_flow was called */
+  uint64_t flow_mark;            /* ... a frame numbered at least this was sent after it */
+  int64_t flow_at;               /* ... and arrived then (0: not yet) */
   int sock;                      /* HTTP players: the transfer's socket, for abort (-1: none) */
   /* HLS players */
   struct rb_hls_tracker hls;
@@ -95,6 +99,9 @@ struct member {
 struct rb_fleet {
   struct rb_fleet_opts opts;
   char *url;
+  char *play_url;                /* players' application URL (another target's, in a topology) */
+  char *holder_url;              /* holders' */
+  bool publishers_stay, players_stay; /* rb_fleet_set_staying */
   char *media_path;              /* our copy of opts.media_path */
   pthread_mutex_t lock;
   pthread_cond_t changed;        /* stop, pause, kick: what members wait for */
@@ -309,6 +316,7 @@ static rb_err publish_session(struct member *m, struct rb_media_source *src, uin
       setsockopt(rb_client_fd(c), IPPROTO_TCP, TCP_CORK, &off, sizeof(off)); /* sends the burst */
     pthread_mutex_lock(&f->lock);
     m->frames_sent += sent;
+    m->next_seq = *seq;
     pthread_mutex_unlock(&f->lock);
     if(err)
       goto out;
@@ -347,6 +355,10 @@ static rb_err play_session(struct member *m, bool reconnect, char *msg, size_t m
     before = m->verifier->received;
     rb_media_verifier_feed(m->verifier, &frame, rb_clock_now());
     m->frames_received = m->verifier->received;
+    if(m->flow_armed && !m->flow_at && m->verifier->have_last && m->verifier->last_seq >= m->flow_mark) {
+      m->flow_at = rb_clock_now();
+      pthread_cond_broadcast(&f->up_changed);
+    }
     pthread_mutex_unlock(&f->lock);
     /* Up means media flows again, not merely that Play.Start arrived. */
     if(!seen && m->verifier->received > before) {
@@ -538,7 +550,7 @@ static void *member_main(void *arg)
 {
   struct member *m = arg;
   struct rb_fleet *f = m->fleet;
-  struct rb_client_opts o = { .url = f->url, .step_timeout_ns = f->opts.step_timeout_ns,
+  struct rb_client_opts o = { .url = m->is_player ? f->play_url : f->url, .step_timeout_ns = f->opts.step_timeout_ns,
                               .keep_chunk_size = f->opts.keep_chunk_size && !m->is_player };
   struct rb_media_source *src = NULL;
   struct rb_client *c = NULL;
@@ -623,6 +635,8 @@ rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, 
   pthread_cond_init(&f->up_changed, &attr);
   pthread_condattr_destroy(&attr);
   f->url = strdup(opts->url);
+  f->play_url = strdup(opts->play_url ? opts->play_url : opts->url);
+  f->holder_url = strdup(opts->holder_url ? opts->holder_url : opts->url);
   /* The threads open the media at every start, long after the caller's string is gone. */
   f->opts.media_path = NULL;
   if(opts->media_path && !(f->media_path = strdup(opts->media_path))) {
@@ -634,7 +648,7 @@ rb_err rb_fleet_create(struct rb_fleet **out, const struct rb_fleet_opts *opts, 
   f->members = calloc(f->nmembers ? f->nmembers : 1, sizeof(*f->members));
   f->holders = calloc(opts->holders ? opts->holders : 1, sizeof(*f->holders));
   f->holder_pool = calloc(opts->holders ? opts->holders : 1, sizeof(*f->holder_pool));
-  if(!f->url || !f->members || !f->holders || !f->holder_pool) {
+  if(!f->url || !f->play_url || !f->holder_url || !f->members || !f->holders || !f->holder_pool) {
     err = rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
     goto out;
   }
@@ -736,12 +750,20 @@ static void latency_locked(struct rb_fleet *f, enum rb_player_kind kind, struct 
   free(all);
 }
 
+/* A member on a target the fault did not hit: up in any session will do. */
+static bool staying(const struct rb_fleet *f, const struct member *m)
+{
+  return m->is_player ? f->players_stay : f->publishers_stay;
+}
+
 /* When m came up at or after since (0: not up). An HLS player is up since the first
    segment it took whose media was sent at or after since. Lock held. */
-static int64_t up_since_locked(const struct member *m, int64_t since)
+static int64_t up_since_locked(const struct rb_fleet *f, const struct member *m, int64_t since)
 {
   int64_t first = 0;
 
+  if(staying(f, m))
+    return m->up ? m->up_at : 0;
   if(m->kind != RB_PLAYER_HLS || !m->is_player)
     return m->up && m->up_at >= since ? m->up_at : 0;
   for(size_t k = 0; k < m->ring_len; k++) {
@@ -822,7 +844,7 @@ void rb_fleet_counts(struct rb_fleet *f, int64_t since, struct rb_fleet_counts *
   pthread_mutex_lock(&f->lock);
   for(size_t i = 0; i < f->nmembers; i++) {
     const struct member *m = &f->members[i];
-    int64_t up_at = up_since_locked(m, since);
+    int64_t up_at = up_since_locked(f, m, since);
     bool up = up_at != 0;
 
     if(m->is_player)
@@ -875,7 +897,7 @@ static size_t count_up_locked(const struct rb_fleet *f, int64_t since, int64_t *
   *gave_up = 0;
   for(size_t i = 0; i < f->nmembers; i++) {
     const struct member *m = &f->members[i];
-    int64_t up_at = up_since_locked(m, since);
+    int64_t up_at = up_since_locked(f, m, since);
 
     if(up_at) {
       n++;
@@ -886,6 +908,23 @@ static size_t count_up_locked(const struct rb_fleet *f, int64_t since, int64_t *
       *gave_up += m->gave_up;
   }
   return n;
+}
+
+/* One bounded wait for news from the members (lock held): RB_ERR_INTERRUPTED or
+   RB_ERR_TIMEOUT when waiting is over, RB_OK to look again. Woken when a member
+   comes up; the short cap keeps the stop flag responsive. */
+static rb_err wait_news_locked(struct rb_fleet *f, int64_t deadline, volatile int *stop)
+{
+  int64_t wake = rb_clock_now() + 20 * RB_NS_PER_MS;
+  struct timespec ts;
+
+  if(stop && *stop)
+    return RB_ERR_INTERRUPTED;
+  if(rb_clock_now() >= deadline)
+    return RB_ERR_TIMEOUT;
+  to_timespec(wake < deadline ? wake : deadline, &ts);
+  pthread_cond_timedwait(&f->up_changed, &f->lock, &ts);
+  return RB_OK;
 }
 
 static int compare_double(const void *a, const void *b)
@@ -925,8 +964,6 @@ rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, vol
 
   pthread_mutex_lock(&f->lock);
   for(;;) {
-    int64_t wake;
-
     if((up = count_up_locked(f, since, &last_up_at, &gave_up)) == f->nmembers) {
       *all_up_at = last_up_at ? last_up_at : rb_clock_now();
       break;
@@ -935,22 +972,8 @@ rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, vol
       err = RB_ERR_TIMEOUT;
       break;
     }
-    if(stop && *stop) {
-      err = RB_ERR_INTERRUPTED;
+    if((err = wait_news_locked(f, deadline, stop)))
       break;
-    }
-    if(rb_clock_now() >= deadline) {
-      err = RB_ERR_TIMEOUT;
-      break;
-    }
-    /* Woken when a member comes up; the short cap keeps the stop flag responsive. */
-    wake = rb_clock_now() + 20 * RB_NS_PER_MS;
-    {
-      struct timespec ts;
-
-      to_timespec(wake < deadline ? wake : deadline, &ts);
-      pthread_cond_timedwait(&f->up_changed, &f->lock, &ts);
-    }
   }
   pthread_mutex_unlock(&f->lock);
   if(err == RB_ERR_INTERRUPTED)
@@ -969,6 +992,74 @@ rb_err rb_fleet_wait_up(struct rb_fleet *f, int64_t since, int64_t deadline, vol
                    "players%s up%s; %s", c.publishers_up, f->opts.publishers, c.players_up, f->opts.players,
                    http, gave, c.first_problem);
   }
+  return RB_OK;
+}
+
+void rb_fleet_set_staying(struct rb_fleet *f, bool publishers, bool players)
+{
+  pthread_mutex_lock(&f->lock);
+  f->publishers_stay = publishers;
+  f->players_stay = players;
+  pthread_mutex_unlock(&f->lock);
+}
+
+void rb_fleet_arm_flow(struct rb_fleet *f)
+{
+  pthread_mutex_lock(&f->lock);
+  for(size_t i = 0; i < f->nmembers; i++) {
+    struct member *m = &f->members[i];
+
+    if(!m->is_player || m->kind != RB_PLAYER_RTMP || !f->opts.publishers)
+      continue; /* HTTP players: not through a topology's untouched target (scenario.c) */
+    /* a frame numbered from the publisher's next one on was sent after this moment:
+       frames still buffered somewhere on the way do not count as the stream flowing again */
+    m->flow_mark = f->members[m->index % f->opts.publishers].next_seq;
+    m->flow_at = 0;
+    m->flow_armed = true;
+    /* frames missing after the first new one are lost after the recovery */
+    rb_media_verifier_mark_reconnect(m->verifier);
+  }
+  pthread_mutex_unlock(&f->lock);
+}
+
+rb_err rb_fleet_wait_flow(struct rb_fleet *f, int64_t deadline, volatile int *stop, int64_t *all_at, char *msg,
+                          size_t msglen)
+{
+  rb_err err = RB_OK;
+  unsigned flowing = 0;
+  char first[320] = "";
+
+  pthread_mutex_lock(&f->lock);
+  for(;;) {
+    int64_t last = 0;
+
+    flowing = 0;
+    first[0] = '\0';
+    for(size_t i = 0; i < f->nmembers; i++) {
+      const struct member *m = &f->members[i];
+
+      if(!m->is_player || m->kind != RB_PLAYER_RTMP)
+        continue;
+      if(m->flow_at) {
+        flowing++;
+        last = m->flow_at > last ? m->flow_at : last;
+      }
+      else if(!first[0])
+        snprintf(first, sizeof(first), "player %u (%s): %s", m->index, m->stream,
+                 m->last_error[0] ? m->last_error : "still connected, but no new frame arrived");
+    }
+    if(flowing == f->opts.players) {
+      *all_at = last ? last : rb_clock_now();
+      break;
+    }
+    if((err = wait_news_locked(f, deadline, stop)))
+      break;
+  }
+  pthread_mutex_unlock(&f->lock);
+  if(err == RB_ERR_INTERRUPTED)
+    return rb_fail(msg, msglen, err, "interrupted");
+  if(err)
+    return rb_fail(msg, msglen, err, "%u/%u players receive new frames; %s", flowing, f->opts.players, first);
   return RB_OK;
 }
 
@@ -1110,7 +1201,7 @@ struct holder_job {
 
 static rb_err connect_holder(struct rb_fleet *f, size_t i, int64_t deadline, char *msg, size_t msglen)
 {
-  struct rb_client_opts o = { .url = f->url, .step_timeout_ns = deadline - rb_clock_now() };
+  struct rb_client_opts o = { .url = f->holder_url, .step_timeout_ns = deadline - rb_clock_now() };
   struct rb_client *c = f->holder_pool[i];
   rb_err err;
 
@@ -1264,6 +1355,8 @@ void rb_fleet_destroy(struct rb_fleet *f)
   free(f->members);
   free(f->holders);
   free(f->url);
+  free(f->play_url);
+  free(f->holder_url);
   free(f->media_path);
   pthread_cond_destroy(&f->changed);
   pthread_cond_destroy(&f->up_changed);

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #define MAX_WORKERS 64
+#define MAX_PULLS 8
 #define MAX_GENERATIONS_ALIVE 4   /* worker sets alive at once across reloads (never-drain piles up) */
 #define MAX_CHILDREN (MAX_WORKERS * MAX_GENERATIONS_ALIVE)
 #define MAX_OUT_CHUNK (1u << 20)  /* --chunk-size: large, and within every client's limit */
@@ -45,6 +46,11 @@ struct options {
   const char *host;
   int port;
   bool reuseaddr;
+  int extra_port;            /* --extra-port: a second listener (0 = none) */
+  bool extra_reuseaddr;
+  const char *pulls[MAX_PULLS]; /* --pull URL */
+  int npulls;
+  bool repull;
   int workers;
   const char *reject_publish_code;
   int64_t stale_ns;
@@ -71,6 +77,8 @@ struct loop {
   const struct options *opt;
   int epfd;
   int listen_fd;
+  int extra_fd;              /* --extra-port listener, -1 if none */
+  struct loop_conn extra_tag; /* epoll data of extra_fd, told apart by its address */
   int http_fd;               /* HTTP-FLV listener, -1 if none */
   int spare_fd;              /* released to accept-and-close when out of descriptors */
   struct rb_refserver *srv;
@@ -139,6 +147,12 @@ static void usage(FILE *f)
 "\n"
 "  --host ADDR            numeric IPv4/IPv6 address to listen on (default 127.0.0.1)\n"
 "  --port N               port (default 1935; 0 picks a free port)\n"
+"  --extra-port N         also serve RTMP on port N (a server with a second port,\n"
+"                         e.g. RTMP + HTTP); announced as 'also listening on HOST:N'\n"
+"  --pull URL             be an edge: relay rtmp://HOST:PORT/APP/STREAM from its origin\n"
+"                         into APP/STREAM here (up to %d; not with --workers); when\n"
+"                         the origin is lost it pulls again every 100 ms while the\n"
+"                         local stream stays published, so players here keep playing\n"
 "  --quiet                no per-connection log lines on stderr\n"
 "  --http-flv-port N      also serve every stream as HTTP-FLV: GET /APP/NAME.flv on\n"
 "                         port N (0 picks one); announced as 'http-flv listening on ...'\n"
@@ -148,6 +162,13 @@ static void usage(FILE *f)
 "  --no-reuseaddr         do not set SO_REUSEADDR (the Red5 bug): a restart fails with\n"
 "                         'bind() to HOST:PORT failed (98: Address already in use)'\n"
 "                         and exit 1 while old connections are in FIN_WAIT2/TIME_WAIT\n"
+"  --extra-no-reuseaddr   open the --extra-port listener without SO_REUSEADDR: after a\n"
+"                         restart with old connections there, its bind() fails with\n"
+"                         EADDRINUSE, which is logged, and the server goes on serving\n"
+"                         the first port only (a secondary listener that silently\n"
+"                         does not come back)\n"
+"  --no-repull            with --pull: once the origin is lost, never pull again (the\n"
+"                         edge that shows the stream but never gets frames again)\n"
 "  --workers N            fork N workers (1..%d) that serve the inherited listening\n"
 "                         socket while the master only waits; workers outlive a\n"
 "                         SIGKILLed master (no PDEATHSIG), SIGTERM to the master stops\n"
@@ -180,7 +201,7 @@ static void usage(FILE *f)
 "  --never-drain          the reload bug (nginx-rtmp#580): shutting-down workers\n"
 "                         keep serving their connections forever\n"
 "Durations: 250ms, 2s, 1m, or plain seconds. With --workers, counts are per worker.\n",
-          MAX_WORKERS, MAX_OUT_CHUNK, RB_REFSERVER_OUT_CHUNK_SIZE);
+          MAX_PULLS, MAX_WORKERS, MAX_OUT_CHUNK, RB_REFSERVER_OUT_CHUNK_SIZE);
 }
 
 /* Options. */
@@ -202,8 +223,8 @@ static bool parse_long(const char *text, long lo, long hi, long *out)
 
 enum {
   OPT_QUIET = 256, OPT_NO_REUSEADDR, OPT_REJECT_PUBLISH, OPT_HOST, OPT_PORT, OPT_WORKERS,
-  OPT_STALE_STREAM, OPT_START_DELAY, OPT_CRASH_AFTER, OPT_HANG_AFTER, OPT_CHUNK_SIZE, OPT_DRAIN_TIMEOUT,
-  OPT_NEVER_DRAIN, OPT_HTTP_FLV_PORT, OPT_HTTP_FLV_STALL
+  OPT_STALE_STREAM, OPT_START_DELAY, OPT_CRASH_AFTER, OPT_HANG_AFTER, OPT_EXTRA_PORT, OPT_EXTRA_NO_REUSEADDR,
+  OPT_PULL, OPT_NO_REPULL, OPT_CHUNK_SIZE, OPT_DRAIN_TIMEOUT, OPT_NEVER_DRAIN, OPT_HTTP_FLV_PORT, OPT_HTTP_FLV_STALL
 };
 
 static const struct option long_options[] = {
@@ -218,6 +239,10 @@ static const struct option long_options[] = {
   { "start-delay", required_argument, NULL, OPT_START_DELAY },
   { "crash-after", required_argument, NULL, OPT_CRASH_AFTER },
   { "hang-after", required_argument, NULL, OPT_HANG_AFTER },
+  { "extra-port", required_argument, NULL, OPT_EXTRA_PORT },
+  { "extra-no-reuseaddr", no_argument, NULL, OPT_EXTRA_NO_REUSEADDR },
+  { "pull", required_argument, NULL, OPT_PULL },
+  { "no-repull", no_argument, NULL, OPT_NO_REPULL },
   { "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
   { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
   { "never-drain", no_argument, NULL, OPT_NEVER_DRAIN },
@@ -253,6 +278,16 @@ static rb_err take_value(int c, const char *name, const char *val, struct option
       return rb_fail(msg, msglen, RB_ERR_USAGE, "--workers %s: not in 1..%d", val, MAX_WORKERS);
     opt->workers = (int)v;
     break;
+  case OPT_EXTRA_PORT:
+    if(!parse_long(val, 1, 65535, &v))
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "--extra-port %s: not a port (1..65535)", val);
+    opt->extra_port = (int)v;
+    break;
+  case OPT_PULL:
+    if(opt->npulls == MAX_PULLS)
+      return rb_fail(msg, msglen, RB_ERR_USAGE, "more than %d --pull", MAX_PULLS);
+    opt->pulls[opt->npulls++] = val;
+    break;
   case OPT_STALE_STREAM:
   case OPT_START_DELAY:
   case OPT_DRAIN_TIMEOUT:
@@ -279,8 +314,8 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
   int c, index;
   rb_err err;
 
-  *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true,
-                           .drain_timeout_ns = RB_NS_PER_S, .http_flv_port = -1, .http_fd = -1 };
+  *opt = (struct options){ .host = "127.0.0.1", .port = 1935, .reuseaddr = true, .extra_reuseaddr = true,
+                           .repull = true, .drain_timeout_ns = RB_NS_PER_S, .http_flv_port = -1, .http_fd = -1 };
   *help = false;
   optind = 1;
   opterr = 0; /* one line in this program's format instead of getopt's */
@@ -298,6 +333,10 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
       opt->never_drain = true;
     else if(c == OPT_NO_REUSEADDR)
       opt->reuseaddr = false;
+    else if(c == OPT_EXTRA_NO_REUSEADDR)
+      opt->extra_reuseaddr = false;
+    else if(c == OPT_NO_REPULL)
+      opt->repull = false;
     else if(c == OPT_HTTP_FLV_STALL)
       opt->http_flv_stall = true;
     else if(c == OPT_REJECT_PUBLISH)
@@ -312,6 +351,8 @@ static rb_err parse_options(int argc, char **argv, struct options *opt, bool *he
   }
   if(optind < argc)
     return rb_fail(msg, msglen, RB_ERR_USAGE, "unknown argument '%s'", argv[optind]);
+  if(opt->npulls && opt->workers)
+    return rb_fail(msg, msglen, RB_ERR_USAGE, "--pull and --workers do not go together");
   if(!host_is_numeric(opt->host))
     return rb_fail(msg, msglen, RB_ERR_USAGE, "--host %s: not a numeric IPv4 or IPv6 address",
                    opt->host);
@@ -359,21 +400,22 @@ static void format_endpoint(const char *host, int port, char *buf, size_t len)
 }
 
 /* Returns the exit code on failure (1), 0 on success. */
-static int open_listener(const struct options *opt, int port, int *fd_out, int *port_out, int64_t *listen_ns)
+static int open_listener(const char *host, int port, bool reuseaddr, int *fd_out, int *port_out,
+                         int64_t *listen_ns)
 {
   union sockaddr_any sa;
   socklen_t salen;
   int fd = -1, one = 1, rc = 1;
   char where[96];
 
-  parse_host(opt->host, port, &sa, &salen);
-  format_endpoint(opt->host, port, where, sizeof(where));
+  parse_host(host, port, &sa, &salen);
+  format_endpoint(host, port, where, sizeof(where));
   fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if(fd < 0) {
     fprintf(stderr, "socket() failed (%d: %s)\n", errno, strerror(errno));
     goto out;
   }
-  if(opt->reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+  if(reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
     fprintf(stderr, "setsockopt(SO_REUSEADDR) failed (%d: %s)\n", errno, strerror(errno));
     goto out;
   }
@@ -555,13 +597,13 @@ static void add_conn(struct loop *l, int fd, const union sockaddr_any *sa, bool 
 
 /* Out of descriptors: free the spare, accept and close one peer so the backlog
    does not spin the loop, and take the spare back. */
-static void shed_one(struct loop *l)
+static void shed_one(struct loop *l, int listen_fd)
 {
   int fd;
 
   if(l->spare_fd >= 0)
     close(l->spare_fd);
-  fd = accept(l->listen_fd, NULL, NULL);
+  fd = accept(listen_fd, NULL, NULL);
   if(fd >= 0)
     close(fd);
   l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -577,7 +619,7 @@ static void accept_ready(struct loop *l, int listen_fd)
 
     if(fd < 0) {
       if(errno == EMFILE || errno == ENFILE)
-        shed_one(l);
+        shed_one(l, listen_fd);
       return; /* EAGAIN (another worker took it), or a transient error */
     }
     count_accept(l);
@@ -614,6 +656,8 @@ static void start_drain(struct loop *l)
   l->draining = true;
   l->drain_until = rb_clock_deadline(l->opt->drain_timeout_ns);
   epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, NULL);
+  if(l->extra_fd >= 0)
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->extra_fd, NULL);
   set_title("refserver-drain", DRAINING_TITLE);
   log_line(l->opt, "SIGQUIT: shutting down, %zu connection(s) left%s", rb_refserver_conn_count(l->srv),
            l->opt->never_drain ? ", kept forever (--never-drain)" : "");
@@ -633,7 +677,8 @@ static int run_loop(struct loop *l)
     hev.events |= EPOLLEXCLUSIVE;
   }
   if(l->epfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &lev) < 0 ||
-     (l->http_fd >= 0 && epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->http_fd, &hev) < 0)) {
+     (l->http_fd >= 0 && epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->http_fd, &hev) < 0) ||
+     (l->extra_fd >= 0 && (lev.data.ptr = &l->extra_tag, epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->extra_fd, &lev) < 0))) {
     fprintf(stderr, "refserver: epoll setup failed (%d: %s)\n", errno, strerror(errno));
     return 1;
   }
@@ -668,8 +713,8 @@ static int run_loop(struct loop *l)
     for(int i = 0; i < n; i++) {
       struct loop_conn *lc = evs[i].data.ptr;
 
-      if(!lc || evs[i].data.ptr == &l->http_fd) {
-        accept_ready(l, lc ? l->http_fd : l->listen_fd);
+      if(!lc || lc == &l->extra_tag || evs[i].data.ptr == &l->http_fd) {
+        accept_ready(l, !lc ? l->listen_fd : lc == &l->extra_tag ? l->extra_fd : l->http_fd);
         continue;
       }
       if(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -699,7 +744,8 @@ static void free_loop(struct loop *l)
     close(l->spare_fd);
 }
 
-static int serve(const struct options *opt, int listen_fd, int64_t listen_ns, const sigset_t *wait_mask)
+static int serve(const struct options *opt, int listen_fd, int extra_fd, int64_t listen_ns,
+                 const sigset_t *wait_mask)
 {
   struct rb_refserver_config cfg = {
     .http_flv_stall = opt->http_flv_stall,
@@ -709,7 +755,8 @@ static int serve(const struct options *opt, int listen_fd, int64_t listen_ns, co
     .out_chunk_size = (uint32_t)opt->chunk_size,
     .log = opt->quiet ? NULL : stderr,
   };
-  struct loop l = { .opt = opt, .epfd = -1, .listen_fd = listen_fd, .http_fd = opt->http_fd, .wait_mask = *wait_mask };
+  struct loop l = { .opt = opt, .epfd = -1, .listen_fd = listen_fd, .extra_fd = extra_fd, .http_fd = opt->http_fd,
+                    .wait_mask = *wait_mask };
   int rc;
 
   l.max_conns = raise_fd_limit();
@@ -801,7 +848,7 @@ static bool reap_workers(const struct options *opt, pid_t *pids, int n, int *ali
 /* Like nginx's master: fork the workers, keep its own copy of the listening
    socket, wait. A dead worker is logged and not replaced. */
 /* Fork one set of workers into free slots of pids; false when a fork failed. */
-static bool start_workers(const struct options *opt, int listen_fd, int64_t listen_ns,
+static bool start_workers(const struct options *opt, int listen_fd, int extra_fd, int64_t listen_ns,
                           const sigset_t *wait_mask, pid_t *pids, int *alive)
 {
   for(int i = 0, slot = 0; i < opt->workers; i++) {
@@ -824,7 +871,7 @@ static bool start_workers(const struct options *opt, int listen_fd, int64_t list
       signal(SIGHUP, SIG_IGN); /* the master's to handle */
       sigaction(SIGQUIT, &sa, NULL);
       set_title("refserver-wrk", WORKER_TITLE);
-      _exit(serve(opt, listen_fd, listen_ns, wait_mask));
+      _exit(serve(opt, listen_fd, extra_fd, listen_ns, wait_mask));
     }
     pids[slot] = pid;
     (*alive)++;
@@ -835,28 +882,28 @@ static bool start_workers(const struct options *opt, int listen_fd, int64_t list
 
 /* SIGHUP, as nginx's master: a new set of workers on the same listening socket (the
    port never stops listening), then SIGQUIT to the old ones so they drain. */
-static void reload_workers(const struct options *opt, int listen_fd, int64_t listen_ns,
+static void reload_workers(const struct options *opt, int listen_fd, int extra_fd, int64_t listen_ns,
                            const sigset_t *wait_mask, pid_t *pids, int *alive)
 {
   pid_t old[MAX_CHILDREN];
 
   memcpy(old, pids, sizeof(old));
   log_line(opt, "SIGHUP: reloading, %d old worker(s)", *alive);
-  if(!start_workers(opt, listen_fd, listen_ns, wait_mask, pids, alive))
+  if(!start_workers(opt, listen_fd, extra_fd, listen_ns, wait_mask, pids, alive))
     return; /* the old ones go on serving: better than nothing */
   for(int i = 0; i < MAX_CHILDREN; i++)
     if(old[i] > 0)
       kill(old[i], SIGQUIT);
 }
 
-static int run_master(const struct options *opt, int listen_fd, int64_t listen_ns,
+static int run_master(const struct options *opt, int listen_fd, int extra_fd, int64_t listen_ns,
                       const sigset_t *wait_mask)
 {
   pid_t pids[MAX_CHILDREN] = { 0 };
   int alive = 0;
   bool failed = false;
 
-  if(!start_workers(opt, listen_fd, listen_ns, wait_mask, pids, &alive)) {
+  if(!start_workers(opt, listen_fd, extra_fd, listen_ns, wait_mask, pids, &alive)) {
     failed = true;
     stop_signal = SIGTERM;
   }
@@ -868,7 +915,7 @@ static int run_master(const struct options *opt, int listen_fd, int64_t listen_n
     }
     if(reload_requested) {
       reload_requested = 0;
-      reload_workers(opt, listen_fd, listen_ns, wait_mask, pids, &alive);
+      reload_workers(opt, listen_fd, extra_fd, listen_ns, wait_mask, pids, &alive);
     }
     if(drain_requested) /* SIGQUIT to the master: stop */
       stop_signal = SIGQUIT;
@@ -913,7 +960,7 @@ int main(int argc, char **argv)
   struct options opt;
   bool help;
   char msg[256], where[96];
-  int listen_fd = -1, http_fd = -1, port = 0, http_port = 0, rc;
+  int listen_fd = -1, extra_fd = -1, http_fd = -1, port = 0, extra_port = 0, http_port = 0, rc;
   int64_t listen_ns = 0, http_ns = 0;
   sigset_t wait_mask;
 
@@ -932,9 +979,9 @@ int main(int argc, char **argv)
   if(opt.start_delay_ns > 0)
     rb_clock_sleep(opt.start_delay_ns);
   install_signal_handlers(&wait_mask);
-  rc = open_listener(&opt, opt.port, &listen_fd, &port, &listen_ns);
+  rc = open_listener(opt.host, opt.port, opt.reuseaddr, &listen_fd, &port, &listen_ns);
   if(!rc && opt.http_flv_port >= 0)
-    rc = open_listener(&opt, opt.http_flv_port, &http_fd, &http_port, &http_ns);
+    rc = open_listener(opt.host, opt.http_flv_port, opt.reuseaddr, &http_fd, &http_port, &http_ns);
   if(rc) {
     if(listen_fd >= 0)
       close(listen_fd);
@@ -946,13 +993,37 @@ int main(int argc, char **argv)
     format_endpoint(opt.host, http_port, where, sizeof(where));
     printf("http-flv listening on %s monotonic_ns=%lld\n", where, (long long)http_ns);
   }
-  fflush(stdout);
   opt.http_fd = http_fd;
+  if(opt.extra_port) {
+    int64_t extra_ns;
+
+    /* a failed second listener is logged (by open_listener) and lived without */
+    if(open_listener(opt.host, opt.extra_port, opt.extra_reuseaddr, &extra_fd, &extra_port, &extra_ns) == 0) {
+      format_endpoint(opt.host, extra_port, where, sizeof(where));
+      printf("also listening on %s\n", where);
+    }
+    else
+      fprintf(stderr, "refserver: serving without port %d\n", opt.extra_port);
+  }
+  fflush(stdout);
+  format_endpoint(opt.host, port, where, sizeof(where));
+  for(int i = 0; i < opt.npulls; i++)
+    if(rb_refserver_pull_start(opt.pulls[i], where, opt.repull, opt.quiet, msg, sizeof(msg))) {
+      fprintf(stderr, "rebound-refserver: %s\n", msg);
+      close(listen_fd);
+      if(http_fd >= 0)
+        close(http_fd);
+      if(extra_fd >= 0)
+        close(extra_fd);
+      return 2;
+    }
   if(opt.workers)
-    rc = run_master(&opt, listen_fd, listen_ns, &wait_mask);
+    rc = run_master(&opt, listen_fd, extra_fd, listen_ns, &wait_mask);
   else
-    rc = serve(&opt, listen_fd, listen_ns, &wait_mask);
+    rc = serve(&opt, listen_fd, extra_fd, listen_ns, &wait_mask);
   close(listen_fd);
+  if(extra_fd >= 0)
+    close(extra_fd);
   if(http_fd >= 0)
     close(http_fd);
   return rc;

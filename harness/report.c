@@ -69,6 +69,47 @@ static void print_log_tail(FILE *out, const char *tail, int lines)
   }
 }
 
+bool rb_report_has_targets(const struct rb_cycle_result *c)
+{
+  return c->ntargets > 1 || (c->ntargets == 1 && c->targets[0].nports > 1);
+}
+
+void rb_report_target_line(const struct rb_target_result *t, char *buf, size_t len)
+{
+  size_t used = 0;
+
+#define PUT(...) (used += (size_t)snprintf(buf + used, used < len ? len - used : 0, __VA_ARGS__))
+  buf[0] = '\0';
+  PUT("%s: %s", t->name, t->restarted ? "restarted, rebind" : "not restarted");
+  for(size_t k = 0; t->restarted && k < t->nports; k++) {
+    if(t->ports[k].rebind_ms >= 0)
+      PUT("%s port %u %.1f ms", k ? "," : "", t->ports[k].port, t->ports[k].rebind_ms);
+    else
+      PUT("%s port %u not rebound", k ? "," : "", t->ports[k].port);
+  }
+  if(t->plays && !t->restarted) {
+    if(t->recovery_ms >= 0)
+      PUT(", players recovered %.1f ms after the restart", t->recovery_ms);
+    else
+      PUT(", players did not recover");
+  }
+#undef PUT
+}
+
+/* One line per target when there is more to say than the cycle line does (several
+   targets, or several ports). */
+static void print_targets(FILE *out, const struct rb_cycle_result *c)
+{
+  char line[RB_FAILURE_LEN];
+
+  if(!rb_report_has_targets(c))
+    return;
+  for(size_t i = 0; i < c->ntargets; i++) {
+    rb_report_target_line(&c->targets[i], line, sizeof(line));
+    fprintf(out, "    %s\n", line);
+  }
+}
+
 /* "    HLS players 2/2  recovery 1486.4 ms  frames 75  lost 0  segments 6  resets 0" */
 static void print_players(FILE *out, const char *kind, const struct rb_player_figures *p, bool hls)
 {
@@ -96,6 +137,9 @@ static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev
           rb_verdict_name(v), reset(rep));
   print_ms(rep->out, "rebind", c->rebind_ms);
   print_ms(rep->out, "reconnect", c->reconnect_ms);
+  for(size_t i = 0; i < c->ntargets; i++)
+    if(c->targets[i].plays && !c->targets[i].restarted)
+      print_ms(rep->out, "recovery", c->recovery_ms);
   fprintf(rep->out, "  at restart: %s", states);
   if(c->stale_ms > 0)
     fprintf(rep->out, "  stale %.0f ms", c->stale_ms);
@@ -108,6 +152,7 @@ static void print_cycle(const struct rb_reporter *rep, const struct rb_event *ev
     fprintf(rep->out, "  players playing after %.1f ms, first frame after %.1f ms (%llu frames skipped)",
             c->reconnect_players_ms, c->first_frame_ms, (unsigned long long)c->skipped_after_restart);
   fputc('\n', rep->out);
+  print_targets(rep->out, c);
   print_players(rep->out, "HTTP-FLV", &c->flv, false);
   print_players(rep->out, "HLS", &c->hls, true);
   if(!c->pass && c->diagnosis[0])
@@ -288,6 +333,9 @@ void rb_report_summary(const struct rb_reporter *rep, const struct rb_run_result
         print_summary_row(out, " players", &s->reconnect_players);
         print_summary_row(out, "first frame", &s->first_frame);
       }
+      /* players on a target the fault did not hit: through the topology */
+      if(s->recovery.count)
+        print_summary_row(out, "recovery", &s->recovery);
       if(s->flv_recovery.count)
         print_summary_row(out, "flv recov", &s->flv_recovery);
       if(s->hls_recovery.count)
@@ -329,6 +377,30 @@ static json_t *states_json(const unsigned *counts)
     if(counts[st] || st == RB_TCP_LISTEN || st == RB_TCP_FIN_WAIT2 || st == RB_TCP_TIME_WAIT)
       json_object_set_new(o, rb_tcp_state_name(st), json_integer(counts[st]));
   return o;
+}
+
+/* Every target of the cycle, each with the rebind of every port it listened on. */
+static json_t *targets_json(const struct rb_cycle_result *c)
+{
+  json_t *targets = json_array();
+
+  for(size_t i = 0; i < c->ntargets; i++) {
+    const struct rb_target_result *t = &c->targets[i];
+    json_t *ports = json_array();
+
+    for(size_t k = 0; k < t->nports; k++)
+      json_array_append_new(ports, json_pack("{s:i, s:o, s:o}", "port", (int)t->ports[k].port, "rebind_ms",
+                                             ms_or_null(t->ports[k].rebind_ms), "states_at_restart",
+                                             states_json(t->ports[k].states_at_restart)));
+    json_t *o = json_pack("{s:s, s:b, s:o}", "name", t->name, "restarted", t->restarted, "ports", ports);
+
+    if(t->plays && !t->restarted)
+      json_object_set_new(o, "recovery_ms", ms_or_null(t->recovery_ms));
+    json_object_set_new(o, "publishers", json_boolean(t->publishes));
+    json_object_set_new(o, "players", json_boolean(t->plays));
+    json_array_append_new(targets, o);
+  }
+  return targets;
 }
 
 /* One kind of HTTP player (optional "players" object: only the kinds a scenario has). */
@@ -409,6 +481,10 @@ static json_t *cycle_json(const struct rb_cycle_result *c)
   json_object_set_new(o, "fault_done_at_ns", json_integer(c->fault_done_at_ns));
   json_object_set_new(o, "restart_at_ns", json_integer(c->restart_at_ns));
   json_object_set_new(o, "rebind_at_ns", c->rebind_at_ns ? json_integer(c->rebind_at_ns) : json_null());
+  json_object_set_new(o, "targets", targets_json(c));
+  for(size_t i = 0; i < c->ntargets; i++)
+    if(c->targets[i].plays && !c->targets[i].restarted)
+      json_object_set_new(o, "recovery_ms", ms_or_null(c->recovery_ms));
   if(c->net)
     json_object_set_new(o, "network", json_pack("{s:i, s:b, s:o}", "hit", (int)c->net_hit, "server_dropped",
                                                 c->net_server_dropped, "dropped_ms",
@@ -438,6 +514,8 @@ static json_t *scenario_json(const struct rb_scenario_result *s)
                                               summary_json(&s->reconnect_players), "first_frame_ms",
                                               summary_json(&s->first_frame), "last_back_ms",
                                               summary_json(&s->last_back)));
+  if(s->recovery.count)
+    json_object_set_new(json_object_get(o, "summary"), "recovery_ms", summary_json(&s->recovery));
   if(s->reconnect_profile[0])
     json_object_set_new(o, "reconnect_profile", json_string(s->reconnect_profile));
   if(s->flv_recovery.count)

@@ -380,6 +380,103 @@ static void failures(W w, const struct rb_scenario_result *s)
   }
 }
 
+/* ---- topology --------------------------------------------------------------- */
+
+#define BOX_W 110
+#define BOX_H 36
+#define GAP 50
+
+static void box(W w, double x, const char *cls, const char *label, const char *sub)
+{
+  start(w, "rect", cls);
+  attr_num(w, "x", x);
+  attr_num(w, "y", 20);
+  attr_num(w, "width", BOX_W);
+  attr_num(w, "height", BOX_H);
+  end(w);
+  start(w, "text", NULL);
+  attr_num(w, "x", x + 8);
+  attr_num(w, "y", 36);
+  rb_report_xml_text(w, label);
+  end(w);
+  if(sub) {
+    start(w, "text", "sub");
+    attr_num(w, "x", x + 8);
+    attr_num(w, "y", 50);
+    rb_report_xml_text(w, sub);
+    end(w);
+  }
+}
+
+static void arrow(W w, double x1, double x2)
+{
+  start(w, "line", "arrow");
+  attr_num(w, "x1", x1);
+  attr_num(w, "y1", 38);
+  attr_num(w, "x2", x2 - 4);
+  attr_num(w, "y2", 38);
+  end(w);
+  start(w, "polygon", "arrowhead");
+  xmlTextWriterWriteFormatAttribute(w, BAD_CAST "points", "%.1f,38 %.1f,33 %.1f,43", x2, x2 - 8, x2 - 8);
+  end(w);
+}
+
+/* publishers -> the target they publish to -> ... -> the players' target -> players,
+   in start order, the targets the fault hits marked. */
+static void topology(W w, const struct rb_scenario_result *s)
+{
+  const struct rb_cycle_result *c = s->ncycles ? &s->cycles[0] : NULL;
+  double x = 10;
+
+  if(!c || c->ntargets < 2)
+    return;
+  element(w, "h3", NULL, "Topology");
+  start(w, "svg", NULL);
+  xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST SVG_NS);
+  xmlTextWriterWriteFormatAttribute(w, BAD_CAST "width", "%d", (int)((c->ntargets + 2) * (BOX_W + GAP)));
+  xmlTextWriterWriteFormatAttribute(w, BAD_CAST "height", "%d", 80);
+  box(w, x, "clients", "publishers", NULL);
+  for(size_t i = 0; i < c->ntargets; i++) {
+    const struct rb_target_result *t = &c->targets[i];
+
+    arrow(w, x + BOX_W, x + BOX_W + GAP);
+    x += BOX_W + GAP;
+    box(w, x, t->restarted ? "killed" : "target", t->name, t->restarted ? "killed each cycle" :
+        t->publishes ? "publishers here" : t->plays ? "players here" : NULL);
+  }
+  arrow(w, x + BOX_W, x + BOX_W + GAP);
+  box(w, x + BOX_W + GAP, "clients", "players", NULL);
+  end(w);
+  nl(w);
+}
+
+/* A row per cycle, a cell per target: rebind per port, recovery. */
+static void targets_table(W w, const struct rb_scenario_result *s)
+{
+  char line[RB_FAILURE_LEN];
+
+  if(!s->ncycles || !rb_report_has_targets(&s->cycles[0]))
+    return;
+  element(w, "h3", NULL, "Targets per cycle");
+  start(w, "table", NULL);
+  for(size_t i = 0; i < s->ncycles; i++) {
+    const struct rb_cycle_result *c = &s->cycles[i];
+
+    start(w, "tr", NULL);
+    start(w, "td", NULL);
+    xmlTextWriterWriteFormatString(w, "cycle %u", c->index);
+    end(w);
+    for(size_t k = 0; k < c->ntargets; k++) {
+      rb_report_target_line(&c->targets[k], line, sizeof(line));
+      element(w, "td", c->targets[k].restarted ? "killed" : NULL, line);
+    }
+    end(w);
+    nl(w);
+  }
+  end(w);
+  nl(w);
+}
+
 static void scenario_section(W w, const struct rb_scenario_result *s)
 {
   size_t passed = 0, shown = 0;
@@ -409,6 +506,7 @@ static void scenario_section(W w, const struct rb_scenario_result *s)
     rb_report_xml_text(w, s->warnings[i]);
     end(w);
   }
+  topology(w, s);
   if(s->ncycles) {
     summary_table(w, s);
     cycle_chart(w, s);
@@ -416,6 +514,7 @@ static void scenario_section(W w, const struct rb_scenario_result *s)
     /* the first failed cycle tells the most; otherwise the last one */
     timeline(w, &s->cycles[shown ? shown - 1 : s->ncycles - 1]);
     states_table(w, s);
+    targets_table(w, s);
     failures(w, s);
   }
   end(w);
@@ -430,7 +529,10 @@ static const char style[] =
   "text.rebind{fill:#0969da}text.reconnect{fill:#bc4c00}.axis{stroke:#888}.failmark{fill:#cf222e;font-size:16px}"
   "svg text{font-size:11px}rect.steady{fill:#8c959f}rect.fault{fill:#cf222e}rect.down{fill:#d4a72c}"
   "rect.rebind{fill:#0969da}rect.reconnect{fill:#bc4c00}rect.norebind{fill:#ff8182}pre{background:#f6f8fa;padding:8px;overflow:auto}"
-  ".diagnosis{font-weight:bold}";
+  ".diagnosis{font-weight:bold}"
+  "rect.target,rect.clients{fill:#eaeef2;stroke:#57606a}rect.killed{fill:#ffebe9;stroke:#cf222e;stroke-width:2}"
+  "line.arrow{stroke:#57606a;stroke-width:2}polygon.arrowhead{fill:#57606a}text.sub{fill:#57606a;font-size:9px}"
+  "td.killed{color:#cf222e}";
 
 static void head(W w, const struct rb_run_result *run)
 {

@@ -34,6 +34,28 @@ static double total_seconds(const struct rb_scenario_result *s)
   return ms / 1000.0;
 }
 
+/* <system-out>: a line per target (rebind per port, recovery), then the server's log
+   tail when the cycle failed. */
+static void write_output(xmlTextWriterPtr w, const struct rb_cycle_result *c)
+{
+  char text[RB_MAX_TARGETS * RB_FAILURE_LEN + RB_LOG_TAIL_LEN + 8];
+  size_t used = 0;
+
+  text[0] = '\0';
+  for(size_t i = 0; rb_report_has_targets(c) && i < c->ntargets; i++) {
+    rb_report_target_line(&c->targets[i], text + used, sizeof(text) - used);
+    used += strlen(text + used);
+    used += (size_t)snprintf(text + used, sizeof(text) - used, "\n");
+  }
+  if(!c->pass && c->log_tail[0])
+    snprintf(text + used, sizeof(text) - used, "%s", c->log_tail);
+  if(!text[0])
+    return;
+  xmlTextWriterStartElement(w, BAD_CAST "system-out");
+  rb_report_xml_text(w, text);
+  xmlTextWriterEndElement(w);
+}
+
 static void write_cycle(xmlTextWriterPtr w, const struct rb_scenario_result *s, const struct rb_cycle_result *c)
 {
   char name[64], classname[160], text[RB_FAILURE_LEN * RB_MAX_FAILURES + 64];
@@ -56,12 +78,8 @@ static void write_cycle(xmlTextWriterPtr w, const struct rb_scenario_result *s, 
       rb_report_xml_attr(w, "type", c->rebind_ms < 0 ? "rebind" : "reconnect");
     rb_report_xml_text(w, text);
     xmlTextWriterEndElement(w);
-    if(c->log_tail[0]) {
-      xmlTextWriterStartElement(w, BAD_CAST "system-out");
-      rb_report_xml_text(w, c->log_tail);
-      xmlTextWriterEndElement(w);
-    }
   }
+  write_output(w, c);
   xmlTextWriterEndElement(w);
 }
 

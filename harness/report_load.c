@@ -74,6 +74,36 @@ static void load_states(json_t *o, unsigned *counts)
     counts[st] = (unsigned)whole(o, rb_tcp_state_name(st), UINT_MAX);
 }
 
+/* cycles[].targets: every target and the rebind of each of its ports. */
+static void load_targets(json_t *arr, struct rb_cycle_result *c)
+{
+  json_t *t, *p;
+  size_t i, k;
+
+  json_array_foreach(arr, i, t) {
+    struct rb_target_result *tr;
+
+    if(c->ntargets == RB_MAX_TARGETS || !json_is_object(t))
+      break;
+    tr = &c->targets[c->ntargets++];
+    copy_str(t, "name", tr->name, sizeof(tr->name));
+    tr->restarted = json_is_true(json_object_get(t, "restarted"));
+    tr->plays = json_is_true(json_object_get(t, "players"));
+    tr->publishes = json_is_true(json_object_get(t, "publishers"));
+    tr->recovery_ms = num(t, "recovery_ms", -1);
+    json_array_foreach(json_object_get(t, "ports"), k, p) {
+      struct rb_port_result *pr;
+
+      if(tr->nports == RB_MAX_PORTS || !json_is_object(p))
+        break;
+      pr = &tr->ports[tr->nports++];
+      pr->port = (uint16_t)whole(p, "port", UINT16_MAX);
+      pr->rebind_ms = num(p, "rebind_ms", -1);
+      load_states(json_object_get(p, "states_at_restart"), pr->states_at_restart);
+    }
+  }
+}
+
 /* One kind of HTTP player (absent: none of that kind). */
 static void load_players(json_t *o, struct rb_player_figures *p)
 {
@@ -167,6 +197,8 @@ static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
   c->fault_done_at_ns = (int64_t)whole(o, "fault_done_at_ns", INT64_MAX);
   c->restart_at_ns = (int64_t)whole(o, "restart_at_ns", INT64_MAX);
   c->rebind_at_ns = (int64_t)whole(o, "rebind_at_ns", INT64_MAX);
+  c->recovery_ms = num(o, "recovery_ms", -1);
+  load_targets(json_object_get(o, "targets"), c);
   load_arrivals(o, c);
   copy_str(o, "diagnosis", c->diagnosis, sizeof(c->diagnosis));
   copy_str(o, "log_tail", c->log_tail, sizeof(c->log_tail));

@@ -23,6 +23,7 @@ void rb_cycle_result_begin(struct rb_cycle_result *c, unsigned index)
   c->pass = true;
   c->ready_ms = c->rebind_ms = c->reconnect_ms = -1;
   c->reconnect_publishers_ms = c->reconnect_players_ms = c->first_frame_ms = -1;
+  c->recovery_ms = -1;
   c->last_back_ms = c->drain_ms = -1;
   c->flv.recovery_ms = c->hls.recovery_ms = -1;
 }
@@ -80,6 +81,7 @@ void rb_scenario_result_summarize(struct rb_scenario_result *r)
   summarize_field(r, offsetof(struct rb_cycle_result, reconnect_publishers_ms), &r->reconnect_publishers);
   summarize_field(r, offsetof(struct rb_cycle_result, reconnect_players_ms), &r->reconnect_players);
   summarize_field(r, offsetof(struct rb_cycle_result, first_frame_ms), &r->first_frame);
+  summarize_field(r, offsetof(struct rb_cycle_result, recovery_ms), &r->recovery);
   summarize_field(r, offsetof(struct rb_cycle_result, last_back_ms), &r->last_back);
   summarize_field(r, offsetof(struct rb_cycle_result, flv.recovery_ms), &r->flv_recovery);
   summarize_field(r, offsetof(struct rb_cycle_result, hls.recovery_ms), &r->hls_recovery);

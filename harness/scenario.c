@@ -133,6 +133,17 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
   [RB_OPT_LOG_LIMIT] = { "log_limit", RB_OPT_SIZE, "4MiB",
     "bytes kept of each start's output in server-N.log: the first half and the last quarter at least, "
     "with a line saying how many were dropped (0 = keep all)", OFF(log_limit), NULL, (uint64_t)1 << 40 },
+  [RB_OPT_TARGETS] = { "targets", RB_OPT_STRING, NULL,
+    "topology: the [target NAME] sections this scenario runs, started in this order, each waited for "
+    "(default: every [target] section, in file order)", 0, NULL, 0 },
+  [RB_OPT_FAULT_TARGET] = { "fault_target", RB_OPT_STRING, NULL,
+    "topology: the target the fault hits, or all (every target at once, like a host crash; default: the first)",
+    0, NULL, 0 },
+  [RB_OPT_PUBLISH_TO] = { "publish_to", RB_OPT_STRING, NULL,
+    "topology: the target publishers publish to (default: the first; holders go to the first target the fault hits)", 0, NULL, 0 },
+  [RB_OPT_PLAY_FROM] = { "play_from", RB_OPT_STRING, NULL,
+    "topology: the target players play from (default: publish_to); HTTP-FLV/HLS players too, "
+    "from its host and http_port, and only when the fault restarts it", 0, NULL, 0 },
   [RB_OPT_RECONNECT] = { "reconnect", RB_OPT_STRING, "rebound",
     "how publishers and players come back: rebound (2 ms doubling to 100 ms, retries when the port "
     "listens again), obs (OBS Studio: 2 s, x1.5 + per-client jitter, cap 15 min, 25 retries), "
@@ -151,6 +162,23 @@ const struct rb_option rb_options[RB_OPT__COUNT] = {
     "with fault = reload: time the old workers have to finish their connections and exit",
     OFF(reload_timeout_ns), NULL, 0 },
 };
+
+/* What a [target NAME] section may set: how to start, reach and watch one server. */
+static const bool target_keys[RB_OPT__COUNT] = {
+  [RB_OPT_COMMAND] = true, [RB_OPT_RESTART_COMMAND] = true, [RB_OPT_HOST] = true, [RB_OPT_PORT_KEY] = true,
+  [RB_OPT_HTTP_PORT] = true, [RB_OPT_APP] = true, [RB_OPT_URL] = true, [RB_OPT_CONFIG_TEMPLATE] = true,
+  [RB_OPT_READY] = true, [RB_OPT_READY_TIMEOUT] = true, [RB_OPT_STAT_URL] = true, [RB_OPT_STAT_EXPECT] = true,
+};
+
+/* What ${NAME.x} may ask of another target. */
+static const char *const target_fields[] = { "port", "http_port", "host", NULL };
+
+#define TARGET_PREFIX "target "
+
+bool rb_option_is_target_key(enum rb_opt_id id)
+{
+  return (size_t)id < RB_OPT__COUNT && target_keys[id];
+}
 
 /* Built-in variables, besides the keys themselves. */
 static const char *const builtin_names[] = {
@@ -199,8 +227,29 @@ static bool sbuf_add(struct sbuf *b, const char *s, size_t n)
 
 /* ---- ${var} syntax -------------------------------------------------------- */
 
+static bool valid_section_char(char c);
+
+/* NAME.port, NAME.http_port, NAME.host: another target's (checked against the
+   scenario's targets once the file is read). */
+static bool is_target_ref(const char *name, size_t len)
+{
+  const char *dot = memchr(name, '.', len);
+
+  if(!dot || dot == name)
+    return false;
+  for(const char *p = name; p < dot; p++)
+    if(!valid_section_char(*p) || *p == '.')
+      return false;
+  for(size_t i = 0; target_fields[i]; i++)
+    if(strlen(target_fields[i]) == (size_t)(name + len - dot - 1) && !strncmp(dot + 1, target_fields[i], strlen(target_fields[i])))
+      return true;
+  return false;
+}
+
 static bool is_known_name(const char *name, size_t len)
 {
+  if(is_target_ref(name, len))
+    return true;
   for(size_t i = 0; builtin_names[i]; i++)
     if(strlen(builtin_names[i]) == len && !strncmp(builtin_names[i], name, len))
       return true;
@@ -244,6 +293,36 @@ static rb_err expand_into(const struct rb_scenario *sc, const char *text,
                           const struct rb_scenario_vars *vars, int depth, struct sbuf *out,
                           char *msg, size_t msglen);
 
+static const struct rb_scenario *find_target(const struct rb_scenario *topology, const char *name, size_t len)
+{
+  for(size_t i = 0; topology && i < topology->ntargets; i++)
+    if(strlen(topology->targets[i].target_name) == len && !strncmp(topology->targets[i].target_name, name, len))
+      return &topology->targets[i];
+  return NULL;
+}
+
+static rb_err expand_builtin(const struct rb_scenario *sc, const char *name,
+                             const struct rb_scenario_vars *vars, int depth, struct sbuf *out,
+                             bool *found, char *msg, size_t msglen);
+
+/* ${NAME.port} and friends: the value as target NAME sees it. */
+static rb_err expand_target_ref(const struct rb_scenario *sc, const char *name, const struct rb_scenario_vars *vars,
+                                int depth, struct sbuf *out, char *msg, size_t msglen)
+{
+  const char *dot = strchr(name, '.');
+  const struct rb_scenario *t = find_target(sc->topology, name, (size_t)(dot - name));
+  bool found;
+
+  if(!t)
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "${%s}: no target %.*s in this scenario's targets", name,
+                   (int)(dot - name), name);
+  if(depth > MAX_DEPTH)
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "${...} references nest too deep (a loop?)");
+  if(!strcmp(dot + 1, "host"))
+    return expand_into(t, t->raw[RB_OPT_HOST] ? t->raw[RB_OPT_HOST] : "", vars, depth + 1, out, msg, msglen);
+  return expand_builtin(t, dot + 1, vars, depth + 1, out, &found, msg, msglen);
+}
+
 static rb_err expand_builtin(const struct rb_scenario *sc, const char *name,
                              const struct rb_scenario_vars *vars, int depth, struct sbuf *out,
                              bool *found, char *msg, size_t msglen)
@@ -251,6 +330,8 @@ static rb_err expand_builtin(const struct rb_scenario *sc, const char *name,
   char num[32];
 
   *found = true;
+  if(is_target_ref(name, strlen(name)))
+    return expand_target_ref(sc, name, vars, depth, out, msg, msglen);
   if(!strcmp(name, "port") && sc->port) {
     snprintf(num, sizeof(num), "%u", (unsigned)sc->port);
     sbuf_add(out, num, strlen(num));
@@ -643,11 +724,24 @@ static bool validate_value(const struct rb_option *o, const char *value, char *w
 
 /* ---- loading -------------------------------------------------------------- */
 
+/* NAME.key = value in [global] or a scenario: one target's key, for this scenario. */
+struct target_key {
+  char *target;
+  size_t id;
+  char *value;
+  int line;
+};
+
+#define MAX_TARGET_KEYS 64 /* per section */
+
 struct section {
-  char *name;
+  char *name;             /* "target NAME" for a target section */
+  const char *tname;      /* NAME of a target section, NULL for the others */
   int line;
   char *raw[RB_OPT__COUNT];
   int raw_line[RB_OPT__COUNT];
+  struct target_key tkeys[MAX_TARGET_KEYS];
+  size_t ntkeys;
 };
 
 struct loader {
@@ -705,15 +799,21 @@ static bool open_section(struct loader *ld, const char *p)
     return fail_at(ld, ld->line, "section name too long%s", "", 0);
   memcpy(name, p + 1, n);
   name[n] = '\0';
-  for(size_t i = 0; i < n; i++)
-    if(!valid_section_char(name[i]))
-      return fail_at(ld, ld->line, "bad section name [%s]: use letters, digits, '-', '_' and '.'", name, 0);
+  /* [target NAME]: one server of a topology */
+  size_t skip = !strncmp(name, TARGET_PREFIX, strlen(TARGET_PREFIX)) ? strlen(TARGET_PREFIX) : 0;
+  if(skip && (!name[skip] || !strcmp(name + skip, "all")))
+    return fail_at(ld, ld->line, "bad section name [%s]: a target needs a name (not 'all')", name, 0);
+  for(size_t i = skip; i < n; i++)
+    if(!valid_section_char(name[i]) || (skip && name[i] == '.'))
+      return fail_at(ld, ld->line, skip ? "bad target name [%s]: use letters, digits, '-' and '_'" :
+                     "bad section name [%s]: use letters, digits, '-', '_' and '.'", name, 0);
   if((s = find_section(ld, name)))
     return fail_at(ld, ld->line, "duplicate section [%s] (first at line %d)", name, s->line);
   if(ld->nsections == MAX_SECTIONS)
     return fail_at(ld, ld->line, "too many sections (more than %s%d)", "", MAX_SECTIONS);
   s = &ld->sections[ld->nsections++];
   s->name = strdup(name);
+  s->tname = s->name && skip ? s->name + skip : NULL;
   s->line = ld->line;
   ld->current = s;
   return s->name != NULL;
@@ -759,6 +859,40 @@ static char *read_line(char *str, int num, void *stream)
   return str;
 }
 
+/* NAME.key = value: kept for build_view, checked like any value of key. */
+static int on_target_key(struct loader *ld, struct section *s, const char *name, const char *value)
+{
+  const char *dot = strchr(name, '.');
+  const struct rb_option *o = rb_option_find(dot + 1);
+  struct target_key *k;
+  char why[400];
+
+  if(!o || !target_keys[o - rb_options] || dot == name) {
+    snprintf(why, sizeof(why), "bad key '%.60s': NAME.KEY sets a target key (command, port, ready, ...) of "
+             "[target NAME] for this scenario", name);
+    return fail_at(ld, ld->line, "%s", why, 0);
+  }
+  for(size_t i = 0; i < s->ntkeys; i++)
+    if(s->tkeys[i].id == (size_t)(o - rb_options) && strlen(s->tkeys[i].target) == (size_t)(dot - name) &&
+       !strncmp(s->tkeys[i].target, name, (size_t)(dot - name))) {
+      snprintf(why, sizeof(why), "duplicate key '%.60s' in [%s] (first at line %d)", name, s->name, s->tkeys[i].line);
+      return fail_at(ld, ld->line, "%s", why, 0);
+    }
+  if(s->ntkeys == MAX_TARGET_KEYS)
+    return fail_at(ld, ld->line, "more than %s%d NAME.KEY lines in one section", "", MAX_TARGET_KEYS);
+  if(!validate_value(o, value, why, sizeof(why)))
+    return fail_at(ld, ld->line, "%s", why, 0);
+  k = &s->tkeys[s->ntkeys];
+  if(!(k->target = strndup(name, (size_t)(dot - name))) || !(k->value = strdup(value))) {
+    free(k->target);
+    return fail_at(ld, ld->line, "out of memory%s", "", 0);
+  }
+  k->id = (size_t)(o - rb_options);
+  k->line = ld->line;
+  s->ntkeys++;
+  return 1;
+}
+
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
   struct loader *ld = user;
@@ -771,8 +905,16 @@ static int on_key(void *user, const char *section, const char *name, const char 
     return 0;
   if(!s || strcmp(s->name, section))
     return fail_at(ld, ld->line, "key '%s' outside a section: put it under [global] or [NAME]", name, 0);
+  if(strchr(name, '.') && !s->tname)
+    return on_target_key(ld, s, name, value);
   if(!(o = rb_option_find(name))) {
     snprintf(why, sizeof(why), "unknown key '%.60s' (see 'rebound keys')", name);
+    return fail_at(ld, ld->line, "%s", why, 0);
+  }
+  id = (size_t)(o - rb_options);
+  if(s->tname && !target_keys[id]) {
+    snprintf(why, sizeof(why), "key '%.60s' is not a target key (a [target] section sets how to start and reach "
+             "one server: command, port, ready, ...): put it under [global] or a scenario", name);
     return fail_at(ld, ld->line, "%s", why, 0);
   }
   id = (size_t)(o - rb_options);
@@ -791,6 +933,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
 static void free_sections(struct loader *ld)
 {
   for(size_t i = 0; i < ld->nsections; i++) {
+    for(size_t k = 0; k < ld->sections[i].ntkeys; k++) {
+      free(ld->sections[i].tkeys[k].target);
+      free(ld->sections[i].tkeys[k].value);
+    }
     free(ld->sections[i].name);
     for(size_t k = 0; k < RB_OPT__COUNT; k++)
       free(ld->sections[i].raw[k]);
@@ -799,6 +945,10 @@ static void free_sections(struct loader *ld)
 
 static void scenario_free(struct rb_scenario *sc)
 {
+  for(size_t i = 0; sc->targets && i < sc->ntargets; i++)
+    scenario_free(&sc->targets[i]);
+  free(sc->targets);
+  free(sc->target_name);
   free(sc->name);
   free(sc->file);
   free(sc->scenario_dir);
@@ -827,6 +977,37 @@ static void place(const struct rb_scenario *sc, size_t id, char *buf, size_t buf
     snprintf(buf, buflen, "--set %s", rb_options[id].name);
   else
     snprintf(buf, buflen, "%s:%d", sc->file, sc->line);
+}
+
+/* HTTP players play from play_from in a topology (their URLs expand with its host and
+   http_port), and only from a target the fault restarts: their recovery through a
+   topology's untouched target is not measured, so that is refused, not judged wrong.
+   Checked once, on the scenario (target views inherit flv_players/hls_players). */
+static rb_err check_http_players(const struct rb_scenario *sc, char *msg, size_t msglen)
+{
+  const struct rb_scenario *from = sc->ntargets ? &sc->targets[sc->play_from] : sc;
+  const struct { unsigned n; enum rb_opt_id url; } http[] = {
+    { sc->flv_players, RB_OPT_FLV_URL }, { sc->hls_players, RB_OPT_HLS_URL } };
+  char where[300];
+
+  if(sc->target_name || (!sc->flv_players && !sc->hls_players))
+    return RB_OK;
+  if(sc->ntargets && sc->fault_target >= 0 && (unsigned)sc->fault_target != sc->play_from) {
+    place(sc, sc->flv_players ? RB_OPT_FLV_PLAYERS : RB_OPT_HLS_PLAYERS, where, sizeof(where));
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: HTTP-FLV and HLS players play from play_from = %s, which "
+                   "fault_target = %s does not restart: not supported (play from the target the fault hits)",
+                   where, from->target_name, sc->targets[sc->fault_target].target_name);
+  }
+  /* The default URLs name ${http_port}: a missing one is an error now, not at run time. */
+  if(from->raw[RB_OPT_HTTP_PORT])
+    return RB_OK;
+  for(size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++)
+    if(http[i].n && strstr(sc->raw[http[i].url], "${http_port}"))
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s] has %s players but %s names ${http_port}, "
+                     "which is not set%s%s", sc->file, sc->line, sc->name, i ? "HLS" : "HTTP-FLV",
+                     rb_options[http[i].url].name, sc->ntargets ? " on play_from target " : "",
+                     sc->ntargets ? from->target_name : "");
+  return RB_OK;
 }
 
 /* After inheritance: expand and parse every typed value, then cross-check keys. */
@@ -877,26 +1058,23 @@ static rb_err finalize(struct rb_scenario *sc, char *msg, size_t msglen)
     place(sc, RB_OPT_RECONNECT, where, sizeof(where));
     return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: %s", where, why);
   }
-  if(!sc->raw[RB_OPT_COMMAND] && sc->fault != RB_FAULT_EXEC)
+  if(!sc->raw[RB_OPT_COMMAND] && sc->fault != RB_FAULT_EXEC && !sc->ntargets)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO,
-                   "%s:%d: [%s] has no command (required unless fault = exec:CMD restarts an external server)",
-                   sc->file, sc->line, sc->name);
+                   "%s:%d: [%s%s] has no command (required unless fault = exec:CMD restarts an external server)",
+                   sc->file, sc->line, sc->target_name ? TARGET_PREFIX : "",
+                   sc->target_name ? sc->target_name : sc->name);
   if((err = resolve_net_fault(sc, msg, msglen)))
     return err;
+  if(sc->ntargets && sc->fault_target < 0 && sc->fault == RB_FAULT_RELOAD) {
+    place(sc, RB_OPT_FAULT_TARGET, where, sizeof(where));
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: fault = reload reloads one target: name it in fault_target "
+                   "(not all)", where);
+  }
   if((sc->players || sc->flv_players || sc->hls_players) && !sc->publishers)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s] has players but no publishers to play",
                    sc->file, sc->line, sc->name);
-  /* The default URLs name ${http_port}: a missing one is an error now, not at run time. */
-  if(!sc->raw[RB_OPT_HTTP_PORT]) {
-    const struct { unsigned n; enum rb_opt_id url; } http[] = {
-      { sc->flv_players, RB_OPT_FLV_URL }, { sc->hls_players, RB_OPT_HLS_URL } };
-
-    for(size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++)
-      if(http[i].n && strstr(sc->raw[http[i].url], "${http_port}"))
-        return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s] has %s players but %s names ${http_port}, "
-                       "which is not set", sc->file, sc->line, sc->name, i ? "HLS" : "HTTP-FLV",
-                       rb_options[http[i].url].name);
-  }
+  if((err = check_http_players(sc, msg, msglen)))
+    return err;
   if(sc->cycles == 0)
     return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: [%s]: cycles must be at least 1",
                    sc->file, sc->line, sc->name);
@@ -937,6 +1115,196 @@ static bool wanted(const char *name, char *const *only)
   return false;
 }
 
+/* One target's view: the scenario, with the target section over its target keys
+   (a --set still wins: it was asked for on the command line). */
+/* NAME.key lines of sec that name this target: over its target section. */
+static rb_err apply_target_keys(struct rb_scenario *v, const struct rb_scenario *sc, const struct section *sec)
+{
+  for(size_t i = 0; sec && i < sec->ntkeys; i++) {
+    const struct target_key *k = &sec->tkeys[i];
+
+    if(strcmp(k->target, v->target_name) || sc->raw_line[k->id] < 0)
+      continue; /* another target's, or --set wins */
+    free(v->raw[k->id]);
+    if(!(v->raw[k->id] = strdup(k->value)))
+      return RB_ERR_NOMEM;
+    v->raw_line[k->id] = k->line;
+  }
+  return RB_OK;
+}
+
+static rb_err build_view(struct rb_scenario *v, const struct rb_scenario *sc, const struct section *t)
+{
+  if(!(v->name = strdup(sc->name)) || !(v->file = strdup(sc->file)) || !(v->scenario_dir = strdup(sc->scenario_dir)) ||
+     !(v->target_name = strdup(t->tname)))
+    return RB_ERR_NOMEM;
+  v->line = t->line;
+  for(size_t id = 0; id < RB_OPT__COUNT; id++) {
+    bool own = target_keys[id] && t->raw[id] && sc->raw_line[id] >= 0;
+    const char *value = own ? t->raw[id] : sc->raw[id];
+
+    if(value && !(v->raw[id] = strdup(value)))
+      return RB_ERR_NOMEM;
+    v->raw_line[id] = own ? t->raw_line[id] : sc->raw_line[id];
+  }
+  return RB_OK;
+}
+
+/* Index of target name in sc's targets, -1 if not there. */
+static int target_index(const struct rb_scenario *sc, const char *name)
+{
+  const struct rb_scenario *t = find_target(sc, name, strlen(name));
+
+  return t ? (int)(t - sc->targets) : -1;
+}
+
+/* Every ${NAME.x} in sc's values must name one of the scenario's targets. */
+static rb_err check_target_refs(const struct rb_scenario *sc, const struct rb_scenario *top, char *msg, size_t msglen)
+{
+  for(size_t id = 0; id < RB_OPT__COUNT; id++)
+    for(const char *p = sc->raw[id]; p && (p = strstr(p, "${")); p += 2) {
+      const char *end = strchr(p + 2, '}');
+      char where[300];
+
+      if(!end || !is_target_ref(p + 2, (size_t)(end - p - 2)) || (p > sc->raw[id] && p[-1] == '$'))
+        continue;
+      if(find_target(top, p + 2, (size_t)(strchr(p + 2, '.') - p - 2)))
+        continue;
+      place(sc, id, where, sizeof(where));
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: %s: ${%.*s}: no target %.*s in %s", where,
+                     rb_options[id].name, (int)(end - p - 2), p + 2, (int)(strchr(p + 2, '.') - p - 2), p + 2,
+                     top->ntargets ? "this scenario's targets" : "the file (add a [target NAME] section)");
+    }
+  return RB_OK;
+}
+
+/* Resolve a target named by key id (fault_target, publish_to, play_from); *out
+   unchanged when the key is not set. */
+static rb_err resolve_target_key(const struct rb_scenario *sc, size_t id, bool all_ok, int *out, char *msg,
+                                 size_t msglen)
+{
+  char where[300];
+  int k;
+
+  if(!sc->raw[id])
+    return RB_OK;
+  place(sc, id, where, sizeof(where));
+  if(!sc->ntargets)
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: %s needs [target NAME] sections", where, rb_options[id].name);
+  if(all_ok && !strcmp(sc->raw[id], "all")) {
+    *out = -1;
+    return RB_OK;
+  }
+  if((k = target_index(sc, sc->raw[id])) < 0)
+    return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: %s = %.60s: not one of this scenario's targets%s", where,
+                   rb_options[id].name, sc->raw[id], all_ok ? " (or all)" : "");
+  *out = k;
+  return RB_OK;
+}
+
+/* Every NAME.key of sec must name one of the scenario's targets. */
+static rb_err check_target_keys(const struct rb_scenario *sc, struct loader *ld, const struct section *sec,
+                                bool is_global, char *msg, size_t msglen)
+{
+  for(size_t i = 0; sec && i < sec->ntkeys; i++) {
+    char name[160];
+
+    /* [global] speaks for every scenario: a target another scenario runs is fine there */
+    snprintf(name, sizeof(name), TARGET_PREFIX "%s", sec->tkeys[i].target);
+    if(is_global && find_section(ld, name))
+      continue;
+    if(!find_target(sc, sec->tkeys[i].target, strlen(sec->tkeys[i].target)))
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: %s.%s: no target %s in %s", sc->file, sec->tkeys[i].line,
+                     sec->tkeys[i].target, rb_options[sec->tkeys[i].id].name, sec->tkeys[i].target,
+                     sc->ntargets ? "this scenario's targets" : "the file (add a [target NAME] section)");
+  }
+  return RB_OK;
+}
+
+/* [target NAME] sections: the scenario's targets (its `targets`, or all of them). */
+static rb_err build_topology(struct rb_scenario *sc, struct loader *ld, const struct section *global,
+                             const struct section *own, char *msg, size_t msglen)
+{
+  const struct section *chosen[RB_MAX_SCENARIO_TARGETS];
+  size_t n = 0, nsections = 0;
+  char where[300], *list = NULL, *save = NULL;
+  int k;
+  rb_err err = RB_OK;
+
+  for(size_t i = 0; i < ld->nsections; i++)
+    nsections += ld->sections[i].tname != NULL;
+  place(sc, RB_OPT_TARGETS, where, sizeof(where));
+  if(sc->raw[RB_OPT_TARGETS]) {
+    if(!nsections)
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: targets: no [target NAME] section in the file", where);
+    if(!(list = strdup(sc->raw[RB_OPT_TARGETS])))
+      return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+    for(char *name = strtok_r(list, " \t,", &save); name; name = strtok_r(NULL, " \t,", &save)) {
+      const struct section *t = NULL;
+
+      for(size_t i = 0; i < ld->nsections && !t; i++)
+        if(ld->sections[i].tname && !strcmp(ld->sections[i].tname, name))
+          t = &ld->sections[i];
+      for(size_t i = 0; t && i < n; i++)
+        if(chosen[i] == t)
+          err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: targets: %s is listed twice", where, name);
+      if(!t)
+        err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: targets: no [target %.60s] section", where, name);
+      else if(n == RB_MAX_SCENARIO_TARGETS)
+        err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: targets: more than %d", where, RB_MAX_SCENARIO_TARGETS);
+      if(err)
+        break;
+      chosen[n++] = t;
+    }
+    free(list);
+    if(err)
+      return err;
+    if(!n)
+      return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: targets: empty", where);
+  }
+  else
+    for(size_t i = 0; i < ld->nsections; i++) {
+      if(!ld->sections[i].tname)
+        continue;
+      if(n == RB_MAX_SCENARIO_TARGETS)
+        return rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s:%d: more than %d [target] sections: say which this "
+                       "scenario runs with targets = ...", sc->file, ld->sections[i].line, RB_MAX_SCENARIO_TARGETS);
+      chosen[n++] = &ld->sections[i];
+    }
+  if(n) {
+    if(!(sc->targets = calloc(n, sizeof(*sc->targets))))
+      return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+    sc->ntargets = n;
+    sc->topology = sc;
+    for(size_t i = 0; i < n; i++) {
+      if(build_view(&sc->targets[i], sc, chosen[i]) || apply_target_keys(&sc->targets[i], sc, global) ||
+         apply_target_keys(&sc->targets[i], sc, own))
+        return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+      sc->targets[i].topology = sc;
+    }
+  }
+  if((err = check_target_keys(sc, ld, global, true, msg, msglen)) ||
+     (err = check_target_keys(sc, ld, own, false, msg, msglen)))
+    return err;
+  k = 0;
+  if((err = resolve_target_key(sc, RB_OPT_FAULT_TARGET, true, &k, msg, msglen)))
+    return err;
+  sc->fault_target = k;
+  k = 0;
+  if((err = resolve_target_key(sc, RB_OPT_PUBLISH_TO, false, &k, msg, msglen)))
+    return err;
+  sc->publish_to = (unsigned)k;
+  if((err = resolve_target_key(sc, RB_OPT_PLAY_FROM, false, &k, msg, msglen)))
+    return err;
+  sc->play_from = (unsigned)k;
+  if((err = check_target_refs(sc, sc, msg, msglen)))
+    return err;
+  for(size_t i = 0; i < sc->ntargets; i++)
+    if((err = check_target_refs(&sc->targets[i], sc, msg, msglen)) || (err = finalize(&sc->targets[i], msg, msglen)))
+      return err;
+  return RB_OK;
+}
+
 static rb_err build_scenario(struct rb_scenario *sc, struct loader *ld, const struct section *global,
                              const struct section *s, const char *dir, char *const *overrides,
                              char *msg, size_t msglen)
@@ -968,6 +1336,8 @@ static rb_err build_scenario(struct rb_scenario *sc, struct loader *ld, const st
   for(size_t i = 0; overrides && overrides[i]; i++)
     if((err = apply_override(sc, overrides[i], msg, msglen)))
       return err;
+  if((err = build_topology(sc, ld, global, s, msg, msglen)))
+    return err;
   return finalize(sc, msg, msglen);
 }
 
@@ -1013,10 +1383,10 @@ rb_err rb_scenario_load_string(const char *text, const char *name, const char *d
   }
   global = find_section(ld, "global");
   for(size_t i = 0; i < ld->nsections; i++)
-    if(&ld->sections[i] != global && wanted(ld->sections[i].name, only))
+    if(&ld->sections[i] != global && !ld->sections[i].tname && wanted(ld->sections[i].name, only))
       want++;
   for(size_t i = 0; only && only[i]; i++)
-    if(!find_section(ld, only[i]) || !strcmp(only[i], "global")) {
+    if(!find_section(ld, only[i]) || !strcmp(only[i], "global") || find_section(ld, only[i])->tname) {
       err = rb_fail(msg, msglen, RB_ERR_SCENARIO, "%s: no scenario named '%s' (--only)", name, only[i]);
       goto out;
     }
@@ -1033,7 +1403,7 @@ rb_err rb_scenario_load_string(const char *text, const char *name, const char *d
   for(size_t i = 0; i < ld->nsections; i++) {
     const struct section *s = &ld->sections[i];
 
-    if(s == global || !wanted(s->name, only))
+    if(s == global || s->tname || !wanted(s->name, only))
       continue;
     err = build_scenario(&out->items[out->count++], ld, global, s, dir, overrides, msg, msglen);
     if(err)
@@ -1125,6 +1495,10 @@ void rb_scenario_print_keys(FILE *out)
   }
   fprintf(out, "\nVariables: ${KEY} for any key above, and ${port} ${host} ${http_port} ${run_dir} "
                "${scenario_dir} ${cycle} ${client} ${config} ${name}.\n"
+               "Topologies: a [target NAME] section sets the target keys (command restart_command host port\n"
+               "http_port app url config_template ready ready_timeout stat_url stat_expect) of one server;\n"
+               "${NAME.port} ${NAME.http_port} ${NAME.host} are its values, usable in every key and template;\n"
+               "NAME.KEY = VALUE in [global] or a scenario sets one target's key for it.\n"
                "Write $${X} for a literal ${X} (shell variables in commands).\n"
                "Durations: 250ms, 2s, 1m; plain numbers are seconds.\n"
                "Sizes: 4096, 512KiB, 4MiB, 1GiB (K, M, G: binary units); plain numbers are bytes.\n");

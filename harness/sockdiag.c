@@ -20,6 +20,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "rebound/procscan.h"
 
 #define MAX_LISTEN_INODES 64
+#define MAX_ANY_PORT_INODES 8192 /* LISTEN sockets of the whole host, for a port discovery */
 #define RECV_BUF 32768
 #define NETLINK_TIMEOUT_MS 1000
 
@@ -37,18 +39,25 @@
 struct collect {
   struct rb_port_snapshot *snap;
   unsigned long *inodes;
+  uint16_t *inode_ports;   /* port of each collected inode, when asked (any-port dumps) */
   size_t max_inodes, ninodes;
   bool stop_at_first; /* rb_sockdiag_is_listening: any match will do */
   bool found;
 };
 
-static void count_socket(struct collect *c, unsigned state, unsigned long inode)
+static void count_socket(struct collect *c, unsigned state, unsigned long inode, uint16_t port)
 {
   c->found = true;
   if(state < RB_TCP_STATE_MAX)
     c->snap->counts[state]++;
-  if(state == RB_TCP_LISTEN && c->inodes && inode && c->ninodes < c->max_inodes)
+  /* a connection still in the accept queue has no file yet, hence no inode */
+  if(state == RB_TCP_ESTABLISHED && inode)
+    c->snap->accepted++;
+  if(state == RB_TCP_LISTEN && c->inodes && inode && c->ninodes < c->max_inodes) {
+    if(c->inode_ports)
+      c->inode_ports[c->ninodes] = port;
     c->inodes[c->ninodes++] = inode;
+  }
 }
 
 /* ---- netlink --------------------------------------------------------------- */
@@ -62,7 +71,8 @@ struct diag_request {
 };
 
 /* One conditional op: "local port == port" jumps to the end (accept); anything
-   else jumps 4 bytes past it (reject). This is what ss(8) emits for sport. */
+   else jumps 4 bytes past it (reject). This is what ss(8) emits for sport.
+   Port 0 (never a listening port) means every port: no filter at all. */
 static void build_request(struct diag_request *r, int family, uint16_t port, uint32_t states, uint32_t seq)
 {
   memset(r, 0, sizeof(*r));
@@ -81,6 +91,8 @@ static void build_request(struct diag_request *r, int family, uint16_t port, uin
   r->cond.family = AF_UNSPEC;
   r->cond.prefix_len = 0;
   r->cond.port = port;
+  if(!port)
+    r->nlh.nlmsg_len = offsetof(struct diag_request, attr);
 }
 
 /* Handle one datagram of the dump. Returns 1 when the dump is done, 0 to go on,
@@ -106,9 +118,9 @@ static int parse_dump(const char *buf, size_t len, uint32_t seq, uint16_t port, 
       continue;
     m = NLMSG_DATA(h);
     /* the filter already did this; checking again costs nothing */
-    if(ntohs(m->id.idiag_sport) != port)
+    if(port && ntohs(m->id.idiag_sport) != port)
       continue;
-    count_socket(c, m->idiag_state, m->idiag_inode);
+    count_socket(c, m->idiag_state, m->idiag_inode, ntohs(m->id.idiag_sport));
     if(c->stop_at_first)
       return 1;
   }
@@ -127,7 +139,7 @@ static rb_err netlink_dump(int fd, int family, uint16_t port, uint32_t states, s
   if(!buf)
     return rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
   build_request(&req, family, port, states, seq);
-  if(sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+  if(sendto(fd, &req, req.nlh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
     err = rb_fail(msg, msglen, RB_ERR_SYSTEM, "sock_diag request: %s", strerror(errno));
     goto out;
   }
@@ -237,15 +249,11 @@ static bool parse_proc_line(const char *line, unsigned *lport, unsigned *state, 
   return colon && sscanf(colon + 1, "%x", lport) == 1 && *lport <= 0xffff;
 }
 
-rb_err rb_sockdiag_parse_proc(const char *text, uint16_t port, struct rb_port_snapshot *out,
-                              unsigned long *listen_inodes, size_t max_inodes, size_t *ninodes)
+/* port 0 = every port (c->inode_ports then says whose each inode is). */
+static rb_err parse_proc_text(const char *text, uint16_t port, struct collect *c)
 {
-  struct collect c = { .snap = out, .inodes = listen_inodes, .max_inodes = max_inodes,
-                       .ninodes = ninodes ? *ninodes : 0 };
   rb_err err = RB_OK;
 
-  if(!text || !out)
-    return RB_ERR_USAGE;
   for(const char *line = text; *line;) {
     const char *eol = strchr(line, '\n');
     size_t len = eol ? (size_t)(eol - line) : strlen(line);
@@ -264,16 +272,28 @@ rb_err rb_sockdiag_parse_proc(const char *text, uint16_t port, struct rb_port_sn
       err = RB_ERR_IO;
       break;
     }
-    if(lport == port)
-      count_socket(&c, state, inode);
+    if(!port || lport == port)
+      count_socket(c, state, inode, (uint16_t)lport);
   }
+  return err;
+}
+
+rb_err rb_sockdiag_parse_proc(const char *text, uint16_t port, struct rb_port_snapshot *out,
+                              unsigned long *listen_inodes, size_t max_inodes, size_t *ninodes)
+{
+  struct collect c = { .snap = out, .inodes = listen_inodes, .max_inodes = max_inodes,
+                       .ninodes = ninodes ? *ninodes : 0 };
+  rb_err err;
+
+  if(!text || !out || !port)
+    return RB_ERR_USAGE;
+  err = parse_proc_text(text, port, &c);
   if(ninodes)
     *ninodes = c.ninodes;
   return err;
 }
 
-static rb_err proc_collect(uint16_t port, struct rb_port_snapshot *out, unsigned long *inodes, size_t max,
-                           size_t *ninodes, char *msg, size_t msglen)
+static rb_err proc_collect(uint16_t port, struct collect *c, char *msg, size_t msglen)
 {
   static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
 
@@ -286,7 +306,7 @@ static rb_err proc_collect(uint16_t port, struct rb_port_snapshot *out, unsigned
         continue;
       return rb_fail(msg, msglen, RB_ERR_IO, "%s: %s", files[i], strerror(errno));
     }
-    err = rb_sockdiag_parse_proc(text, port, out, inodes, max, ninodes);
+    err = parse_proc_text(text, port, c);
     free(text);
     if(err)
       return rb_fail(msg, msglen, err, "%s: unexpected format", files[i]);
@@ -377,7 +397,7 @@ rb_err rb_sockdiag_snapshot(uint16_t port, bool with_owners, struct rb_port_snap
     memset(out, 0, sizeof(*out));
     out->port = port;
     c.ninodes = 0;
-    if((err = proc_collect(port, out, inodes, MAX_LISTEN_INODES, &c.ninodes, msg, msglen)))
+    if((err = proc_collect(port, &c, msg, msglen)))
       return err;
   }
   if(with_owners && c.ninodes)
@@ -394,7 +414,8 @@ bool rb_sockdiag_is_listening(uint16_t port)
   if(netlink_collect(port, 1U << RB_TCP_LISTEN, &c, NULL, 0) == RB_OK)
     return c.found;
   memset(&snap, 0, sizeof(snap));
-  if(proc_collect(port, &snap, NULL, 0, NULL, NULL, 0) != RB_OK)
+  c = (struct collect){ .snap = &snap };
+  if(proc_collect(port, &c, NULL, 0) != RB_OK)
     return false;
   return snap.counts[RB_TCP_LISTEN] > 0;
 }
@@ -425,6 +446,83 @@ bool rb_sockdiag_listen_all_held_by(uint16_t port, pid_t pid)
     all = holds_one(pid_dir, inodes[i]);
   close(pid_dir);
   return all;
+}
+
+/* Every socket inode process pid_dir holds, matched against the LISTEN inodes
+   (inodes[i] listens on ports[i]): matching ports are added to out. */
+static void add_ports_held(int pid_dir, const unsigned long *inodes, const uint16_t *ports, size_t ninodes,
+                           uint16_t *out, size_t max, size_t *nout)
+{
+  int fd_dir = openat(pid_dir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct dirent *de;
+  DIR *dir;
+
+  if(fd_dir < 0)
+    return;
+  if(!(dir = fdopendir(fd_dir))) {
+    close(fd_dir);
+    return;
+  }
+  while((de = readdir(dir))) {
+    char link[64];
+    unsigned long inode;
+    ssize_t n;
+
+    if(de->d_name[0] == '.' || (n = readlinkat(fd_dir, de->d_name, link, sizeof(link) - 1)) <= 0)
+      continue;
+    link[n] = '\0';
+    if(sscanf(link, "socket:[%lu]", &inode) != 1)
+      continue;
+    for(size_t i = 0; i < ninodes; i++) {
+      bool known = false;
+
+      if(inodes[i] != inode)
+        continue;
+      for(size_t k = 0; k < *nout; k++)
+        known |= out[k] == ports[i];
+      if(!known && *nout < max)
+        out[(*nout)++] = ports[i];
+    }
+  }
+  closedir(dir);
+}
+
+rb_err rb_sockdiag_listen_ports_of(const pid_t *pids, size_t npids, uint16_t *ports, size_t max, size_t *nports,
+                                   char *msg, size_t msglen)
+{
+  struct rb_port_snapshot snap;
+  unsigned long *inodes = calloc(MAX_ANY_PORT_INODES, sizeof(*inodes));
+  uint16_t *owners_ports = calloc(MAX_ANY_PORT_INODES, sizeof(*owners_ports));
+  struct collect c = { .snap = &snap, .inodes = inodes, .inode_ports = owners_ports,
+                       .max_inodes = MAX_ANY_PORT_INODES };
+  rb_err err = RB_OK;
+
+  *nports = 0;
+  memset(&snap, 0, sizeof(snap));
+  if(!inodes || !owners_ports) {
+    err = rb_fail(msg, msglen, RB_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  if(netlink_collect(0, 1U << RB_TCP_LISTEN, &c, NULL, 0) != RB_OK) {
+    memset(&snap, 0, sizeof(snap));
+    c.ninodes = 0;
+    if((err = proc_collect(0, &c, msg, msglen)))
+      goto out;
+  }
+  for(size_t i = 0; i < npids; i++) {
+    char path[32];
+    int pid_dir;
+
+    snprintf(path, sizeof(path), "/proc/%d", (int)pids[i]);
+    if((pid_dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+      continue; /* ended meanwhile */
+    add_ports_held(pid_dir, inodes, owners_ports, c.ninodes, ports, max, nports);
+    close(pid_dir);
+  }
+out:
+  free(inodes);
+  free(owners_ports);
+  return err;
 }
 
 void rb_sockdiag_format_counts(const struct rb_port_snapshot *s, char *buf, size_t buflen)

@@ -24,7 +24,7 @@ valgrind_pass() {
     cmake --build "$dir" -j "$jobs" >/dev/null
   }
   echo "== valgrind"
-  for t in test_scenario test_scenario_fuzzcases test_client test_refserver test_media test_output test_shard test_run test_types test_judge test_flv test_hls test_mpegts; do
+  for t in test_scenario test_scenario_fuzzcases test_client test_refserver test_media test_output test_shard test_run test_types test_judge test_ports test_flv test_hls test_mpegts; do
     timeout 300 "${vg[@]}" "$dir/tests/$t" >/dev/null || { echo "valgrind: $t failed" >&2; return 1; }
     echo "valgrind: $t clean"
   done

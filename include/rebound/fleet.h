@@ -34,6 +34,8 @@ struct rb_fleet_opts {
   const char *media_path;      /* NULL = built-in clip */
   const char *host;            /* for raw half-handshake connections (fault_at = handshake) */
   uint16_t port;
+  const char *play_url;        /* where players play (another target in a topology); NULL = url */
+  const char *holder_url;      /* where holders connect (the target the fault hits); NULL = url */
   struct rb_backoff_profile reconnect; /* all zero = rebound's own */
   uint64_t seed;               /* every member's schedule and spread derive from it */
   bool keep_chunk_size;        /* publishers carry a stale chunk size (client.h) */
@@ -137,6 +139,20 @@ void rb_fleet_close_handshakes(struct rb_fleet *f);
    about 20 us per client, so that a large fleet does not reconnect in lockstep. */
 void rb_fleet_kick(struct rb_fleet *f);
 
+/* Members of a kind that the fault does not touch (they are on another target):
+   "up" for them means up in any session, not one begun since the restart. */
+void rb_fleet_set_staying(struct rb_fleet *f, bool publishers, bool players);
+
+/* Recovery through a topology: from now on, watch every player for the first frame
+   its publisher sent after this call (frames still on their way do not count), and
+   count the frames missing after it as lost after the recovery. */
+void rb_fleet_arm_flow(struct rb_fleet *f);
+
+/* Wait until every player has received such a frame, or deadline / *stop. RB_OK with
+   *all_at = when the last one did; RB_ERR_TIMEOUT with msg naming the first player
+   that did not ("2/3 players receive new frames; player 1 (s): ..."). */
+rb_err rb_fleet_wait_flow(struct rb_fleet *f, int64_t deadline, volatile int *stop, int64_t *all_at, char *msg,
+                          size_t msglen);
 /* Which clients a network fault hits: the selected kinds, in the order publishers,
    players, holders, at most max of them (0: no limit). */
 struct rb_fleet_select {

@@ -153,4 +153,10 @@ void *rb_refserver_conn_user(const struct rb_refserver_conn *c);
 uint64_t rb_refserver_conn_id(const struct rb_refserver_conn *c);
 size_t rb_refserver_conn_count(const struct rb_refserver *s);
 
+/* --pull URL (harness/refserver_pull.c): relay rtmp://HOST:PORT/APP/STREAM from an
+   origin into this server, listening at self_endpoint ("127.0.0.1:1935"), from a
+   thread of its own; repull = false: after the origin is lost, never again. */
+rb_err rb_refserver_pull_start(const char *url, const char *self_endpoint, bool repull, bool quiet, char *msg,
+                               size_t msglen);
+
 #endif

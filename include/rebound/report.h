@@ -100,4 +100,13 @@ int rb_report_xml_attr(struct _xmlTextWriter *w, const char *name, const char *v
 /* Build the schema-1 document; the caller json_decref()s it. Exposed for tests. */
 struct json_t *rb_report_json(const struct rb_run_result *run);
 
+/* Is there more to say about the cycle's targets than its own line does (several
+   targets, or a target with several ports)? */
+bool rb_report_has_targets(const struct rb_cycle_result *c);
+
+/* "edge: not restarted, players recovered 1025.1 ms after the restart",
+   "origin: restarted, rebind port 1935 4.1 ms, port 8080 4.3 ms": console, JUnit
+   and HTML show each target of a cycle with this line. */
+void rb_report_target_line(const struct rb_target_result *t, char *buf, size_t len);
+
 #endif

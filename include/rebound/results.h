@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rebound/ports.h"
 #include "rebound/stats.h"
 #include "rebound/types.h"
 
@@ -25,6 +26,29 @@
 struct rb_arrival {
   double ms;
   unsigned back;
+};
+
+#define RB_MAX_TARGETS 4
+#define RB_TARGET_NAME_LEN 64
+
+/* One port of one target in one cycle. */
+struct rb_port_result {
+  uint16_t port;
+  double rebind_ms;                          /* restart -> LISTENed by the new generation; -1 = not */
+  int64_t rebind_at_ns;                      /* CLOCK_MONOTONIC of that, 0 if never */
+  unsigned states_at_restart[RB_TCP_STATE_MAX]; /* sockets on the port right before the restart */
+};
+
+/* One target in one cycle: every port it listened on at first start. */
+struct rb_target_result {
+  char name[RB_TARGET_NAME_LEN];
+  bool restarted;                            /* the fault hit it and it was started again */
+  bool plays;                                /* players play from it */
+  bool publishes;                            /* publishers publish to it */
+  double recovery_ms;                        /* players on it, when it was not restarted: restart of the
+                                                killed target -> every one receiving new frames; -1 = not */
+  size_t nports;
+  struct rb_port_result ports[RB_MAX_PORTS]; /* ports[0] = its `port` */
 };
 
 /* What one kind of HTTP player saw in a cycle (flv_players, hls_players). */
@@ -75,6 +99,11 @@ struct rb_cycle_result {
   char diagnosis[RB_DIAGNOSIS_LEN];
   size_t nfailures;
   char failures[RB_MAX_FAILURES][RB_FAILURE_LEN];
+  double recovery_ms;             /* topology: restart -> every player on a target the fault did not hit
+                                     receives new frames again (-1: not reached, or no such players) */
+  size_t ntargets;
+  struct rb_target_result targets[RB_MAX_TARGETS]; /* every target, per port; rebind_ms above = the
+                                                       killed target's `port` */
   char log_path[512];             /* the restarted server's log */
   char log_tail[RB_LOG_TAIL_LEN]; /* its last lines, when the cycle failed */
 };
@@ -91,6 +120,7 @@ struct rb_scenario_result {
   struct rb_cycle_result *cycles;
   struct rb_summary ready, rebind, reconnect;
   struct rb_summary reconnect_publishers, reconnect_players, first_frame;
+  struct rb_summary recovery;      /* topology: recovery_ms of the cycles that have one */
   struct rb_summary flv_recovery, hls_recovery; /* of the cycles' flv/hls recovery_ms */
   bool exercised_classic;         /* some cycle saw FIN_WAIT2/TIME_WAIT at restart */
   unsigned states_before_start[RB_TCP_STATE_MAX]; /* the port's sockets just before the first spawn */

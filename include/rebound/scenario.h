@@ -78,6 +78,10 @@ enum rb_opt_id {
   RB_OPT_MAX_RECONNECT_MS,
   RB_OPT_EXPECT,
   RB_OPT_LOG_LIMIT,
+  RB_OPT_TARGETS,
+  RB_OPT_FAULT_TARGET,
+  RB_OPT_PUBLISH_TO,
+  RB_OPT_PLAY_FROM,
   RB_OPT_RECONNECT,
   RB_OPT_KEEP_ACROSS_RECONNECT,
   RB_OPT_RELOAD_SIGNAL,
@@ -98,6 +102,9 @@ struct rb_option {
 
 /* The option table, RB_OPT__COUNT entries, in the order of enum rb_opt_id. */
 extern const struct rb_option rb_options[RB_OPT__COUNT];
+
+/* Keys a [target NAME] section may set (command, port, ready, ...). */
+bool rb_option_is_target_key(enum rb_opt_id id);
 
 /* Look a key up by name; NULL if unknown. */
 const struct rb_option *rb_option_find(const char *name);
@@ -142,11 +149,26 @@ struct rb_scenario {
   int64_t max_reconnect_ns;
   enum rb_expect expect;
   uint64_t log_limit;     /* bytes kept of each start's output; 0 = all */
+
+  /* Topology: [target NAME] sections. ntargets == 0 (a file without them): the
+     scenario's own keys describe its one target, as they always did. Otherwise
+     targets[] holds one view per target, in start order: a copy of the scenario
+     whose target keys (rb_option_is_target_key) come from the [target NAME]
+     section; the engine fills in a view's auto ports. */
+  char *target_name;      /* in a view: NAME; NULL elsewhere */
+  size_t ntargets;
+  struct rb_scenario *targets;
+  const struct rb_scenario *topology; /* the scenario owning targets[], for ${NAME.port}; NULL without */
+  int fault_target;       /* index into targets; -1 = all of them at once */
+  unsigned publish_to;    /* index into targets */
+  unsigned play_from;     /* index into targets */
   struct rb_backoff_profile reconnect; /* how clients come back (reconnect = ...) */
   enum rb_keep_state keep_across_reconnect;
   int reload_signal;      /* fault = reload: the signal sent to the main process */
   int64_t reload_timeout_ns;
 };
+
+#define RB_MAX_SCENARIO_TARGETS 4
 
 struct rb_scenario_set {
   char *file;

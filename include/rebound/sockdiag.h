@@ -33,6 +33,12 @@ bool rb_sockdiag_is_listening(uint16_t port);
    otherwise, including when another process holds a LISTEN socket of its own. */
 bool rb_sockdiag_listen_all_held_by(uint16_t port, pid_t pid);
 
+/* Every TCP port on which one of pids holds a LISTEN socket (IPv4 or IPv6), each
+   once, in the order found, at most max; *nports says how many. Used to learn which
+   ports a target listens on besides the one it was told about. */
+rb_err rb_sockdiag_listen_ports_of(const pid_t *pids, size_t npids, uint16_t *ports, size_t max, size_t *nports,
+                                   char *msg, size_t msglen);
+
 /* Parse the text of /proc/net/tcp or /proc/net/tcp6 and add the sockets whose
    local port is port to out->counts; inodes of LISTEN sockets are appended to
    listen_inodes (up to max_inodes, count in *ninodes). Exposed for unit tests. */

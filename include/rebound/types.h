@@ -114,6 +114,7 @@ struct rb_port_owner {
 struct rb_port_snapshot {
   uint16_t port;
   unsigned counts[RB_TCP_STATE_MAX]; /* sockets with local port == port, per state */
+  unsigned accepted;                 /* ESTABLISHED ones a process has accept()ed (they have an inode) */
   size_t nowners;                    /* distinct processes owning a LISTEN socket */
   struct rb_port_owner owners[RB_SOCKDIAG_MAX_OWNERS];
 };

@@ -20,6 +20,9 @@ json '[.scenarios[0].cycles[] | .players.hls.sequence_resets == 0 and .players.h
 # the restart was seen (nginx-rtmp marks a new publish with EXT-X-DISCONTINUITY) and timed
 json '[.scenarios[0].cycles[] | .hls_recovery_ms > 0 and .hls_recovery_ms <= .reconnect_ms] | all'
 json '.scenarios[0].summary.hls_recovery_ms.count == 3'
+# the HTTP port (HLS) is judged like the RTMP port: both rebound after every restart
+json '.scenarios[0].port as $p | [.scenarios[0].cycles[] | (.targets[0].ports | length) == 2
+      and .targets[0].ports[0].port == $p and .targets[0].ports[1].port != $p and all(.targets[0].ports[]; .rebind_ms > 0)] | all'
 jsonschema -i "$T/r.json" "$SRC/tests/fixtures/results-schema-1.json" || fail "HLS results do not match schema 1"
 expect_in "$T/out" "HLS players 2/2"
 expect_in "$T/out" "hls recov"

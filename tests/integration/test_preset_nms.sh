@@ -27,6 +27,9 @@ json '[.scenarios[0].cycles[] | .clients.players_ok == 1 and .frames.received > 
 # and so did its HTTP-FLV player (NMS v4 serves /live/STREAM.flv on the HTTP port)
 json '[.scenarios[0].cycles[] | .players.flv.ok == 1 and .players.flv.received > 0 and .players.flv.recovery_ms > 0] | all'
 json '[.scenarios[0].cycles[] | .players.flv.lost_after_reconnect == 0] | all'
+# its HTTP port (HTTP-FLV, API) is judged like the RTMP port: both rebound after every restart
+json '[.scenarios[0].cycles[] | (.targets[0].ports | length) == 2 and .targets[0].ports[1].port != .targets[0].ports[0].port
+      and all(.targets[0].ports[]; .rebind_ms > 0)] | all'
 json '[.scenarios[] | .exercised_classic_bug] | all'
 [ -s "$T/art/kill-while-publishing/server-0.log" ] || fail "no NMS log for the first start"
 expect_in "$T/art/kill-while-publishing/server-0.log" "Node-Media-Server v4."

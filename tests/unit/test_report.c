@@ -125,10 +125,64 @@ static void test_xml_clean(void)
   free(s);
 }
 
+/* Topologies: a line per target (rebind per port, recovery) and its JSON. */
+static void test_targets(void)
+{
+  struct rb_cycle_result c;
+  char line[320];
+  json_t *doc, *t;
+
+  memset(&c, 0, sizeof(c));
+  c.ntargets = 1;
+  snprintf(c.targets[0].name, sizeof(c.targets[0].name), "target");
+  c.targets[0].restarted = true;
+  c.targets[0].nports = 1;
+  c.targets[0].ports[0].port = 1935;
+  c.targets[0].ports[0].rebind_ms = 4.12;
+  CU_ASSERT_FALSE(rb_report_has_targets(&c)); /* one target, one port: the cycle line says it all */
+  c.targets[0].nports = 2;
+  c.targets[0].ports[1].port = 8080;
+  c.targets[0].ports[1].rebind_ms = -1;
+  CU_ASSERT(rb_report_has_targets(&c));
+  rb_report_target_line(&c.targets[0], line, sizeof(line));
+  CU_ASSERT_STRING_EQUAL(line, "target: restarted, rebind port 1935 4.1 ms, port 8080 not rebound");
+  c.ntargets = 2;
+  snprintf(c.targets[1].name, sizeof(c.targets[1].name), "edge");
+  c.targets[1].plays = true;
+  c.targets[1].recovery_ms = 1025.04;
+  rb_report_target_line(&c.targets[1], line, sizeof(line));
+  CU_ASSERT_STRING_EQUAL(line, "edge: not restarted, players recovered 1025.0 ms after the restart");
+  c.targets[1].recovery_ms = -1;
+  rb_report_target_line(&c.targets[1], line, sizeof(line));
+  CU_ASSERT_STRING_EQUAL(line, "edge: not restarted, players did not recover");
+  /* a line that does not fit is cut, not overrun */
+  rb_report_target_line(&c.targets[0], line, 10);
+  CU_ASSERT_EQUAL(strlen(line), 9);
+  /* JSON: every target, every port; recovery only for the players' target */
+  make_run();
+  cycles[0].ntargets = 2;
+  memcpy(cycles[0].targets, c.targets, sizeof(c.targets));
+  cycles[0].targets[1].recovery_ms = 990.5;
+  cycles[0].recovery_ms = 990.5;
+  doc = rb_report_json(&run);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+  t = json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(doc, "scenarios"), 0), "cycles"), 0),
+                      "targets");
+  CU_ASSERT_EQUAL(json_array_size(t), 2);
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(json_object_get(json_array_get(t, 0), "ports"), 1),
+                                                     "port")), 8080);
+  CU_ASSERT(json_is_null(json_object_get(json_array_get(json_object_get(json_array_get(t, 0), "ports"), 1),
+                                         "rebind_ms")));
+  CU_ASSERT_PTR_NULL(json_object_get(json_array_get(t, 0), "recovery_ms"));
+  CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(json_array_get(t, 1), "recovery_ms")), 990.5, 0.001);
+  CU_ASSERT(json_is_true(json_object_get(json_array_get(t, 1), "players")));
+  json_decref(doc);
+}
+
 int main(void)
 {
   static const struct rb_test_case cases[] = {
-    RB_TEST(test_json_schema), RB_TEST(test_junit_well_formed), RB_TEST(test_xml_clean), RB_TEST_END
+    RB_TEST(test_json_schema), RB_TEST(test_junit_well_formed), RB_TEST(test_xml_clean), RB_TEST(test_targets), RB_TEST_END
   };
   int rc = rb_test_main("report", cases);
 

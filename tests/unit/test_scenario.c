@@ -422,6 +422,136 @@ static void test_durations(void)
   }
 }
 
+/* Topologies (issue 14): [target NAME] sections, their keys, NAME.key in scenarios,
+   ${NAME.port} across targets, fault_target / publish_to / play_from. */
+static void test_topology(void)
+{
+  struct rb_scenario_set set;
+  struct rb_scenario_vars vars = { .run_dir = "/r", .client = -1 };
+  char msg[512], *out = NULL;
+  static char *const sets[] = { "ready_timeout=3s", NULL };
+  const char *text =
+    "[global]\n"
+    "port = auto\n"
+    "ready_timeout = 7s\n"
+    "[target origin]\n"
+    "command = exec srv --port ${port}\n"
+    "port = 2000\n"
+    "[target edge]\n"
+    "command = exec srv --port ${port} --pull rtmp://${origin.host}:${origin.port}/live/x\n"
+    "host = 127.0.0.2\n"
+    "[one]\n"
+    "fault_target = edge\n"
+    "play_from = edge\n"
+    "[two]\n"
+    "targets = edge, origin\n"
+    "fault_target = all\n"
+    "edge.command = exec other ${origin.port}\n";
+
+  CU_ASSERT_EQUAL_FATAL(load(text, NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL_FATAL(set.count, 2); /* target sections are not scenarios */
+  {
+    struct rb_scenario *a = &set.items[0], *b = &set.items[1];
+
+    CU_ASSERT_EQUAL_FATAL(a->ntargets, 2);
+    CU_ASSERT_STRING_EQUAL(a->targets[0].target_name, "origin");
+    CU_ASSERT_STRING_EQUAL(a->targets[1].target_name, "edge");
+    CU_ASSERT_EQUAL(a->fault_target, 1);
+    CU_ASSERT_EQUAL(a->publish_to, 0);
+    CU_ASSERT_EQUAL(a->play_from, 1);
+    CU_ASSERT_EQUAL(a->targets[0].port, 2000);
+    CU_ASSERT(a->targets[1].port_auto);
+    CU_ASSERT_EQUAL(a->targets[1].ready_timeout_ns, 7 * RB_NS_PER_S); /* [global] reaches the targets */
+    a->targets[1].port = 3000; /* what the engine does with auto */
+    CU_ASSERT_EQUAL(rb_scenario_expand_key(&a->targets[1], RB_OPT_COMMAND, &vars, &out, msg, sizeof(msg)), RB_OK);
+    CU_ASSERT_STRING_EQUAL(out, "exec srv --port 3000 --pull rtmp://127.0.0.1:2000/live/x");
+    free(out);
+    CU_ASSERT_EQUAL_FATAL(b->ntargets, 2);
+    CU_ASSERT_STRING_EQUAL(b->targets[0].target_name, "edge");
+    CU_ASSERT_EQUAL(b->fault_target, -1);
+    CU_ASSERT_EQUAL(b->play_from, b->publish_to); /* default: where publishers publish */
+    CU_ASSERT_EQUAL(rb_scenario_expand_key(&b->targets[0], RB_OPT_COMMAND, &vars, &out, msg, sizeof(msg)), RB_OK);
+    CU_ASSERT_STRING_EQUAL(out, "exec other 2000"); /* NAME.key in the scenario wins */
+    free(out);
+    CU_ASSERT_EQUAL(rb_scenario_expand(&b->targets[1], "${edge.host}", &vars, &out, msg, sizeof(msg)), RB_OK);
+    CU_ASSERT_STRING_EQUAL(out, "127.0.0.2");
+    free(out);
+  }
+  rb_scenario_set_free(&set);
+  /* --set of a target key reaches every target */
+  CU_ASSERT_EQUAL_FATAL(load(text, sets, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(set.items[0].targets[0].ready_timeout_ns, 3 * RB_NS_PER_S);
+  rb_scenario_set_free(&set);
+  /* a file without target sections: nothing changes */
+  CU_ASSERT_EQUAL_FATAL(load("[a]\ncommand = x\n", NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(set.items[0].ntargets, 0);
+  CU_ASSERT_PTR_NULL(set.items[0].topology);
+  rb_scenario_set_free(&set);
+}
+
+static void test_topology_errors(void)
+{
+  static const struct { const char *text; const char *want; } cases[] = {
+    { "[target a]\ncycles = 2\n[s]\n", "t.ini:2: key 'cycles' is not a target key" },
+    { "[target a]\ncommand = x\n[s]\nfault_target = b\n", "t.ini:4: fault_target = b: not one of this scenario's targets" },
+    { "[target a]\ncommand = x\n[s]\nplay_from = all\n", "t.ini:4: play_from = all: not one of" },
+    { "[target a]\ncommand = x\n[s]\ntargets = a b\n", "t.ini:4: targets: no [target b] section" },
+    { "[target a]\ncommand = x\n[s]\ntargets = a a\n", "targets: a is listed twice" },
+    { "[target a]\ncommand = ${b.port}\n[s]\n", "t.ini:2: command: ${b.port}: no target b" },
+    { "[s]\ncommand = x ${a.port}\n", "no target a in the file" },
+    { "[s]\ncommand = x\nfault_target = a\n", "fault_target needs [target NAME] sections" },
+    { "[s]\ncommand = x\ntargets = a\n", "targets: no [target NAME] section in the file" },
+    { "[target a]\ncommand = x\n[s]\nb.command = y\n", "t.ini:4: b.command: no target b" },
+    { "[target a]\ncommand = x\n[s]\na.cycles = 2\n", "t.ini:4: bad key 'a.cycles'" },
+    { "[target a]\n[s]\n", "[target a] has no command" },
+    { "[target ]\ncommand = x\n[s]\n", "a target needs a name" },
+    { "[target a.b]\ncommand = x\n[s]\n", "bad target name" },
+    { "[target a]\ncommand = x\n", "no scenarios" },
+    { "[target a]\ncommand = x\n[target b]\ncommand = y\n[s]\nfault = reload\nfault_target = all\n",
+      "t.ini:7: fault = reload reloads one target: name it in fault_target" },
+    /* HTTP players play from play_from, and only from the target the fault restarts */
+    { "[target o]\ncommand = x\n[target e]\ncommand = y\nhttp_port = 8080\n[s]\nplay_from = e\n"
+      "fault_target = o\nflv_players = 1\n",
+      "t.ini:9: HTTP-FLV and HLS players play from play_from = e, which fault_target = o does not restart" },
+    { "[target o]\ncommand = x\nhttp_port = 8080\n[target e]\ncommand = y\n[s]\nplay_from = e\nfault_target = e\n"
+      "hls_players = 1\n",
+      "has HLS players but hls_url names ${http_port}, which is not set on play_from target e" },
+  };
+  struct rb_scenario_set set;
+  char msg[512];
+
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    msg[0] = '\0';
+    CU_ASSERT_EQUAL(load(cases[i].text, NULL, NULL, &set, msg, sizeof(msg)), RB_ERR_SCENARIO);
+    if(!strstr(msg, cases[i].want)) {
+      fprintf(stderr, "case %zu: '%s' does not contain '%s'\n", i, msg, cases[i].want);
+      CU_FAIL("topology error message");
+    }
+  }
+  /* only play_from needs an http_port for HTTP players */
+  CU_ASSERT_EQUAL(load("[target o]\ncommand = x\n[target e]\ncommand = y\nhttp_port = 8080\n[s]\nplay_from = e\n"
+                       "fault_target = e\nflv_players = 1\n", NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  if(set.count) {
+    CU_ASSERT_EQUAL(set.items[0].flv_players, 1);
+    CU_ASSERT_EQUAL(set.items[0].play_from, 1);
+    rb_scenario_set_free(&set);
+  }
+  /* a reload goes to one named target */
+  CU_ASSERT_EQUAL(load("[target a]\ncommand = x\n[target b]\ncommand = y\n[s]\nfault = reload\nfault_target = b\n",
+                       NULL, NULL, &set, msg, sizeof(msg)), RB_OK);
+  if(set.count) {
+    CU_ASSERT_EQUAL(set.items[0].fault, RB_FAULT_RELOAD);
+    CU_ASSERT_EQUAL(set.items[0].fault_target, 1);
+    rb_scenario_set_free(&set);
+  }
+  /* --only names scenarios, not targets */
+  {
+    static char *const only[] = { "target a", NULL };
+
+    CU_ASSERT_EQUAL(load("[target a]\ncommand = x\n[s]\n", NULL, only, &set, msg, sizeof(msg)), RB_ERR_SCENARIO);
+  }
+}
+
 int main(void)
 {
   static const struct rb_test_case cases[] = {
@@ -440,6 +570,8 @@ int main(void)
     RB_TEST(test_files),
     RB_TEST(test_keys_lists_every_option),
     RB_TEST(test_durations),
+    RB_TEST(test_topology),
+    RB_TEST(test_topology_errors),
     RB_TEST(test_net_fault_keys),
     RB_TEST_END
   };

@@ -333,6 +333,68 @@ static void test_is_listening_is_cheap(void)
   close(fd);
 }
 
+/* The ports a set of processes LISTENs on: ours (IPv4 and IPv6), not a child's
+   unless the child is asked about, and not a connected socket. */
+static void test_listen_ports_of(void)
+{
+  uint16_t a = 0, b = 0, c = 0, ports[16];
+  int fa = listen_loopback(AF_INET, &a), fb = listen_loopback(AF_INET6, &b), pipefd[2], fd;
+  size_t n = 99;
+  char msg[256] = "";
+  pid_t me = getpid(), child, both[2];
+  bool has_a = false, has_b = false, has_c = false;
+
+  CU_ASSERT_FATAL(fa >= 0 && pipe(pipefd) == 0);
+  if(fb < 0)
+    b = 0; /* no IPv6 loopback */
+  child = fork();
+  CU_ASSERT_FATAL(child >= 0);
+  if(child == 0) {
+    close(pipefd[0]);
+    fd = listen_loopback(AF_INET, &c);
+    if(fd < 0 || write(pipefd[1], &c, sizeof(c)) != (ssize_t)sizeof(c))
+      _exit(1);
+    pause(); /* until the parent kills it */
+    _exit(0);
+  }
+  close(pipefd[1]);
+  CU_ASSERT_FATAL(read(pipefd[0], &c, sizeof(c)) == (ssize_t)sizeof(c) && c);
+  /* the child listens on c, but it is not asked about */
+  CU_ASSERT_EQUAL(rb_sockdiag_listen_ports_of(&me, 1, ports, 16, &n, msg, sizeof(msg)), RB_OK);
+  for(size_t i = 0; i < n; i++) {
+    has_a |= ports[i] == a;
+    has_b |= b && ports[i] == b;
+    has_c |= ports[i] == c;
+  }
+  CU_ASSERT(has_a);
+  CU_ASSERT(!b || has_b);
+  CU_ASSERT_FALSE(has_c);
+  /* asked about both: c too, each port once */
+  both[0] = me;
+  both[1] = child;
+  has_a = has_c = false;
+  CU_ASSERT_EQUAL(rb_sockdiag_listen_ports_of(both, 2, ports, 16, &n, msg, sizeof(msg)), RB_OK);
+  for(size_t i = 0; i < n; i++) {
+    CU_ASSERT(ports[i] != a || !has_a);
+    has_a |= ports[i] == a;
+    has_c |= ports[i] == c;
+  }
+  CU_ASSERT(has_a && has_c);
+  /* max bounds what is written */
+  CU_ASSERT_EQUAL(rb_sockdiag_listen_ports_of(both, 2, ports, 1, &n, msg, sizeof(msg)), RB_OK);
+  CU_ASSERT_EQUAL(n, 1);
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+  close(pipefd[0]);
+  close(fa);
+  if(fb >= 0)
+    close(fb);
+  /* closed: no longer listed */
+  CU_ASSERT_EQUAL(rb_sockdiag_listen_ports_of(&me, 1, ports, 16, &n, msg, sizeof(msg)), RB_OK);
+  for(size_t i = 0; i < n; i++)
+    CU_ASSERT(ports[i] != a);
+}
+
 int main(void)
 {
   static const struct rb_test_case cases[] = {
@@ -344,6 +406,7 @@ int main(void)
     RB_TEST(test_two_owners),
     RB_TEST(test_live_connection_states),
     RB_TEST(test_is_listening_is_cheap),
+    RB_TEST(test_listen_ports_of),
     RB_TEST_END
   };
 
