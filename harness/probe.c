@@ -18,6 +18,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,6 +29,7 @@
 #include "rebound/clock.h"
 #include "rebound/http.h"
 #include "rebound/net.h"
+#include "rebound/random.h"
 #include "rebound/sockdiag.h"
 
 #define POLL_MIN_NS (200 * 1000)
@@ -174,7 +177,7 @@ rb_err rb_probe_wait(const struct rb_ready *r, int64_t deadline, rb_probe_keep_g
   }
 }
 
-rb_err rb_probe_free_port(uint16_t *port, char *msg, size_t msglen)
+static rb_err kernel_free_port(uint16_t *port, char *msg, size_t msglen)
 {
   struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
   socklen_t len = sizeof(sa);
@@ -189,4 +192,66 @@ rb_err rb_probe_free_port(uint16_t *port, char *msg, size_t msglen)
     *port = ntohs(sa.sin_port);
   close(fd);
   return err;
+}
+
+/* The kernel's range for the local ports of outgoing connections. */
+static void ephemeral_range(unsigned *lo, unsigned *hi)
+{
+  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+
+  *lo = 32768;
+  *hi = 60999;
+  if(f) {
+    if(fscanf(f, "%u %u", lo, hi) != 2 || *lo > *hi || *hi > 65535)
+      *lo = 32768, *hi = 60999;
+    fclose(f);
+  }
+}
+
+/* Can a listener bind 127.0.0.1:port right now? Without SO_REUSEADDR, so that a
+   port with any socket on it at all (TIME_WAIT included) is refused: an auto port
+   starts clean, also for a server that does not set SO_REUSEADDR. */
+static bool port_is_free(uint16_t port)
+{
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                            .sin_port = htons(port) };
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+  if(fd >= 0)
+    close(fd);
+  return ok;
+}
+
+/* An auto port is chosen outside the ephemeral range: bind(port 0) would hand out
+   a port from that range, which the kernel may give any process's next outgoing
+   connection while the server is down between two cycles -- and then the restart
+   fails with EADDRINUSE, looking like the server's bug. Candidates are random (not
+   the scenario's seed: two rebound runs at once must not choose alike), each
+   checked by a bind. */
+rb_err rb_probe_free_port(uint16_t *port, char *msg, size_t msglen)
+{
+  unsigned lo, hi, first, count;
+  uint64_t state = (uint64_t)rb_clock_now() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)port;
+
+  ephemeral_range(&lo, &hi);
+  if(lo > 16384) { /* below the range: 10000 .. lo-1 */
+    first = 10000;
+    count = lo - first;
+  }
+  else if(hi < 60000) { /* above it */
+    first = hi + 1;
+    count = 65535 - hi;
+  }
+  else
+    first = count = 0; /* the range covers nearly everything: fall back to the kernel's choice */
+  for(int attempt = 0; count && attempt < 200; attempt++) {
+    uint16_t candidate = (uint16_t)(first + rb_random_next(&state) % count);
+
+    if(port_is_free(candidate)) {
+      *port = candidate;
+      return RB_OK;
+    }
+  }
+  return kernel_free_port(port, msg, msglen);
 }

@@ -39,7 +39,7 @@ bool rb_probe_listen_once(uint16_t port);
 rb_err rb_probe_tcp_once(const char *host, uint16_t port, int64_t deadline, char *msg, size_t msglen);
 rb_err rb_probe_http_once(const char *url, int64_t deadline, char *msg, size_t msglen);
 
-/* Find a free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
+/* Find a free TCP port on 127.0.0.1, outside the kernel's ephemeral range (see probe.c). */
 rb_err rb_probe_free_port(uint16_t *port, char *msg, size_t msglen);
 
 #endif

@@ -32,6 +32,30 @@ wait_port_line() {
   return 1
 }
 
+# A free loopback port outside the kernel's ephemeral range (as rebound's own
+# `port = auto` chooses): a port from bind(0) may be handed to another test's
+# outgoing connection before the server binds it.
+free_port() {
+  python3 - <<'PY'
+import random, socket
+lo, hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+first, last = (10000, lo - 1) if lo > 16384 else (hi + 1, 65535)
+for _ in range(200):
+    p = random.randint(first, last)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+else:
+    raise SystemExit("free_port: no free port found")
+PY
+}
+
 fail() {
   echo "FAIL $TEST_NAME: $*" >&2
   exit 1

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 schema="$SRC/tests/fixtures/results-schema-1.json"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 cat >"$T/s.ini" <<INI
 [global]
 port = $port

@@ -335,6 +335,26 @@ static void test_free_port(void)
     close(fd);
 }
 
+/* Auto ports stay out of the range the kernel gives outgoing connections, so no
+   client of any process can be handed the port while the server is down. */
+static void test_free_port_not_ephemeral(void)
+{
+  unsigned lo = 32768, hi = 60999;
+  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+  if(f) {
+    CU_ASSERT_EQUAL(fscanf(f, "%u %u", &lo, &hi), 2);
+    fclose(f);
+  }
+  if(lo <= 16384 && hi >= 60000)
+    return; /* no room outside the range: the kernel's choice is the fallback */
+  for(int i = 0; i < 50; i++) {
+    uint16_t p = free_port();
+
+    CU_ASSERT(p < lo || p > hi);
+  }
+}
+
 static void test_ready_parse(void)
 {
   enum rb_ready_kind k = RB_READY_TCP;
@@ -367,6 +387,7 @@ int main(void)
     RB_TEST(test_rtmp_not_ready),
     RB_TEST(test_rtmp_ready),
     RB_TEST(test_free_port),
+    RB_TEST(test_free_port_not_ephemeral),
     RB_TEST(test_ready_parse),
     RB_TEST_END
   };
