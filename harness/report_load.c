@@ -6,6 +6,7 @@
  */
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,19 @@ static void copy_str(json_t *o, const char *key, char *buf, size_t len)
   snprintf(buf, len, "%s", json_is_string(json_object_get(o, key)) ? json_string_value(json_object_get(o, key)) : "");
 }
 
+/* Bounds on what a results file may say, so that the writers' arithmetic on it
+   (ms -> ns, stamp + duration, in int64_t) cannot overflow: 10^12 ms is 31 years,
+   10^18 ns of CLOCK_MONOTONIC 31 years of uptime; anything beyond is a hostile file. */
+#define LOAD_MS_MAX 1e12
+#define LOAD_NS_MAX ((uint64_t)1000000000000000000ULL)
+
+/* A figure (ms, ratio): a finite number within +-LOAD_MS_MAX, else dflt. */
 static double num(json_t *o, const char *key, double dflt)
 {
   json_t *v = json_object_get(o, key);
+  double d = json_is_number(v) ? json_number_value(v) : dflt;
 
-  return json_is_number(v) ? json_number_value(v) : dflt;
+  return isfinite(d) && fabs(d) <= LOAD_MS_MAX ? d : dflt;
 }
 
 /* A count or timestamp: a whole number in 0..max, else 0 (a cast of an out-of-range
@@ -192,11 +201,11 @@ static void load_cycle_details(json_t *o, struct rb_cycle_result *c)
   c->latency_p50_ms = num(json_object_get(o, "latency_ms"), "p50", 0);
   c->latency_p99_ms = num(json_object_get(o, "latency_ms"), "p99", 0);
   c->duration_ms = num(o, "duration_ms", 0);
-  c->start_at_ns = (int64_t)whole(o, "start_at_ns", INT64_MAX);
-  c->fault_at_ns = (int64_t)whole(o, "fault_at_ns", INT64_MAX);
-  c->fault_done_at_ns = (int64_t)whole(o, "fault_done_at_ns", INT64_MAX);
-  c->restart_at_ns = (int64_t)whole(o, "restart_at_ns", INT64_MAX);
-  c->rebind_at_ns = (int64_t)whole(o, "rebind_at_ns", INT64_MAX);
+  c->start_at_ns = (int64_t)whole(o, "start_at_ns", LOAD_NS_MAX);
+  c->fault_at_ns = (int64_t)whole(o, "fault_at_ns", LOAD_NS_MAX);
+  c->fault_done_at_ns = (int64_t)whole(o, "fault_done_at_ns", LOAD_NS_MAX);
+  c->restart_at_ns = (int64_t)whole(o, "restart_at_ns", LOAD_NS_MAX);
+  c->rebind_at_ns = (int64_t)whole(o, "rebind_at_ns", LOAD_NS_MAX);
   c->recovery_ms = num(o, "recovery_ms", -1);
   load_targets(json_object_get(o, "targets"), c);
   load_arrivals(o, c);
